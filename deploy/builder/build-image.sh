@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds the builder image locally, with no container registry:
+# mmdebstrap writes a Debian root filesystem to a tarball and `docker import` turns it into an image.
+# The tag is the builder version: a hash of this folder, so a changed recipe gives a new image
+# and an unchanged one is not rebuilt.
+# Usage: build-image.sh [--print-tag]
+# Settings: IMG_DEBIAN_MIRROR (empty: mmdebstrap's default mirror), IMG_BUILDER_SUITE (bookworm).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+suite=${IMG_BUILDER_SUITE:-bookworm}
+version=$(cd "$here" && cat packages.txt build-image.sh build-in-sandbox.sh | sha256sum | cut -c1-12)
+tag="img-builder:$version"
+if [ "${1:-}" = "--print-tag" ]; then echo "$tag"; exit 0; fi
+
+if docker image inspect "$tag" >/dev/null 2>&1; then
+  echo "builder image $tag is present"
+  exit 0
+fi
+packages=$(grep -v '^#' "$here/packages.txt" | grep -v '^$' | paste -sd, -)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+echo "building builder image $tag (suite $suite) with mmdebstrap"
+mirror_args=()
+[ -n "${IMG_DEBIAN_MIRROR:-}" ] && mirror_args=("$IMG_DEBIAN_MIRROR")
+mmdebstrap --variant=apt --include="$packages" \
+  --customize-hook='mkdir -p "$1/opt/img"' \
+  --customize-hook="copy-in $here/build-in-sandbox.sh /opt/img" \
+  --customize-hook='chmod 0755 "$1/opt/img/build-in-sandbox.sh"' \
+  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/archives/*.deb' \
+  "$suite" "$work/builder.tar" "${mirror_args[@]}"
+docker import \
+  --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  --change 'WORKDIR /work' \
+  --change "LABEL img.builder.version=$version" \
+  "$work/builder.tar" "$tag"
+echo "built $tag"

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Brings up the whole IMG system on this Debian machine, as root, idempotently:
+# RabbitMQ, a Docker engine, FerretDB (SQLite) as the MongoDB-compatible database, a mail catcher,
+# the builder image, then the four services. `--infra-only` stops before the services (for tests).
+# Every process it starts has a PID file under $IMG_RUN_DIR; deploy/local/down.sh stops them.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+
+infra_only=false
+for arg in "$@"; do
+  case "$arg" in
+    --infra-only) infra_only=true ;;
+    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    *) echo "up.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+export IMG_STATE_DIR=${IMG_STATE_DIR:-/var/lib/img}
+export IMG_RUN_DIR=${IMG_RUN_DIR:-/run/img}
+export IMG_LOG_DIR=${IMG_LOG_DIR:-/var/log/img}
+export IMG_CACHE_DIR=${IMG_CACHE_DIR:-/var/cache/img}
+export IMG_DATA_DIR=${IMG_DATA_DIR:-$IMG_STATE_DIR/data}
+FERRETDB_VERSION=v1.24.2
+mkdir -p "$IMG_STATE_DIR" "$IMG_RUN_DIR" "$IMG_LOG_DIR" "$IMG_CACHE_DIR" "$IMG_DATA_DIR"
+
+say() { printf '[up] %s\n' "$*"; }
+die() { printf '[up] error: %s\n' "$*" >&2; exit 1; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() { # port name seconds logfile
+  for _ in $(seq "$3"); do port_open "$1" && return 0; sleep 1; done
+  die "$2 did not open port $1 within $3 s; see $4"
+}
+running() { [ -f "$IMG_RUN_DIR/$1.pid" ] && kill -0 "$(cat "$IMG_RUN_DIR/$1.pid")" 2>/dev/null; }
+
+[ "$(id -u)" = 0 ] || die "run as root (it installs Debian packages and starts system services)"
+
+# --- Debian packages -----------------------------------------------------------------------
+packages=(rabbitmq-server docker.io mmdebstrap zstd ca-certificates iproute2
+          qemu-system-x86 qemu-utils mtools dosfstools e2fsprogs fdisk syslinux syslinux-common isolinux
+          xorriso squashfs-tools chromium docker-compose wrk)
+missing=()
+for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$IMG_LOG_DIR/apt.log" 2>&1 \
+    || die "apt-get install failed; see $IMG_LOG_DIR/apt.log"
+fi
+command -v node >/dev/null || die "Node.js 20 is needed (node not found)"
+command -v go >/dev/null || die "the Go toolchain is needed to build FerretDB (go not found)"
+
+# --- Node dependencies ---------------------------------------------------------------------
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing Node dependencies (npm ci)"
+  npm ci --no-audit --no-fund >"$IMG_LOG_DIR/npm.log" 2>&1 || die "npm ci failed; see $IMG_LOG_DIR/npm.log"
+fi
+
+# --- Docker engine -------------------------------------------------------------------------
+if ! docker info >/dev/null 2>&1; then
+  say "starting the Docker engine"
+  nohup dockerd --pidfile "$IMG_RUN_DIR/dockerd.pid" >"$IMG_LOG_DIR/dockerd.log" 2>&1 &
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || die "the Docker engine did not start; see $IMG_LOG_DIR/dockerd.log"
+fi
+
+# --- RabbitMQ (loopback only: a build's %post must not reach it) -----------------------------
+export RABBITMQ_NODENAME=rabbit@localhost
+export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+export ERL_EPMD_ADDRESS=127.0.0.1
+export RABBITMQ_MNESIA_BASE=$IMG_STATE_DIR/rabbitmq/mnesia
+export RABBITMQ_LOG_BASE=$IMG_LOG_DIR/rabbitmq
+export RABBITMQ_PID_FILE=$IMG_RUN_DIR/rabbitmq.pid
+if ! port_open 5672; then
+  say "starting RabbitMQ"
+  mkdir -p "$RABBITMQ_MNESIA_BASE" "$RABBITMQ_LOG_BASE"
+  chown -R rabbitmq:rabbitmq "$IMG_STATE_DIR/rabbitmq" "$RABBITMQ_LOG_BASE"
+  rabbitmq-server -detached >"$IMG_LOG_DIR/rabbitmq-start.log" 2>&1 || die "rabbitmq-server failed; see $RABBITMQ_LOG_BASE"
+  wait_port 5672 RabbitMQ 90 "$RABBITMQ_LOG_BASE"
+  rabbitmqctl await_startup --timeout 60 >/dev/null 2>&1 || die "RabbitMQ did not finish starting; see $RABBITMQ_LOG_BASE"
+fi
+# The tests use a virtual host of their own, so a running stack never takes their messages.
+if ! rabbitmqctl list_vhosts --silent 2>/dev/null | grep -qx img-test; then
+  rabbitmqctl add_vhost img-test >/dev/null && rabbitmqctl set_permissions -p img-test guest '.*' '.*' '.*' >/dev/null \
+    || die "could not create the RabbitMQ virtual host img-test"
+fi
+
+# --- FerretDB with SQLite (loopback only) ----------------------------------------------------
+ferretdb=$IMG_CACHE_DIR/ferretdb-$FERRETDB_VERSION
+if [ ! -x "$ferretdb" ]; then
+  say "building FerretDB $FERRETDB_VERSION with the Go toolchain (once; cached at $ferretdb)"
+  # `go install …@version` cannot be used: it asks the module proxy for the version list, which
+  # the proxy here refuses. Downloading the exact version works; the build then runs from a copy
+  # so the version file its build info check expects can be written.
+  export GOFLAGS=-mod=readonly
+  dir=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [ -n "$dir" ] || die "could not download the FerretDB module"
+  src=$(mktemp -d)
+  cp -r "$dir/." "$src/" && chmod -R u+w "$src"
+  echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
+  (cd "$src" && go build -o "$ferretdb.tmp" ./cmd/ferretdb) >"$IMG_LOG_DIR/ferretdb-build.log" 2>&1 \
+    || die "building FerretDB failed; see $IMG_LOG_DIR/ferretdb-build.log"
+  mv "$ferretdb.tmp" "$ferretdb"
+  rm -rf "$src"
+fi
+if ! port_open 27017; then
+  say "starting FerretDB"
+  mkdir -p "$IMG_STATE_DIR/ferretdb"
+  nohup "$ferretdb" --handler=sqlite --sqlite-url="file:$IMG_STATE_DIR/ferretdb/" \
+    --listen-addr=127.0.0.1:27017 --debug-addr=127.0.0.1:8088 --telemetry=disable --log-level=warn \
+    >"$IMG_LOG_DIR/ferretdb.log" 2>&1 &
+  echo $! >"$IMG_RUN_DIR/ferretdb.pid"
+  wait_port 27017 FerretDB 30 "$IMG_LOG_DIR/ferretdb.log"
+fi
+
+# --- Mail catcher: SMTP on 1025, mails readable on http://127.0.0.1:8025 -----------------------
+if ! port_open 1025; then
+  say "starting the mail catcher"
+  mkdir -p "$IMG_STATE_DIR/mail"
+  IMG_MAIL_DIR=$IMG_STATE_DIR/mail nohup node --import tsx deploy/mail-catcher/main.ts >"$IMG_LOG_DIR/mail-catcher.log" 2>&1 &
+  echo $! >"$IMG_RUN_DIR/mail-catcher.pid"
+  wait_port 1025 "the mail catcher" 30 "$IMG_LOG_DIR/mail-catcher.log"
+fi
+
+# --- Builder image (mmdebstrap + docker import; no registry) ----------------------------------
+bash deploy/builder/build-image.sh >"$IMG_LOG_DIR/builder-image.log" 2>&1 || die "building the builder image failed; see $IMG_LOG_DIR/builder-image.log"
+IMG_BUILDER_IMAGE=$(bash deploy/builder/build-image.sh --print-tag)
+export IMG_BUILDER_IMAGE
+say "builder image: $IMG_BUILDER_IMAGE"
+
+if $infra_only; then
+  say "infrastructure is up: amqp://127.0.0.1:5672, mongodb://127.0.0.1:27017, smtp 127.0.0.1:1025 (mail at http://127.0.0.1:8025)"
+  exit 0
+fi
+
+# --- The four services ----------------------------------------------------------------------
+export IMG_PUBLIC_URL=${IMG_PUBLIC_URL:-http://localhost:8080}
+for svc in kickstarter image-creator notifier frontend; do
+  if running "$svc"; then say "$svc is running"; continue; fi
+  say "starting $svc"
+  nohup node --import tsx "services/$svc/src/main.ts" >>"$IMG_LOG_DIR/$svc.log" 2>&1 &
+  echo $! >"$IMG_RUN_DIR/$svc.pid"
+done
+wait_port "${IMG_HTTP_PORT:-8080}" frontend 60 "$IMG_LOG_DIR/frontend.log"
+say "IMG is up: $IMG_PUBLIC_URL (logs in $IMG_LOG_DIR; mail at http://127.0.0.1:8025; stop with deploy/local/down.sh)"

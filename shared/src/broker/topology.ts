@@ -1,0 +1,63 @@
+// The whole RabbitMQ topology, declared in this one place and declared again on every reconnect.
+// Work queues are quorum queues: they count deliveries, so a message that keeps failing is
+// dead-lettered after `deliveryLimit` attempts instead of blocking its queue for ever.
+import type { Channel } from 'amqplib';
+
+export const exchanges = {
+  image: 'image_exchange',
+  result: 'result_exchange',
+  deadLetter: 'dead_letter_exchange',
+} as const;
+
+export const queues = {
+  kickstarter: 'kickstarter_queue',
+  image: 'image_queue',
+  link: 'link_queue',
+  error: 'error_queue',
+  result: 'result_queue',
+  notify: 'notify_queue',
+  deadLetter: 'dead_letter_queue',
+} as const;
+export type QueueName = (typeof queues)[keyof typeof queues];
+
+/** Where each kind of message is published: an exchange and a routing key. */
+export const routes = {
+  kickstart: { exchange: exchanges.image, key: 'kickstart' },
+  build: { exchange: exchanges.image, key: 'build' },
+  link: { exchange: exchanges.result, key: 'link' },
+  error: { exchange: exchanges.result, key: 'error' },
+  result: { exchange: exchanges.result, key: 'result' },
+} as const;
+export type Route = (typeof routes)[keyof typeof routes];
+
+const bindings: Array<{ queue: QueueName; exchange: string; key: string }> = [
+  { queue: queues.kickstarter, ...routes.kickstart },
+  { queue: queues.image, ...routes.build },
+  { queue: queues.link, ...routes.link },
+  { queue: queues.error, ...routes.error },
+  { queue: queues.result, ...routes.result },
+  // The notifier hears every outcome: success and failure.
+  { queue: queues.notify, ...routes.link },
+  { queue: queues.notify, ...routes.error },
+];
+
+export const DEFAULT_DELIVERY_LIMIT = 5;
+
+export async function declareTopology(ch: Channel, deliveryLimit = DEFAULT_DELIVERY_LIMIT): Promise<void> {
+  await ch.assertExchange(exchanges.image, 'direct', { durable: true });
+  await ch.assertExchange(exchanges.result, 'direct', { durable: true });
+  await ch.assertExchange(exchanges.deadLetter, 'fanout', { durable: true });
+  await ch.assertQueue(queues.deadLetter, { durable: true });
+  await ch.bindQueue(queues.deadLetter, exchanges.deadLetter, '');
+  for (const q of [queues.kickstarter, queues.image, queues.link, queues.error, queues.result, queues.notify]) {
+    await ch.assertQueue(q, {
+      durable: true,
+      arguments: {
+        'x-queue-type': 'quorum',
+        'x-delivery-limit': deliveryLimit,
+        'x-dead-letter-exchange': exchanges.deadLetter,
+      },
+    });
+  }
+  for (const b of bindings) await ch.bindQueue(b.queue, b.exchange, b.key);
+}

@@ -1,0 +1,50 @@
+// Config helpers: each service parses its environment once with zod in its config.ts and fails
+// fast with a message naming every bad variable.
+import { z } from 'zod';
+import { redactUrl } from '../logging/index.ts';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export function parseConfig<S extends z.ZodTypeAny>(schema: S, env: NodeJS.ProcessEnv): z.infer<S> {
+  const r = schema.safeParse(env);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(environment)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return r.data;
+}
+
+/** Environment helpers for the schemas: strings in, typed values out. */
+export const env = {
+  str: (def: string) => z.string().default(def),
+  optionalStr: () => z.string().optional().transform((v) => (v === '' ? undefined : v)),
+  int: (def: number, min = 0) => z.coerce.number().int().min(min).default(def),
+  bool: (def: boolean) => z.enum(['true', 'false', '1', '0', 'yes', 'no']).default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  url: (def: string) => z.string().url().default(def),
+};
+
+/** Settings shared by every service, read under the same names everywhere. */
+export const commonEnv = {
+  IMG_AMQP_URL: env.url('amqp://guest:guest@127.0.0.1:5672'),
+  IMG_MONGO_URL: env.url('mongodb://127.0.0.1:27017/img'),
+  IMG_DATA_DIR: env.str('/var/lib/img/data'),
+  IMG_PUBLIC_URL: env.url('http://localhost:8080'),
+  IMG_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+/** A copy of a config object fit for the log: URL passwords blanked, secret-named keys censored. */
+export function configForLog(config: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(config)) {
+    if (/PASS|SECRET|TOKEN|KEY/i.test(k)) out[k] = v === undefined || v === '' ? v : '[secret]';
+    else if (typeof v === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(v)) out[k] = redactUrl(v);
+    else out[k] = v;
+  }
+  return out;
+}

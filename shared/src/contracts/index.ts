@@ -1,0 +1,85 @@
+// The messages that cross RabbitMQ, one zod schema each, validated on every consume and before
+// every publish. IMG's field names are kept; fields are added, never renamed.
+import { z } from 'zod';
+import { errorCodeSchema } from '../errors/index.ts';
+
+export const CONTRACT_VERSION = 1;
+
+/** Image types IMG offered plus `fs`/`tar` and `qcow2`; `nand`/`mrstnand` are refused at submission. */
+export const imageTypes = ['tar', 'fs', 'loop', 'raw', 'qcow2', 'vmdk', 'vdi', 'livecd', 'liveusb'] as const;
+export const legacyImageTypes = ['nand', 'mrstnand'] as const;
+export const imageTypeSchema = z.enum(imageTypes);
+export type ImageType = z.infer<typeof imageTypeSchema>;
+
+/** Job ids are 128 random bits in hex: unguessable, and safe in file names and URLs. */
+export const jobIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'a job id is 32 lowercase hex digits');
+
+/** No CR/LF anywhere, so an address can never inject a mail header. */
+export const emailSchema = z.string().trim().max(254)
+  .regex(/^[^\s@<>()[\]\\,;:"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/, 'not a valid email address');
+
+export const phases = ['queued', 'kickstarting', 'fetching', 'installing', 'post', 'assembling', 'verifying'] as const;
+export const phaseSchema = z.enum(phases);
+export type Phase = z.infer<typeof phaseSchema>;
+
+const version = z.number().int().positive().default(CONTRACT_VERSION);
+
+export const kickstarterMessage = z.object({
+  id: jobIdSchema,
+  email: emailSchema,
+  imagetype: imageTypeSchema,
+  config: z.string().min(1).max(1024 * 1024),
+  platform: z.string().min(1).max(100),
+  overlay: z.string().max(64 * 1024).default(''),
+  version,
+});
+export type KickstarterMessage = z.infer<typeof kickstarterMessage>;
+
+export const imageMessage = z.object({
+  id: jobIdSchema,
+  email: emailSchema,
+  imagetype: imageTypeSchema,
+  ksfile: z.string().min(1).max(1024 * 1024),
+  version,
+});
+export type ImageMessage = z.infer<typeof imageMessage>;
+
+export const linkMessage = z.object({
+  id: jobIdSchema,
+  url: z.string().url(),
+  email: emailSchema,
+  imagetype: imageTypeSchema,
+  filename: z.string().min(1),
+  size: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  duration_s: z.number().nonnegative(),
+  logurl: z.string().url(),
+  version,
+});
+export type LinkMessage = z.infer<typeof linkMessage>;
+
+export const errorMessage = z.object({
+  id: jobIdSchema,
+  error: z.string().min(1),
+  url: z.string().url(),
+  email: emailSchema,
+  imagetype: imageTypeSchema.optional(),
+  code: errorCodeSchema,
+  phase: phaseSchema,
+  /** The log lines that show the cause. */
+  excerpt: z.array(z.string()).max(200).default([]),
+  /** Where in the user's input the error is, when it is there. */
+  position: z.object({ file: z.string().optional(), line: z.number().int().positive().optional(), item: z.string().optional() }).optional(),
+  version,
+});
+export type ErrorMessage = z.infer<typeof errorMessage>;
+
+export const resultMessage = z.object({
+  id: jobIdSchema,
+  logfile: z.string().min(1),
+  phase: phaseSchema,
+  /** 0..1, or absent where progress cannot be told. */
+  progress: z.number().min(0).max(1).optional(),
+  version,
+});
+export type ResultMessage = z.infer<typeof resultMessage>;

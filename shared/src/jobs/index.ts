@@ -1,0 +1,3 @@
+export * from './job.ts';
+export * from './job-store.ts';
+export * from './mongo-job-store.ts';

@@ -1,0 +1,82 @@
+// The job record, after IMG's ImageJob model, and the rules for moving it between states.
+import { randomBytes } from 'node:crypto';
+import type { ErrorCode } from '../errors/index.ts';
+import type { ImageType, Phase } from '../contracts/index.ts';
+
+export const jobStatuses = ['queued', 'kickstarting', 'building', 'done', 'failed', 'cancelled'] as const;
+export type JobStatus = (typeof jobStatuses)[number];
+export const terminalStatuses: readonly JobStatus[] = ['done', 'failed', 'cancelled'];
+
+/** From which states each state may be entered. A redelivered or late message can never move a job backwards. */
+export const allowedFrom: Record<JobStatus, readonly JobStatus[]> = {
+  queued: [],
+  kickstarting: ['queued'],
+  building: ['queued', 'kickstarting'],
+  // A success can overtake the progress messages (they travel on another queue).
+  done: ['queued', 'kickstarting', 'building'],
+  failed: ['queued', 'kickstarting', 'building'],
+  cancelled: ['queued', 'kickstarting', 'building'],
+};
+
+/** Phases only move forward; the rank decides. */
+export const phaseRank: Record<Phase, number> = {
+  queued: 0, kickstarting: 1, fetching: 2, installing: 3, post: 4, assembling: 5, verifying: 6,
+};
+
+export function statusForPhase(phase: Phase): JobStatus {
+  if (phase === 'queued') return 'queued';
+  return phase === 'kickstarting' ? 'kickstarting' : 'building';
+}
+
+export interface HistoryEntry {
+  status: JobStatus;
+  phase?: Phase;
+  at: Date;
+}
+
+export interface Job {
+  id: string;
+  email: string;
+  /** IMG's `type`: the image type. */
+  type: ImageType;
+  status: JobStatus;
+  phase: Phase;
+  progress?: number;
+  /** 'kickstart' when the person sent a kickstart, 'template' when a YAML template + platform + overlay. */
+  source: 'kickstart' | 'template';
+  kickstart?: string;
+  config?: string;
+  platform?: string;
+  overlay?: string;
+  /** IMG's `filename`: the kickstart's file name as uploaded. */
+  filename?: string;
+  logfile?: string;
+  imagefile?: string;
+  url?: string;
+  logurl?: string;
+  size?: number;
+  sha256?: string;
+  error?: string;
+  error_code?: ErrorCode;
+  error_excerpt?: string[];
+  created: Date;
+  started?: Date;
+  finished?: Date;
+  duration_s?: number;
+  history: HistoryEntry[];
+}
+
+export type NewJob = Pick<Job, 'email' | 'type' | 'source'> &
+  Partial<Pick<Job, 'kickstart' | 'config' | 'platform' | 'overlay' | 'filename'>>;
+
+/** 128 random bits: a job id cannot be guessed from another one. */
+export function newJobId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+export class InvalidTransitionError extends Error {
+  constructor(readonly id: string, readonly from: JobStatus | undefined, readonly to: JobStatus) {
+    super(from === undefined ? `job ${id} does not exist` : `job ${id} cannot go from ${from} to ${to}`);
+    this.name = 'InvalidTransitionError';
+  }
+}

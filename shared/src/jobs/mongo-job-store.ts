@@ -1,0 +1,222 @@
+// The job store on mongoose. Every state change is a conditional update made while holding the
+// job's lock, so two deliveries of the same message racing each other move a job at most once.
+//
+// Why a lock: FerretDB 1.x (the local database) runs findAndModify as a query, a filter in Go and
+// then a write by _id, so two racing conditional updates can both match. What it does atomically
+// is refuse a second document with the same _id (SQLite's unique index). The lock is such a
+// document; on MongoDB the conditional update alone would do, and the lock costs two round trips.
+import { randomUUID } from 'node:crypto';
+import mongoose, { type Connection, type Model } from 'mongoose';
+import { TransientError } from '../errors/index.ts';
+import { phases, imageTypes, type Phase } from '../contracts/index.ts';
+import { errorCodes } from '../errors/index.ts';
+import { allowedFrom, jobStatuses, newJobId, phaseRank, statusForPhase, type Job, type JobStatus, type NewJob } from './job.ts';
+import type { JobFilter, JobPatch, JobStore, Page } from './job-store.ts';
+
+interface JobDoc extends Omit<Job, 'id'> {
+  _id: string;
+  phase_rank: number;
+}
+
+const historySchema = new mongoose.Schema({
+  status: { type: String, enum: jobStatuses, required: true },
+  phase: { type: String, enum: phases },
+  at: { type: Date, required: true },
+}, { _id: false });
+
+const imageJobSchema = new mongoose.Schema<JobDoc>({
+  _id: { type: String, required: true },
+  email: { type: String, required: true, maxlength: 254 },
+  type: { type: String, enum: imageTypes, required: true },
+  status: { type: String, enum: jobStatuses, required: true },
+  phase: { type: String, enum: phases, required: true },
+  phase_rank: { type: Number, required: true },
+  progress: Number,
+  source: { type: String, enum: ['kickstart', 'template'], required: true },
+  kickstart: String,
+  config: String,
+  platform: String,
+  overlay: String,
+  filename: String,
+  logfile: String,
+  imagefile: String,
+  url: String,
+  logurl: String,
+  size: Number,
+  sha256: String,
+  error: { type: String, maxlength: 20_000 },
+  error_code: { type: String, enum: Object.keys(errorCodes) },
+  error_excerpt: [String],
+  created: { type: Date, required: true },
+  started: Date,
+  finished: Date,
+  duration_s: Number,
+  history: [historySchema],
+}, { collection: 'image_jobs', versionKey: false, minimize: true });
+imageJobSchema.index({ created: -1 });
+imageJobSchema.index({ status: 1, created: -1 });
+imageJobSchema.index({ email: 1, created: -1 });
+
+interface LockDoc {
+  _id: string;
+  owner: string;
+  at: Date;
+}
+
+const lockSchema = new mongoose.Schema<LockDoc>({
+  _id: { type: String, required: true },
+  owner: { type: String, required: true },
+  at: { type: Date, required: true },
+}, { collection: 'image_job_locks', versionKey: false });
+
+/** A holder that crashed mid-update leaves its lock behind; after this long it is broken. */
+const LOCK_LEASE_MS = 15_000;
+const LOCK_WAIT_MS = 20_000;
+
+function isDuplicateKey(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: number }).code === 11000;
+}
+
+function toJob(doc: JobDoc): Job {
+  const { _id, phase_rank: _rank, ...rest } = doc;
+  return { id: _id, ...rest };
+}
+
+export class MongoJobStore implements JobStore {
+  private readonly model: Model<JobDoc>;
+  private readonly locks: Model<LockDoc>;
+
+  constructor(conn: Connection) {
+    // The models live on the connection given, not on mongoose's global one.
+    this.model = conn.models.ImageJob as Model<JobDoc> | undefined ?? conn.model<JobDoc>('ImageJob', imageJobSchema);
+    this.locks = conn.models.ImageJobLock as Model<LockDoc> | undefined ?? conn.model<LockDoc>('ImageJobLock', lockSchema);
+  }
+
+  private async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const owner = randomUUID();
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      try {
+        await this.locks.create({ _id: id, owner, at: new Date() });
+        break;
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+        const held = await this.locks.findById(id).lean<LockDoc>();
+        if (held && Date.now() - held.at.getTime() > LOCK_LEASE_MS) {
+          await this.locks.deleteOne({ _id: id, owner: held.owner });
+          continue;
+        }
+        if (Date.now() > deadline) throw new TransientError(`job ${id} stayed locked for ${LOCK_WAIT_MS} ms`);
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 25));
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      await this.locks.deleteOne({ _id: id, owner }).catch(() => {});
+    }
+  }
+
+  async init(): Promise<void> {
+    await this.model.createIndexes();
+    await this.locks.createCollection().catch(() => {});
+  }
+
+  async create(job: NewJob): Promise<Job> {
+    const now = new Date();
+    const doc = await this.model.create({
+      ...job,
+      _id: newJobId(),
+      status: 'queued',
+      phase: 'queued',
+      phase_rank: 0,
+      created: now,
+      history: [{ status: 'queued', phase: 'queued', at: now }],
+    });
+    return toJob(doc.toObject());
+  }
+
+  async get(id: string): Promise<Job | null> {
+    const doc = await this.model.findById(id).lean<JobDoc>();
+    return doc ? toJob(doc) : null;
+  }
+
+  async list(filter: JobFilter, page: Page): Promise<{ jobs: Job[]; total: number }> {
+    const q: Record<string, unknown> = {};
+    if (filter.status) q.status = Array.isArray(filter.status) ? { $in: filter.status } : filter.status;
+    if (filter.email) q.email = filter.email;
+    const [docs, total] = await Promise.all([
+      this.model.find(q).sort({ created: -1, _id: 1 }).skip(page.skip).limit(page.limit).lean<JobDoc[]>(),
+      this.model.countDocuments(q),
+    ]);
+    return { jobs: docs.map(toJob), total };
+  }
+
+  async transition(id: string, to: JobStatus, patch: JobPatch = {}): Promise<Job | null> {
+    const now = new Date();
+    const set: Record<string, unknown> = { ...patch, status: to };
+    if (to === 'done' || to === 'failed' || to === 'cancelled') set.finished = now;
+    if (patch.phase) set.phase_rank = phaseRank[patch.phase];
+    const doc = await this.withLock(id, () => this.model.findOneAndUpdate(
+      { _id: id, status: { $in: allowedFrom[to] } },
+      { $set: set, $push: { history: { status: to, ...(patch.phase ? { phase: patch.phase } : {}), at: now } } },
+      { new: true },
+    ).lean<JobDoc>());
+    return doc ? toJob(doc) : null;
+  }
+
+  advancePhase(id: string, phase: Phase, patch: JobPatch = {}): Promise<Job | null> {
+    return this.withLock(id, () => this.advancePhaseLocked(id, phase, patch));
+  }
+
+  private async advancePhaseLocked(id: string, phase: Phase, patch: JobPatch): Promise<Job | null> {
+    const status = statusForPhase(phase);
+    const rank = phaseRank[phase];
+    const now = new Date();
+    const set: Record<string, unknown> = { ...patch, phase, phase_rank: rank };
+    // Entering a new state: recorded in the history.
+    const entered = await this.model.findOneAndUpdate(
+      { _id: id, status: { $in: allowedFrom[status] }, phase_rank: { $lte: rank } },
+      {
+        $set: { ...set, status, ...(status === 'building' ? { started: now } : {}) },
+        $push: { history: { status, phase, at: now } },
+      },
+      { new: true },
+    ).lean<JobDoc>();
+    if (entered) return toJob(entered);
+    // Already in that state: the phase moves forward only.
+    const moved = await this.model.findOneAndUpdate(
+      { _id: id, status, phase_rank: { $lte: rank } },
+      { $set: set },
+      { new: true },
+    ).lean<JobDoc>();
+    return moved ? toJob(moved) : null;
+  }
+
+  async delete(id: string): Promise<Job | null> {
+    const doc = await this.model.findOneAndDelete({ _id: id }).lean<JobDoc>();
+    return doc ? toJob(doc) : null;
+  }
+}
+
+/** Connects with retries, saying where and how often it tried. */
+export async function connectDatabase(url: string, opts: {
+  onRetry?: (attempt: number, delayMs: number, err: Error) => void;
+  maxAttempts?: number;
+} = {}): Promise<Connection> {
+  for (let attempt = 1; ; attempt++) {
+    const conn = mongoose.createConnection(url, { serverSelectionTimeoutMS: 3000, autoIndex: false });
+    try {
+      await conn.asPromise();
+      return conn;
+    } catch (err) {
+      await conn.close().catch(() => {});
+      if (opts.maxAttempts !== undefined && attempt >= opts.maxAttempts) {
+        throw new Error(`the database at ${url.replace(/\/\/[^@/]*@/, '//***@')} is unreachable after ${attempt} attempts: ${(err as Error).message}`, { cause: err });
+      }
+      const delay = Math.min(15_000, 500 * 2 ** (attempt - 1));
+      opts.onRetry?.(attempt, delay, err as Error);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}

@@ -1,0 +1,148 @@
+// Support for tests that talk to the real infrastructure. A service that cannot be reached fails
+// the test with a message saying how to start it; nothing is skipped.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import amqp from 'amqplib';
+import { createLogger, type Logger } from '../logging/index.ts';
+import { Broker, queues, declareTopology } from '../broker/index.ts';
+import { connectDatabase } from '../jobs/index.ts';
+
+export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const HOW = 'start the infrastructure with `bash deploy/local/up.sh --infra-only` (as root)';
+
+export const testEnv = {
+  amqpUrl: process.env.IMG_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/img-test',
+  mongoUrl: process.env.IMG_TEST_MONGO_URL ?? 'mongodb://127.0.0.1:27017/img_test',
+  mailApi: process.env.IMG_TEST_MAIL_API ?? 'http://127.0.0.1:8025',
+  smtpPort: Number(process.env.IMG_TEST_SMTP_PORT ?? 1025),
+};
+
+export function testLogger(name = 'test'): Logger {
+  return createLogger(name, { level: process.env.IMG_TEST_LOG_LEVEL ?? 'silent' });
+}
+
+export async function connectTestBroker(name = 'test', opts: { deliveryLimit?: number } = {}): Promise<Broker> {
+  try {
+    return await Broker.connect({ url: testEnv.amqpUrl, logger: testLogger(name), name, maxConnectAttempts: 3, backoff: { initialMs: 200, maxMs: 1000 }, ...opts });
+  } catch (err) {
+    throw new Error(`RabbitMQ is not reachable at ${testEnv.amqpUrl}: ${(err as Error).message}; ${HOW}`);
+  }
+}
+
+/** Empties every IMG queue in the test virtual host. */
+export async function purgeAllQueues(): Promise<void> {
+  const conn = await amqp.connect(testEnv.amqpUrl).catch((err: Error) => {
+    throw new Error(`RabbitMQ is not reachable at ${testEnv.amqpUrl}: ${err.message}; ${HOW}`);
+  });
+  const ch = await conn.createChannel();
+  await declareTopology(ch);
+  for (const q of Object.values(queues)) await ch.purgeQueue(q);
+  await conn.close();
+}
+
+export async function connectTestDatabase() {
+  try {
+    return await connectDatabase(testEnv.mongoUrl, { maxAttempts: 2 });
+  } catch (err) {
+    throw new Error(`the MongoDB-compatible database is not reachable at ${testEnv.mongoUrl}: ${(err as Error).message}; ${HOW}`);
+  }
+}
+
+export async function tempDir(prefix = 'img-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** A unique address per test, so counting a test's mails is not disturbed by any other's. */
+export function uniqueEmail(tag = 'user'): string {
+  return `${tag}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+}
+
+export interface CaughtMail {
+  id: string;
+  from: string;
+  to: string[];
+  subject: string;
+  text: string;
+  html: string;
+  headers: Record<string, string>;
+}
+
+export async function mailsTo(address: string): Promise<CaughtMail[]> {
+  let res: Response;
+  try {
+    res = await fetch(`${testEnv.mailApi}/api/messages?to=${encodeURIComponent(address)}`);
+  } catch (err) {
+    throw new Error(`the mail catcher is not reachable at ${testEnv.mailApi}: ${(err as Error).message}; ${HOW}`);
+  }
+  if (!res.ok) throw new Error(`mail catcher answered ${res.status}`);
+  return (await res.json()) as CaughtMail[];
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, opts: { timeoutMs: number; intervalMs?: number }): Promise<T> {
+  const end = Date.now() + opts.timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 200));
+  }
+}
+
+export interface ServiceProcess {
+  proc: ChildProcess;
+  output: string[];
+  /** SIGTERM, then waits for the exit. */
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+}
+
+/** Starts a service's main.ts as a real process and waits for its `ready` log line. */
+export async function startService(name: string, env: Record<string, string>, opts: { readyTimeoutMs?: number } = {}): Promise<ServiceProcess> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'services', name, 'src', 'main.ts')], {
+    cwd: repoRoot,
+    env: { ...process.env, IMG_LOG_LEVEL: 'debug', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  let ready = false;
+  const onData = (buf: Buffer) => {
+    for (const line of buf.toString('utf8').split('\n')) {
+      if (!line) continue;
+      output.push(line);
+      if (process.env.IMG_TEST_SERVICE_LOGS) process.stderr.write(`[${name}] ${line}\n`);
+      if (/"msg":"ready"/.test(line)) ready = true;
+    }
+  };
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const end = Date.now() + (opts.readyTimeoutMs ?? 30_000);
+  while (!ready) {
+    if (proc.exitCode !== null) throw new Error(`${name} exited with ${proc.exitCode} before it was ready:\n${output.slice(-20).join('\n')}`);
+    if (Date.now() > end) {
+      proc.kill('SIGKILL');
+      throw new Error(`${name} was not ready within ${opts.readyTimeoutMs ?? 30_000} ms:\n${output.slice(-20).join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    proc,
+    output,
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+    kill: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await exited;
+    },
+  };
+}

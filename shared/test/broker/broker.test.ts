@@ -1,0 +1,152 @@
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import amqp from 'amqplib';
+import { Broker, queues, routes, exchanges } from '../../src/broker/index.ts';
+import { imageMessage, type ImageMessage } from '../../src/contracts/index.ts';
+import { newJobId } from '../../src/jobs/index.ts';
+import { connectTestBroker, purgeAllQueues, repoRoot, testEnv, waitFor } from '../../src/testing/index.ts';
+
+function buildMessage(): ImageMessage {
+  return { id: newJobId(), email: 'someone@example.com', imagetype: 'tar', ksfile: '%packages\nhostname\n%end\n', version: 1 };
+}
+
+/** Reads one message straight off a queue, bypassing the Broker class under test. */
+async function getRaw(queue: string): Promise<{ body: unknown; headers: Record<string, unknown> } | null> {
+  const conn = await amqp.connect(testEnv.amqpUrl);
+  try {
+    const ch = await conn.createChannel();
+    const msg = await ch.get(queue, { noAck: true });
+    if (!msg) return null;
+    return { body: JSON.parse(msg.content.toString()), headers: msg.properties.headers ?? {} };
+  } finally {
+    await conn.close();
+  }
+}
+
+/** Every message body in a queue, as text, left in the queue. */
+async function peekRaw(queue: string): Promise<string[]> {
+  const conn = await amqp.connect(testEnv.amqpUrl);
+  try {
+    const ch = await conn.createChannel();
+    const out: string[] = [];
+    for (;;) {
+      const msg = await ch.get(queue, { noAck: false });
+      if (!msg) break;
+      out.push(msg.content.toString());
+    }
+    return out;
+  } finally {
+    await conn.close();
+  }
+}
+
+async function publishRaw(exchange: string, key: string, body: string): Promise<void> {
+  const conn = await amqp.connect(testEnv.amqpUrl);
+  const ch = await conn.createConfirmChannel();
+  ch.publish(exchange, key, Buffer.from(body), { persistent: true });
+  await ch.waitForConfirms();
+  await conn.close();
+}
+
+let broker: Broker;
+before(async () => {
+  broker = await connectTestBroker('broker-test');
+});
+after(async () => {
+  await broker?.close();
+});
+beforeEach(async () => {
+  await purgeAllQueues();
+});
+
+test('a message published with confirms survives a RabbitMQ restart, and the client reconnects', async () => {
+  const msg = buildMessage();
+  await broker.publish(routes.build, imageMessage, msg);
+  execFileSync('rabbitmqctl', ['-n', 'rabbit@localhost', 'stop_app'], { stdio: 'ignore' });
+  try {
+    await waitFor('the client to notice', async () => !broker.connected, { timeoutMs: 10_000 });
+  } finally {
+    execFileSync('rabbitmqctl', ['-n', 'rabbit@localhost', 'start_app'], { stdio: 'ignore' });
+  }
+  const got = await waitFor('the message after the restart', () => getRaw(queues.image), { timeoutMs: 30_000, intervalMs: 500 });
+  assert.deepEqual(got.body, msg);
+  // The same Broker object publishes again once it has reconnected by itself.
+  const second = buildMessage();
+  await broker.publish(routes.build, imageMessage, second);
+  assert.deepEqual((await getRaw(queues.image))?.body, second);
+});
+
+test('publish refuses a message that does not match its contract, and nothing is queued', async () => {
+  await assert.rejects(broker.publish(routes.build, imageMessage, { ...buildMessage(), email: 'not an address' }), /email/);
+  assert.equal(await getRaw(queues.image), null);
+});
+
+test('a malformed message is dead-lettered after one delivery and does not block the next valid one', async () => {
+  const seen: string[] = [];
+  const consumer = await connectTestBroker('dlq-consumer');
+  try {
+    await consumer.consume(queues.image, imageMessage, async (m) => {
+      seen.push(m.id);
+    }, { prefetch: 1 });
+    await publishRaw(exchanges.image, routes.build.key, '{"id": "nope", "email": 3}');
+    await publishRaw(exchanges.image, routes.build.key, 'this is not json');
+    const valid = buildMessage();
+    await broker.publish(routes.build, imageMessage, valid);
+    await waitFor('the valid message', async () => seen.includes(valid.id), { timeoutMs: 10_000 });
+    assert.deepEqual(seen, [valid.id]);
+    const dead = await waitFor('both dead letters', async () => {
+      const bodies = await peekRaw(queues.deadLetter);
+      return bodies.length === 2 ? bodies : null;
+    }, { timeoutMs: 10_000 });
+    assert.deepEqual(dead.sort(), ['this is not json', '{"id": "nope", "email": 3}']);
+  } finally {
+    await consumer.close();
+  }
+});
+
+test('a message whose handler keeps failing is dead-lettered after the delivery limit, not redelivered for ever', async () => {
+  let calls = 0;
+  const consumer = await connectTestBroker('failing-consumer');
+  try {
+    await consumer.consume(queues.image, imageMessage, async () => {
+      calls++;
+      throw new Error('always fails');
+    }, { prefetch: 1, retryDelayMs: () => 20 });
+    const msg = buildMessage();
+    await broker.publish(routes.build, imageMessage, msg);
+    const dead = await waitFor('the dead letter', () => getRaw(queues.deadLetter), { timeoutMs: 20_000, intervalMs: 300 });
+    assert.deepEqual(dead.body, msg);
+    // x-delivery-limit 5: the first delivery plus five redeliveries.
+    assert.equal(calls, 6);
+  } finally {
+    await consumer.close();
+  }
+});
+
+test('a consumer killed before acking gets its message redelivered to the next consumer', async () => {
+  const msg = buildMessage();
+  await broker.publish(routes.build, imageMessage, msg);
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'shared/test/broker/fixtures/hold-consumer.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
+  const exited = new Promise((r) => child.once('exit', r));
+  try {
+    await waitFor('the first consumer to take the message', async () => out.includes(`got ${msg.id}`), { timeoutMs: 20_000 });
+  } finally {
+    child.kill('SIGKILL');
+    await exited;
+  }
+  const attempts: number[] = [];
+  const consumer = await connectTestBroker('second-consumer');
+  try {
+    await consumer.consume(queues.image, imageMessage, async (m, info) => {
+      if (m.id === msg.id) attempts.push(info.attempt);
+    }, { prefetch: 1 });
+    await waitFor('the redelivery', async () => attempts.length > 0, { timeoutMs: 20_000 });
+    assert.deepEqual(attempts, [2]);
+  } finally {
+    await consumer.close();
+  }
+});
