@@ -228,10 +228,14 @@ export class Broker {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  /** Safe to call twice. */
-  async close(): Promise<void> {
+  /**
+   * Safe to call twice. By default waits for the handlers in flight; with `handBack` it closes the
+   * connection at once, so RabbitMQ puts their unacked messages back for another consumer.
+   */
+  async close(opts: { handBack?: boolean } = {}): Promise<void> {
     if (this.closing) return;
-    await this.stopConsuming();
+    if (opts.handBack) this.consumers.length = 0;
+    else await this.stopConsuming();
     this.closing = true;
     const conn = this.conn;
     this.conn = undefined;

@@ -1,3 +1,4 @@
 export * from './job.ts';
 export * from './job-store.ts';
 export * from './mongo-job-store.ts';
+export * from './doc-lock.ts';

@@ -5,9 +5,8 @@
 // then a write by _id, so two racing conditional updates can both match. What it does atomically
 // is refuse a second document with the same _id (SQLite's unique index). The lock is such a
 // document; on MongoDB the conditional update alone would do, and the lock costs two round trips.
-import { randomUUID } from 'node:crypto';
 import mongoose, { type Connection, type Model } from 'mongoose';
-import { TransientError } from '../errors/index.ts';
+import { DocLock } from './doc-lock.ts';
 import { phases, imageTypes, type Phase } from '../contracts/index.ts';
 import { errorCodes } from '../errors/index.ts';
 import { allowedFrom, jobStatuses, newJobId, phaseRank, statusForPhase, type Job, type JobStatus, type NewJob } from './job.ts';
@@ -57,25 +56,9 @@ imageJobSchema.index({ created: -1 });
 imageJobSchema.index({ status: 1, created: -1 });
 imageJobSchema.index({ email: 1, created: -1 });
 
-interface LockDoc {
-  _id: string;
-  owner: string;
-  at: Date;
-}
-
-const lockSchema = new mongoose.Schema<LockDoc>({
-  _id: { type: String, required: true },
-  owner: { type: String, required: true },
-  at: { type: Date, required: true },
-}, { collection: 'image_job_locks', versionKey: false });
-
 /** A holder that crashed mid-update leaves its lock behind; after this long it is broken. */
 const LOCK_LEASE_MS = 15_000;
 const LOCK_WAIT_MS = 20_000;
-
-function isDuplicateKey(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: number }).code === 11000;
-}
 
 function toJob(doc: JobDoc): Job {
   const { _id, phase_rank: _rank, ...rest } = doc;
@@ -84,42 +67,21 @@ function toJob(doc: JobDoc): Job {
 
 export class MongoJobStore implements JobStore {
   private readonly model: Model<JobDoc>;
-  private readonly locks: Model<LockDoc>;
+  private readonly locks: DocLock;
 
   constructor(conn: Connection) {
-    // The models live on the connection given, not on mongoose's global one.
+    // The model lives on the connection given, not on mongoose's global one.
     this.model = conn.models.ImageJob as Model<JobDoc> | undefined ?? conn.model<JobDoc>('ImageJob', imageJobSchema);
-    this.locks = conn.models.ImageJobLock as Model<LockDoc> | undefined ?? conn.model<LockDoc>('ImageJobLock', lockSchema);
+    this.locks = new DocLock(conn, 'image_job_locks', { leaseMs: LOCK_LEASE_MS, waitMs: LOCK_WAIT_MS });
   }
 
-  private async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const owner = randomUUID();
-    const deadline = Date.now() + LOCK_WAIT_MS;
-    for (;;) {
-      try {
-        await this.locks.create({ _id: id, owner, at: new Date() });
-        break;
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err;
-        const held = await this.locks.findById(id).lean<LockDoc>();
-        if (held && Date.now() - held.at.getTime() > LOCK_LEASE_MS) {
-          await this.locks.deleteOne({ _id: id, owner: held.owner });
-          continue;
-        }
-        if (Date.now() > deadline) throw new TransientError(`job ${id} stayed locked for ${LOCK_WAIT_MS} ms`);
-        await new Promise((r) => setTimeout(r, 5 + Math.random() * 25));
-      }
-    }
-    try {
-      return await fn();
-    } finally {
-      await this.locks.deleteOne({ _id: id, owner }).catch(() => {});
-    }
+  private withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.with(id, fn);
   }
 
   async init(): Promise<void> {
     await this.model.createIndexes();
-    await this.locks.createCollection().catch(() => {});
+    await this.locks.init();
   }
 
   async create(job: NewJob): Promise<Job> {

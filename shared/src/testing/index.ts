@@ -146,3 +146,33 @@ export async function startService(name: string, env: Record<string, string>, op
     },
   };
 }
+
+/** A port nothing listens on right now, for a service under test. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Environment for a whole stack of services under test: its own data dir and port, the test vhost and database. */
+export async function stackEnv(extra: Record<string, string> = {}): Promise<Record<string, string> & { IMG_PUBLIC_URL: string; IMG_DATA_DIR: string }> {
+  const port = await freePort();
+  return {
+    IMG_AMQP_URL: testEnv.amqpUrl,
+    IMG_MONGO_URL: testEnv.mongoUrl,
+    IMG_DATA_DIR: await tempDir('img-data-'),
+    IMG_HTTP_HOST: '127.0.0.1',
+    IMG_HTTP_PORT: String(port),
+    IMG_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    IMG_SMTP_HOST: '127.0.0.1',
+    IMG_SMTP_PORT: String(testEnv.smtpPort),
+    ...extra,
+  };
+}

@@ -1,0 +1,87 @@
+// Checks a submission before anything is queued. Every problem names its field and, for a
+// kickstart or template, the line; the form shows them next to the person's input.
+import { emailSchema, imageTypes, legacyImageTypes, type ImageType } from '@img/shared/contracts';
+import { formatTemplateIssues, generateKickstart, loadTemplate, parseKickstart } from '@img/shared/kickstart';
+import type { NewJob } from '@img/shared/jobs';
+
+export interface FieldError {
+  field: string;
+  message: string;
+  line?: number;
+}
+
+export interface SubmissionInput {
+  email?: string;
+  imagetype?: string;
+  kickstart?: { text: string; filename?: string };
+  template?: { text: string; filename?: string };
+  platform?: string;
+  overlay?: string;
+}
+
+export type Checked =
+  | { ok: true; job: NewJob; kind: 'kickstart' | 'template' }
+  | { ok: false; errors: FieldError[] };
+
+/** Text, not binary: no NUL byte and valid UTF-8 (the content decides, not the file name). */
+function textProblem(buf: Buffer | string): string | undefined {
+  const b = typeof buf === 'string' ? Buffer.from(buf) : buf;
+  if (b.includes(0)) return 'is not a text file (it contains NUL bytes)';
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(b);
+  } catch {
+    return 'is not UTF-8 text';
+  }
+  return undefined;
+}
+
+export function checkSubmission(input: SubmissionInput, defaults: { templateText: string }): Checked {
+  const errors: FieldError[] = [];
+  const email = emailSchema.safeParse(input.email ?? '');
+  if (!input.email?.trim()) errors.push({ field: 'email', message: 'an email address is required' });
+  else if (!email.success) errors.push({ field: 'email', message: `'${input.email.slice(0, 80)}' is not a valid email address` });
+
+  const type = (input.imagetype ?? '').trim();
+  if (!type) errors.push({ field: 'imagetype', message: 'an image type is required' });
+  else if ((legacyImageTypes as readonly string[]).includes(type)) {
+    errors.push({ field: 'imagetype', message: `'${type}' was a MeeGo hardware format and is not supported; choose one of ${imageTypes.join(', ')}` });
+  } else if (!(imageTypes as readonly string[]).includes(type)) {
+    errors.push({ field: 'imagetype', message: `unknown image type '${type.slice(0, 40)}'; choose one of ${imageTypes.join(', ')}` });
+  }
+
+  const ks = input.kickstart?.text ?? '';
+  const useTemplate = !ks.trim() && Boolean(input.platform?.trim() || input.template?.text.trim());
+  let job: NewJob | undefined;
+  if (!useTemplate) {
+    if (!ks.trim()) {
+      errors.push({ field: 'ksfile', message: 'the kickstart is empty: upload or paste a kickstart, or choose a platform' });
+    } else {
+      const bad = textProblem(ks);
+      if (bad) errors.push({ field: 'ksfile', message: `the kickstart ${bad}` });
+      else {
+        const parsed = parseKickstart(ks, { file: input.kickstart?.filename ?? 'kickstart' });
+        for (const e of parsed.errors.slice(0, 20)) errors.push({ field: 'ksfile', line: e.line, message: `line ${e.line}: ${e.message}` });
+      }
+    }
+    job = { email: email.data ?? '', type: type as ImageType, source: 'kickstart', kickstart: ks, filename: input.kickstart?.filename ?? 'kickstart.ks' };
+  } else {
+    const text = input.template?.text.trim() ? input.template.text : defaults.templateText;
+    const file = input.template?.text.trim() ? (input.template.filename ?? 'template.yaml') : 'configurations.yaml';
+    const bad = textProblem(text);
+    const platform = (input.platform ?? '').trim();
+    if (bad) errors.push({ field: 'template', message: `the template ${bad}` });
+    else if (!platform) errors.push({ field: 'platform', message: 'choose a platform of the template' });
+    else {
+      const loaded = loadTemplate(text, { file });
+      const issues = [...loaded.errors];
+      if (loaded.template) issues.push(...generateKickstart(loaded.template, platform, input.overlay ?? '').errors);
+      for (const e of issues.slice(0, 20)) {
+        const field = e.source === 'overlay' ? 'overlay' : !e.line && /platform/i.test(e.message) ? 'platform' : 'template';
+        errors.push({ field, ...(e.line ? { line: e.line } : {}), message: formatTemplateIssues(file, [e])[0] ?? e.message });
+      }
+    }
+    job = { email: email.data ?? '', type: type as ImageType, source: 'template', config: text, platform, overlay: input.overlay ?? '', filename: file };
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  return { ok: true, job, kind: useTemplate ? 'template' : 'kickstart' };
+}

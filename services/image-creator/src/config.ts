@@ -1,0 +1,20 @@
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { commonEnv, env, parseConfig } from '@img/shared/config';
+
+const schema = z.object({
+  ...commonEnv,
+  /** The builder image tag; main.ts asks deploy/builder/build-image.sh when it is empty. */
+  IMG_BUILDER_IMAGE: env.optionalStr(),
+  IMG_DOCKER_SOCKET: env.str('/var/run/docker.sock'),
+  IMG_BUILD_CONCURRENCY: env.int(Math.max(1, Math.floor(availableParallelism() / 2)), 1),
+  IMG_BUILD_TIMEOUT_S: env.int(3600, 10),
+  IMG_BUILD_MEMORY_MB: env.int(3072, 256),
+  IMG_BUILD_CPUS: z.coerce.number().positive().default(Math.max(1, availableParallelism() / 2)),
+  IMG_BUILD_PIDS: env.int(2048, 64),
+  /** Empty: the builder's default Debian mirror. */
+  IMG_DEBIAN_MIRROR: env.optionalStr(),
+});
+
+export type Config = z.infer<typeof schema>;
+export const loadConfig = (e: NodeJS.ProcessEnv): Config => parseConfig(schema, e);

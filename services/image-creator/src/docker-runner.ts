@@ -1,0 +1,118 @@
+// Runs one build in a throwaway container: created, streamed, waited for, and removed in a
+// `finally`, whatever happens. The sandbox's limits are set here.
+import { PassThrough } from 'node:stream';
+import Docker from 'dockerode';
+import type { Logger } from '@img/shared/logging';
+
+export const MANAGED_LABEL = 'img.managed-by';
+export const JOB_LABEL = 'img.job';
+
+/**
+ * Capabilities the build provably needs; every other one is dropped.
+ * - CHOWN, FOWNER, FSETID, DAC_OVERRIDE: dpkg unpacks files owned by other users, with set-id bits.
+ * - SETUID, SETGID: maintainer scripts and apt's sandbox switch users (_apt, systemd users).
+ * - SYS_CHROOT: packages are configured and %post runs inside the new root.
+ * - MKNOD: mmdebstrap creates the device nodes of the image's /dev.
+ * - KILL: apt and dpkg signal their own child processes.
+ * Not granted, among others: SYS_ADMIN (mounts), NET_ADMIN, NET_RAW, SYS_PTRACE, SETFCAP.
+ */
+export const SANDBOX_CAPABILITIES = ['CHOWN', 'FOWNER', 'FSETID', 'DAC_OVERRIDE', 'SETUID', 'SETGID', 'SYS_CHROOT', 'MKNOD', 'KILL'];
+
+export interface SandboxSpec {
+  jobId: string;
+  image: string;
+  cmd: string[];
+  env: Record<string, string>;
+  /** host path → container path */
+  mounts: Array<{ host: string; container: string; readOnly: boolean }>;
+  memoryBytes: number;
+  nanoCpus: number;
+  pidsLimit: number;
+  timeoutMs: number;
+}
+
+export interface SandboxResult {
+  exitCode: number;
+  timedOut: boolean;
+  oomKilled: boolean;
+}
+
+export class DockerRunner {
+  constructor(private readonly docker: Docker, private readonly log: Logger) {}
+
+  async ping(): Promise<void> {
+    await this.docker.ping();
+  }
+
+  async imageExists(tag: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(tag).inspect();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Removes containers that a previous image-creator left behind (crash, SIGKILL). */
+  async removeOrphans(keep: (jobId: string) => boolean = () => false): Promise<number> {
+    const list = await this.docker.listContainers({ all: true, filters: { label: [MANAGED_LABEL] } });
+    let removed = 0;
+    for (const c of list) {
+      const jobId = c.Labels[JOB_LABEL] ?? '';
+      if (keep(jobId)) continue;
+      await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+      this.log.info({ container: c.Id.slice(0, 12), jobId }, 'removed an orphaned build container');
+      removed++;
+    }
+    return removed;
+  }
+
+  async run(spec: SandboxSpec, onOutput: (chunk: Buffer) => void, signal?: AbortSignal): Promise<SandboxResult> {
+    const container = await this.docker.createContainer({
+      Image: spec.image,
+      Cmd: spec.cmd,
+      Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+      Labels: { [MANAGED_LABEL]: 'image-creator', [JOB_LABEL]: spec.jobId },
+      Tty: false,
+      AttachStdout: true,
+      AttachStderr: true,
+      HostConfig: {
+        Binds: spec.mounts.map((m) => `${m.host}:${m.container}:${m.readOnly ? 'ro' : 'rw'}`),
+        CapDrop: ['ALL'],
+        CapAdd: SANDBOX_CAPABILITIES,
+        SecurityOpt: ['no-new-privileges'],
+        Memory: spec.memoryBytes,
+        MemorySwap: spec.memoryBytes,
+        NanoCpus: spec.nanoCpus,
+        PidsLimit: spec.pidsLimit,
+        NetworkMode: 'bridge',
+        Init: true,
+      },
+    });
+    const id = container.id.slice(0, 12);
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    const stop = () => container.kill().catch(() => {});
+    try {
+      const stream = await container.attach({ stream: true, stdout: true, stderr: true });
+      const out = new PassThrough();
+      out.on('data', onOutput);
+      container.modem.demuxStream(stream, out, out);
+      await container.start();
+      this.log.info({ container: id, jobId: spec.jobId }, 'build container started');
+      timer = setTimeout(() => {
+        timedOut = true;
+        void stop();
+      }, spec.timeoutMs);
+      signal?.addEventListener('abort', () => void stop(), { once: true });
+      const { StatusCode } = (await container.wait()) as { StatusCode: number };
+      // Let the last bytes of output arrive before the stream is dropped.
+      await new Promise<void>((r) => { if ((stream as unknown as { readableEnded?: boolean }).readableEnded) r(); else { stream.once('end', r); setTimeout(r, 2000); } });
+      const info = await container.inspect();
+      return { exitCode: StatusCode, timedOut, oomKilled: Boolean(info.State.OOMKilled) };
+    } finally {
+      clearTimeout(timer);
+      await container.remove({ force: true }).catch((err: Error) => this.log.warn({ container: id, err: err.message }, 'could not remove build container'));
+    }
+  }
+}

@@ -1,0 +1,61 @@
+// Composition root of image-creator: reads the environment, connects to Docker and RabbitMQ,
+// and consumes image_queue.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import Docker from 'dockerode';
+import { Broker, queues, DEFAULT_DELIVERY_LIMIT } from '@img/shared/broker';
+import { imageMessage } from '@img/shared/contracts';
+import { ConfigError, configForLog } from '@img/shared/config';
+import { createLogger } from '@img/shared/logging';
+import { createShutdown, onSignals } from '@img/shared/lifecycle';
+import { loadConfig } from './config.ts';
+import { DockerRunner } from './docker-runner.ts';
+import { buildHandler } from './handlers/build-image.ts';
+import { loadDefaultTemplate } from '@img/shared/kickstart';
+
+let config;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`image-creator: ${err.message}\n`);
+    process.exit(1);
+  }
+  throw err;
+}
+const log = createLogger('image-creator', { level: config.IMG_LOG_LEVEL });
+log.info({ config: configForLog(config) }, 'starting');
+
+const builderImage = config.IMG_BUILDER_IMAGE ?? execFileSync('bash', [fileURLToPath(new URL('../../../deploy/builder/build-image.sh', import.meta.url)), '--print-tag'], { encoding: 'utf8' }).trim();
+const defaults = loadDefaultTemplate();
+if (!defaults.template) throw new Error(`the default template is broken: ${defaults.errors.map((e) => e.message).join('; ')}`);
+const runner = new DockerRunner(new Docker({ socketPath: config.IMG_DOCKER_SOCKET }), log);
+
+for (let attempt = 1; ; attempt++) {
+  try {
+    await runner.ping();
+    if (await runner.imageExists(builderImage)) break;
+    log.error({ builderImage, attempt }, 'the builder image is missing: build it with deploy/builder/build-image.sh (deploy/local/up.sh does); checking again in 10 s');
+    await new Promise((r) => setTimeout(r, 10_000));
+  } catch (err) {
+    const delay = Math.min(15_000, 500 * 2 ** (attempt - 1));
+    log.warn({ socket: config.IMG_DOCKER_SOCKET, attempt, retryInMs: delay, err: (err as Error).message }, 'Docker engine unreachable, retrying');
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+// This process tracks no build yet: any container labelled by an earlier run is an orphan.
+await runner.removeOrphans();
+
+const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'image-creator' });
+await broker.consume(queues.image, imageMessage, buildHandler({
+  config, builderImage, runner, broker, log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups,
+}), { prefetch: config.IMG_BUILD_CONCURRENCY });
+
+const shutdown = createShutdown(log, [
+  // Builds in flight go back to the queue rather than being failed: another instance (or this one
+  // after a restart) builds them again.
+  { name: 'hand back builds', run: () => broker.close({ handBack: true }) },
+  { name: 'remove build containers', run: async () => { await runner.removeOrphans(); } },
+]);
+onSignals(shutdown);
+log.info({ builderImage, concurrency: config.IMG_BUILD_CONCURRENCY }, 'ready');

@@ -1,0 +1,12 @@
+// Where a job's files live under the data directory shared with the frontend.
+import { join } from 'node:path';
+
+export function jobPaths(dataDir: string, id: string) {
+  return {
+    log: join(dataDir, 'logs', `${id}.log`),
+    imageDir: join(dataDir, 'images', id),
+    /** Written last, after the image is complete: a redelivered message is answered from it. */
+    result: join(dataDir, 'images', id, 'result.json'),
+    work: join(dataDir, 'work', id),
+  };
+}

@@ -1,0 +1,6 @@
+import { z } from 'zod';
+import { commonEnv, parseConfig } from '@img/shared/config';
+
+const schema = z.object({ IMG_AMQP_URL: commonEnv.IMG_AMQP_URL, IMG_LOG_LEVEL: commonEnv.IMG_LOG_LEVEL, IMG_PUBLIC_URL: commonEnv.IMG_PUBLIC_URL });
+export type Config = z.infer<typeof schema>;
+export const loadConfig = (e: NodeJS.ProcessEnv): Config => parseConfig(schema, e);

@@ -1,0 +1,42 @@
+// kickstarter_queue → a kickstart on image_queue, or a user error on error_queue naming the line or item.
+import { errorMessage, imageMessage, resultMessage, type KickstarterMessage } from '@img/shared/contracts';
+import { routes, type Broker } from '@img/shared/broker';
+import { formatTemplateIssues, generateKickstart, loadTemplate, type TemplateIssue } from '@img/shared/kickstart';
+import type { Logger } from '@img/shared/logging';
+
+export interface KickstartDeps {
+  broker: Pick<Broker, 'publish'>;
+  log: Logger;
+  publicUrl: string;
+}
+
+export function kickstartHandler(deps: KickstartDeps) {
+  return async (msg: KickstarterMessage): Promise<void> => {
+    const log = deps.log.child({ jobId: msg.id, platform: msg.platform });
+    await deps.broker.publish(routes.result, resultMessage, { id: msg.id, logfile: `logs/${msg.id}.log`, phase: 'kickstarting' });
+    const file = 'template';
+    const fail = async (issues: TemplateIssue[]) => {
+      const lines = formatTemplateIssues(file, issues);
+      const first = issues[0];
+      log.info({ errors: lines.length }, 'template rejected');
+      await deps.broker.publish(routes.error, errorMessage, {
+        id: msg.id, email: msg.email, imagetype: msg.imagetype, code: 'invalid_template', phase: 'kickstarting',
+        error: lines[0] ?? 'the template could not be read', excerpt: lines.slice(0, 50), url: `${deps.publicUrl}/job/${msg.id}/log`,
+        ...(first ? { position: { file: first.source === 'overlay' ? 'overlay' : file, ...(first.line ? { line: first.line } : {}), ...(first.text ? { item: first.text } : {}) } } : {}),
+      });
+    };
+    const loaded = loadTemplate(msg.config, { file });
+    if (!loaded.template) {
+      await fail(loaded.errors);
+      return;
+    }
+    const gen = generateKickstart(loaded.template, msg.platform, msg.overlay);
+    if (!gen.kickstart || gen.errors.length > 0) {
+      await fail(gen.errors);
+      return;
+    }
+    for (const w of [...loaded.warnings, ...gen.warnings]) log.info({ warning: formatTemplateIssues(file, [w])[0] }, 'template warning');
+    await deps.broker.publish(routes.build, imageMessage, { id: msg.id, email: msg.email, imagetype: msg.imagetype, ksfile: gen.kickstart });
+    log.info('kickstart generated');
+  };
+}

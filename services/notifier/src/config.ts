@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { commonEnv, env, parseConfig } from '@img/shared/config';
+
+const schema = z.object({
+  ...commonEnv,
+  IMG_SMTP_HOST: env.str('127.0.0.1'),
+  IMG_SMTP_PORT: env.int(1025, 1),
+  /** true: TLS from the first byte (port 465); false: STARTTLS when the server offers it. */
+  IMG_SMTP_SECURE: env.bool(false),
+  IMG_SMTP_REQUIRE_TLS: env.bool(false),
+  IMG_SMTP_USER: env.optionalStr(),
+  IMG_SMTP_PASS: env.optionalStr(),
+  IMG_SMTP_TIMEOUT_MS: env.int(20_000, 1000),
+  IMG_MAIL_FROM: env.str('IMG <img@localhost>'),
+  IMG_MAIL_REPLY_TO: env.optionalStr(),
+  /** Deliveries of one outcome before the email is recorded as not delivered. */
+  IMG_MAIL_MAX_ATTEMPTS: env.int(6, 1),
+});
+
+export type Config = z.infer<typeof schema>;
+export const loadConfig = (e: NodeJS.ProcessEnv): Config => parseConfig(schema, e);

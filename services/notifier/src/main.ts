@@ -1,0 +1,45 @@
+// Composition root of the notifier.
+import { z } from 'zod';
+import { Broker, queues, DEFAULT_DELIVERY_LIMIT } from '@img/shared/broker';
+import { errorMessage, linkMessage } from '@img/shared/contracts';
+import { ConfigError, configForLog } from '@img/shared/config';
+import { connectDatabase, MongoJobStore } from '@img/shared/jobs';
+import { createLogger, redactUrl } from '@img/shared/logging';
+import { createShutdown, onSignals } from '@img/shared/lifecycle';
+import { loadConfig } from './config.ts';
+import { smtpMailer } from './mailer.ts';
+import { NotificationStore } from './notification-store.ts';
+import { notifyHandler } from './handlers/notify.ts';
+
+let config;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`notifier: ${err.message}\n`);
+    process.exit(1);
+  }
+  throw err;
+}
+const log = createLogger('notifier', { level: config.IMG_LOG_LEVEL });
+log.info({ config: configForLog(config) }, 'starting');
+
+const db = await connectDatabase(config.IMG_MONGO_URL, {
+  onRetry: (attempt, delayMs, err) => log.warn({ url: redactUrl(config.IMG_MONGO_URL), attempt, retryInMs: delayMs, err: err.message }, 'database unreachable, retrying'),
+});
+// The lease outlives the slowest send nodemailer allows (connect + greeting + socket timeouts).
+const notifications = new NotificationStore(db, config.IMG_SMTP_TIMEOUT_MS * 3 + 10_000);
+await notifications.init();
+const mailer = smtpMailer(config);
+const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'notifier' });
+await broker.consume(queues.notify, z.union([linkMessage, errorMessage]), notifyHandler({
+  notifications, jobs: new MongoJobStore(db), mailer, log, publicUrl: config.IMG_PUBLIC_URL,
+  maxAttempts: Math.min(config.IMG_MAIL_MAX_ATTEMPTS, DEFAULT_DELIVERY_LIMIT + 1),
+}), { prefetch: 10 });
+
+onSignals(createShutdown(log, [
+  { name: 'close broker', run: () => broker.close() },
+  { name: 'close mailer', run: async () => mailer.close() },
+  { name: 'close database', run: () => db.close() },
+]));
+log.info('ready');
