@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import multer from 'multer';
 import { routes, type Broker } from '@img/shared/broker';
-import { imageMessage, imageTypes, jobIdSchema, kickstarterMessage } from '@img/shared/contracts';
+import { builtImageTypes, imageMessage, jobIdSchema, kickstarterMessage } from '@img/shared/contracts';
 import type { Job, JobStore, JobStatus } from '@img/shared/jobs';
 import { jobStatuses } from '@img/shared/jobs';
 import type { Logger } from '@img/shared/logging';
@@ -65,7 +65,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('views', viewsDir);
   app.set('view engine', 'ejs');
-  app.locals.imageTypes = imageTypes;
+  app.locals.imageTypes = builtImageTypes;
   app.locals.maskEmail = maskEmail;
   app.use('/static', express.static(publicDir, { maxAge: '1h' }));
   app.use(express.urlencoded({ extended: false, limit: config.IMG_MAX_UPLOAD_BYTES * 2 }));

@@ -1,6 +1,6 @@
 // Checks a submission before anything is queued. Every problem names its field and, for a
 // kickstart or template, the line; the form shows them next to the person's input.
-import { emailSchema, imageTypes, legacyImageTypes, type ImageType } from '@img/shared/contracts';
+import { builtImageTypes, emailSchema, imageTypes, legacyImageTypes, type ImageType } from '@img/shared/contracts';
 import { formatTemplateIssues, generateKickstart, loadTemplate, parseKickstart } from '@img/shared/kickstart';
 import type { NewJob } from '@img/shared/jobs';
 
@@ -44,9 +44,11 @@ export function checkSubmission(input: SubmissionInput, defaults: { templateText
   const type = (input.imagetype ?? '').trim();
   if (!type) errors.push({ field: 'imagetype', message: 'an image type is required' });
   else if ((legacyImageTypes as readonly string[]).includes(type)) {
-    errors.push({ field: 'imagetype', message: `'${type}' was a MeeGo hardware format and is not supported; choose one of ${imageTypes.join(', ')}` });
+    errors.push({ field: 'imagetype', message: `'${type}' was a MeeGo hardware format and is not supported; choose one of ${builtImageTypes.join(', ')}` });
   } else if (!(imageTypes as readonly string[]).includes(type)) {
-    errors.push({ field: 'imagetype', message: `unknown image type '${type.slice(0, 40)}'; choose one of ${imageTypes.join(', ')}` });
+    errors.push({ field: 'imagetype', message: `unknown image type '${type.slice(0, 40)}'; choose one of ${builtImageTypes.join(', ')}` });
+  } else if (!(builtImageTypes as readonly string[]).includes(type)) {
+    errors.push({ field: 'imagetype', message: `'${type}' images are not built by this version of IMG yet; choose one of ${builtImageTypes.join(', ')}` });
   }
 
   const ks = input.kickstart?.text ?? '';

@@ -1,0 +1,94 @@
+// Bad submissions get a 400 naming the field, and nothing is stored or queued.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import amqp from 'amqplib';
+import { queues } from '@img/shared/broker';
+import { purgeAllQueues, stackEnv, startService, testEnv, uniqueEmail, type ServiceProcess } from '@img/shared/testing';
+
+let env: Awaited<ReturnType<typeof stackEnv>>;
+let frontend: ServiceProcess;
+
+before(async () => {
+  await purgeAllQueues();
+  env = await stackEnv({ IMG_MAX_UPLOAD_BYTES: '4096' });
+  frontend = await startService('frontend', env);
+});
+after(async () => {
+  await frontend?.stop();
+  if (env) await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
+});
+
+const goodKs = '%packages\nhostname\n%end\n';
+
+async function queued(): Promise<number> {
+  const conn = await amqp.connect(testEnv.amqpUrl);
+  try {
+    const ch = await conn.createChannel();
+    const a = await ch.checkQueue(queues.image);
+    const b = await ch.checkQueue(queues.kickstarter);
+    return a.messageCount + b.messageCount;
+  } finally {
+    await conn.close();
+  }
+}
+
+async function total(): Promise<number> {
+  const res = await fetch(`${env.IMG_PUBLIC_URL}/queue`, { headers: { accept: 'application/json' } });
+  return ((await res.json()) as { total: number }).total;
+}
+
+async function post(fields: Record<string, string | Blob>, accept = 'application/json') {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) {
+    if (v instanceof Blob) form.set(k, v, `${k}.txt`);
+    else form.set(k, v);
+  }
+  const res = await fetch(`${env.IMG_PUBLIC_URL}/submit`, { method: 'POST', body: form, headers: { accept }, redirect: 'manual' });
+  return { status: res.status, text: await res.text() };
+}
+
+const cases: Array<{ name: string; fields: () => Record<string, string | Blob>; field: string; says: RegExp }> = [
+  { name: 'an empty upload', fields: () => ({ email: uniqueEmail(), imagetype: 'tar', ksfile: new Blob(['']) }), field: 'ksfile', says: /empty/ },
+  { name: 'an oversized upload', fields: () => ({ email: uniqueEmail(), imagetype: 'tar', ksfile: new Blob(['#'.repeat(5000)]) }), field: 'ksfile', says: /larger than the limit of 4096 bytes/ },
+  { name: 'a binary upload', fields: () => ({ email: uniqueEmail(), imagetype: 'tar', ksfile: new Blob([new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2])]) }), field: 'ksfile', says: /not a text file/ },
+  { name: 'a missing email', fields: () => ({ imagetype: 'tar', ksfile: new Blob([goodKs]) }), field: 'email', says: /required/ },
+  { name: 'a malformed email', fields: () => ({ email: 'someone at example', imagetype: 'tar', ksfile: new Blob([goodKs]) }), field: 'email', says: /not a valid email address/ },
+  { name: 'an email with a line break', fields: () => ({ email: 'a@example.com\r\nBcc: victim@example.com', imagetype: 'tar', ksfile: new Blob([goodKs]) }), field: 'email', says: /not a valid email address/ },
+  { name: 'an unknown image type', fields: () => ({ email: uniqueEmail(), imagetype: 'floppy', ksfile: new Blob([goodKs]) }), field: 'imagetype', says: /unknown image type 'floppy'/ },
+  { name: 'a MeeGo hardware type', fields: () => ({ email: uniqueEmail(), imagetype: 'nand', ksfile: new Blob([goodKs]) }), field: 'imagetype', says: /MeeGo hardware format/ },
+  { name: 'a kickstart with an unknown command', fields: () => ({ email: uniqueEmail(), imagetype: 'tar', ksfile: new Blob(['%packages\nhostname\n%end\nfrobnicate --now\n']) }), field: 'ksfile', says: /line 4/ },
+  { name: 'an unknown platform', fields: () => ({ email: uniqueEmail(), imagetype: 'tar', platform: 'NO_SUCH_PLATFORM' }), field: 'platform', says: /NO_SUCH_PLATFORM/ },
+];
+
+for (const c of cases) {
+  test(`${c.name} is refused with a 400 naming the field '${c.field}', and nothing is queued`, async () => {
+    const before = await total();
+    const { status, text } = await post(c.fields());
+    assert.equal(status, 400, text);
+    const body = JSON.parse(text) as { error: { fields: Array<{ field: string; message: string }> } };
+    const hit = body.error.fields.find((f) => f.field === c.field);
+    assert.ok(hit, `the error names ${c.field}: ${text}`);
+    assert.match(hit.message, c.says);
+    assert.equal(await total(), before, 'no job was stored');
+    assert.equal(await queued(), 0, 'nothing was queued');
+  });
+}
+
+test('the form shows the errors next to the input and keeps what the person typed', async () => {
+  const { status, text } = await post({ email: 'not-an-address', imagetype: 'tar', kickstart: 'bogus-command\n' }, 'text/html');
+  assert.equal(status, 400);
+  assert.match(text, /not-an-address/);
+  assert.match(text, /line 1/);
+  assert.match(text, /bogus-command/);
+});
+
+test('a valid kickstart is stored and queued once', async () => {
+  const before = await total();
+  const { status, text } = await post({ email: uniqueEmail(), imagetype: 'tar', ksfile: new Blob([goodKs]) });
+  assert.equal(status, 201, text);
+  assert.match((JSON.parse(text) as { id: string }).id, /^[0-9a-f]{32}$/);
+  assert.equal(await total(), before + 1);
+  assert.equal(await queued(), 1);
+  await purgeAllQueues();
+});

@@ -1,0 +1,54 @@
+// The README and compose.yaml stay true to the code.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../../src/testing/index.ts';
+
+function files(dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name.startsWith('.')) continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) files(p, out);
+    else if (/\.(ts|sh)$/.test(name) && !p.includes('/test/')) out.push(p);
+  }
+  return out;
+}
+
+test('every IMG_ setting the code reads is in the README configuration table', () => {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const used = new Set<string>();
+  for (const f of [...files(join(repoRoot, 'services')), ...files(join(repoRoot, 'shared/src')), ...files(join(repoRoot, 'deploy'))]) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/\b(IMG_[A-Z0-9_]+)\b/g)) used.add(m[1]!);
+  }
+  const internal = new Set(['IMG_ROOT', 'IMG_IMAGETYPE', 'IMG_SUITE', 'IMG_INCLUDE', 'IMG_EXCLUDE', 'IMG_HOSTNAME', 'IMG_TIMEZONE']);
+  const missing = [...used].filter((v) => !internal.has(v) && !readme.includes(`\`${v}\``)).sort();
+  assert.deepEqual(missing, [], `settings missing from the README: ${missing.join(', ')}`);
+});
+
+test('the README opens with the two commands, and .ci/run runs the same test command', () => {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const block = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+  const [up, tests] = block.trim().split('\n').map((l) => l.replace(/\s+#.*$/, '').trim());
+  assert.equal(up, 'bash deploy/local/up.sh');
+  assert.equal(tests, 'bash deploy/local/up.sh --infra-only && npm test');
+  const ci = readFileSync(join(repoRoot, '.ci/run'), 'utf8');
+  assert.match(ci, /^bash deploy\/local\/up\.sh --infra-only$/m);
+  assert.match(ci, /^npm test$/m);
+});
+
+test('compose.yaml parses and runs every service with the health checks the stack needs', () => {
+  let out: string;
+  try {
+    out = execFileSync('docker-compose', ['-f', join(repoRoot, 'compose.yaml'), 'config', '--services'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    throw new Error(`docker-compose could not read compose.yaml (install it with deploy/local/up.sh): ${(err as Error).message}`);
+  }
+  assert.deepEqual(out.trim().split('\n').sort(), ['builder-image', 'frontend', 'image-creator', 'kickstarter', 'mailpit', 'mongo', 'notifier', 'rabbitmq']);
+  const full = execFileSync('docker-compose', ['-f', join(repoRoot, 'compose.yaml'), 'config'], { encoding: 'utf8' });
+  for (const svc of ['rabbitmq', 'mongo', 'mailpit', 'frontend']) {
+    assert.match(full, new RegExp(`\\n  ${svc}:\\n[\\s\\S]*?healthcheck:`), `${svc} has a health check`);
+  }
+  assert.match(full, /\/var\/lib\/img\/data:\/var\/lib\/img\/data/, 'images and logs are shared');
+});
