@@ -1,0 +1,82 @@
+// The kickstarter service through RabbitMQ: a template job becomes a kickstart on image_queue; a
+// broken one becomes an error on error_queue that names the line or the overlay item.
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, rm } from 'node:fs/promises';
+import amqp from 'amqplib';
+import { Broker, queues, routes } from '@img/shared/broker';
+import { kickstarterMessage, type ErrorMessage, type ImageMessage } from '@img/shared/contracts';
+import { newJobId } from '@img/shared/jobs';
+import { defaultTemplatePath, parseKickstart } from '@img/shared/kickstart';
+import { connectTestBroker, purgeAllQueues, stackEnv, startService, testEnv, waitFor, type ServiceProcess } from '@img/shared/testing';
+
+let env: Awaited<ReturnType<typeof stackEnv>>;
+let kickstarter: ServiceProcess;
+let broker: Broker;
+
+before(async () => {
+  await purgeAllQueues();
+  env = await stackEnv();
+  kickstarter = await startService('kickstarter', env);
+  broker = await connectTestBroker('kickstarter-test');
+});
+after(async () => {
+  await broker?.close();
+  await kickstarter?.stop();
+  if (env) await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
+});
+beforeEach(async () => {
+  await purgeAllQueues();
+});
+
+async function take<T>(queue: string): Promise<T> {
+  return waitFor(`a message on ${queue}`, async () => {
+    const conn = await amqp.connect(testEnv.amqpUrl);
+    try {
+      const ch = await conn.createChannel();
+      const m = await ch.get(queue, { noAck: true });
+      return m ? (JSON.parse(m.content.toString()) as T) : undefined;
+    } finally {
+      await conn.close();
+    }
+  }, { timeoutMs: 15_000, intervalMs: 200 });
+}
+
+test('a template job becomes a valid kickstart on image_queue, with the overlay applied', async () => {
+  const id = newJobId();
+  const config = await readFile(defaultTemplatePath, 'utf8');
+  await broker.publish(routes.kickstart, kickstarterMessage, { id, email: 'a@example.com', imagetype: 'tar', config, platform: 'MINIMAL', overlay: 'gcc, -nano' });
+  const msg = await take<ImageMessage>(queues.image);
+  assert.equal(msg.id, id);
+  assert.equal(msg.email, 'a@example.com');
+  assert.equal(msg.imagetype, 'tar');
+  const parsed = parseKickstart(msg.ksfile);
+  assert.deepEqual(parsed.errors, []);
+  assert.ok(parsed.plan?.packages.include.includes('gcc'));
+  assert.ok(parsed.plan?.packages.exclude.includes('nano'));
+  assert.equal(await take<{ phase: string }>(queues.result).then((r) => r.phase), 'kickstarting');
+});
+
+test('a broken template becomes an error_queue message naming the line', async () => {
+  const id = newJobId();
+  const config = ['Default:', '  Suite: bookworm', 'BROKEN:', '  PartSize: [not a number', ''].join('\n');
+  await broker.publish(routes.kickstart, kickstarterMessage, { id, email: 'b@example.com', imagetype: 'tar', config, platform: 'BROKEN', overlay: '' });
+  const err = await take<ErrorMessage>(queues.error);
+  assert.equal(err.id, id);
+  assert.equal(err.code, 'invalid_template');
+  assert.equal(err.phase, 'kickstarting');
+  assert.equal(err.email, 'b@example.com');
+  assert.ok(err.position?.line, `the error has a line: ${JSON.stringify(err)}`);
+  assert.match(err.error, /line \d+|:\d+:/);
+  assert.equal(await broker.connected, true);
+});
+
+test('a bad overlay item becomes an error naming the item', async () => {
+  const id = newJobId();
+  const config = await readFile(defaultTemplatePath, 'utf8');
+  await broker.publish(routes.kickstart, kickstarterMessage, { id, email: 'c@example.com', imagetype: 'tar', config, platform: 'MINIMAL', overlay: 'gcc,,Bad_Name' });
+  const err = await take<ErrorMessage>(queues.error);
+  assert.equal(err.code, 'invalid_template');
+  assert.match(err.error, /item 2/);
+  assert.equal(err.position?.file, 'overlay');
+});
