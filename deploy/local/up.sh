@@ -108,6 +108,7 @@ if ! port_open 27017; then
   mkdir -p "$IMG_STATE_DIR/ferretdb"
   nohup "$ferretdb" --handler=sqlite --sqlite-url="file:$IMG_STATE_DIR/ferretdb/" \
     --listen-addr=127.0.0.1:27017 --debug-addr=127.0.0.1:8088 --telemetry=disable --log-level=warn \
+    --state-dir="$IMG_STATE_DIR/ferretdb" \
     >"$IMG_LOG_DIR/ferretdb.log" 2>&1 &
   echo $! >"$IMG_RUN_DIR/ferretdb.pid"
   wait_port 27017 FerretDB 30 "$IMG_LOG_DIR/ferretdb.log"

@@ -31,8 +31,12 @@ export interface PlanScript {
   /** `%post --nochroot`: runs in the sandbox with $IMG_ROOT pointing at the image root. */
   nochroot: boolean;
   body: string;
-  /** 1-based line of the `%post` header in the kickstart. */
+  /** 1-based line of the `%post` header in the kickstart (0 for a plan not read from a kickstart). */
   line: number;
+  /** `%post --erroronfail`: kept so the builder can honour what the kickstart asked for. */
+  erroronfail?: boolean;
+  /** `%post --log=PATH`: where, inside the image (or the sandbox with --nochroot), the script's output goes. */
+  log?: string;
 }
 
 export interface BuildPlan {

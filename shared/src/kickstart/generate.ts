@@ -1,0 +1,50 @@
+// Template + platform name + overlay → kickstart text, through the one writer, and checked by the one
+// reader: a template that yields a kickstart the parser refuses is reported here, not by the builder.
+import type { TemplateIssue } from './errors.ts';
+import { parseKickstart } from './ks-parser.ts';
+import { kickstartFromPlan } from './ks-writer.ts';
+import { applyOverlay } from './overlay.ts';
+import type { Platform } from './platform.ts';
+import { platformToPlan } from './platform-plan.ts';
+import { inheritedPlatform } from './template.ts';
+import type { Template } from './template.ts';
+
+export interface MergedPlatformResult {
+  platform?: Platform;
+  errors: TemplateIssue[];
+  warnings: TemplateIssue[];
+}
+
+export interface GenerateResult {
+  kickstart?: string;
+  errors: TemplateIssue[];
+  warnings: TemplateIssue[];
+}
+
+/** Default, then the platform, then the overlay (comma list or YAML mapping). */
+export function mergedPlatform(template: Template, name: string, overlay?: string): MergedPlatformResult {
+  const inherited = inheritedPlatform(template, name);
+  if (!inherited.platform) return { errors: inherited.errors, warnings: [] };
+  if (overlay === undefined) return { platform: inherited.platform, errors: [], warnings: [] };
+  const applied = applyOverlay(inherited.platform, overlay);
+  if (applied.errors.length > 0) return { errors: applied.errors, warnings: applied.warnings };
+  return { platform: applied.platform, errors: [], warnings: applied.warnings };
+}
+
+export function generateKickstart(template: Template, platformName: string, overlay?: string): GenerateResult {
+  const merged = mergedPlatform(template, platformName, overlay);
+  if (!merged.platform) return { errors: merged.errors, warnings: merged.warnings };
+  const planned = platformToPlan(template, merged.platform);
+  const warnings = [...merged.warnings, ...planned.warnings];
+  if (!planned.plan) return { errors: planned.errors, warnings };
+  const kickstart = kickstartFromPlan(planned.plan);
+  const check = parseKickstart(kickstart);
+  if (check.errors.length > 0) {
+    const errors = check.errors.map((e): TemplateIssue => ({
+      source: 'template',
+      message: `internal: the generated kickstart does not parse at its line ${e.line} (${e.text.trim()}): ${e.message}`,
+    }));
+    return { errors, warnings };
+  }
+  return { kickstart, errors: [], warnings };
+}

@@ -1,0 +1,26 @@
+// The kickstart library: YAML templates and overlays in, Debian-flavoured kickstarts and build plans out.
+export type { BuildPlan, PlanPartition, PlanRepo, PlanScript, PlanUser } from './build-plan.ts';
+export type { KsError, TemplateIssue } from './errors.ts';
+export { formatKsErrors, formatTemplateIssues } from './errors.ts';
+export {
+  isValidDebianPackageName, isValidGroupName, isValidHostname, isValidRepoName, isValidUserName,
+  SUPPORTED_ARCHITECTURES,
+} from './names.ts';
+export type { PlatformKey, PlatformValues, TemplateUser } from './template-schema.ts';
+export { PLATFORM_KEYS } from './template-schema.ts';
+export type { Origin, Platform } from './platform.ts';
+export type { GroupTable, LoadTemplateResult, Template, TemplatePostScript, TemplateRepository } from './template.ts';
+export { listPlatforms, loadTemplate } from './template.ts';
+export type { OverlayResult } from './overlay.ts';
+export { applyOverlay } from './overlay.ts';
+export type { PlanResult } from './platform-plan.ts';
+export { platformToPlan } from './platform-plan.ts';
+export type { GenerateResult, MergedPlatformResult } from './generate.ts';
+export { generateKickstart, mergedPlatform } from './generate.ts';
+export { platformYaml } from './platform-yaml.ts';
+export type { ParseResult } from './ks-parser.ts';
+export { DEFAULT_SUITE, parseKickstart } from './ks-parser.ts';
+export { kickstartFromPlan } from './ks-writer.ts';
+export type { GroupError, ResolvedGroups } from './groups.ts';
+export { resolveGroups } from './groups.ts';
+export { defaultTemplatePath, loadDefaultTemplate } from './default-template.ts';

@@ -1,0 +1,63 @@
+// The one kickstart writer: BuildPlan → text. Templates reach a kickstart only through here, so that
+// parse(write(plan)) written again is the same text: the order of lines is fixed and values are quoted
+// exactly when the tokenizer needs it.
+import type { BuildPlan, PlanScript } from './build-plan.ts';
+import { doubleQuote, quoteWord } from './ks-tokenize.ts';
+
+export function kickstartFromPlan(plan: BuildPlan): string {
+  const out: string[] = [];
+  if (plan.lang !== undefined) out.push(`lang ${quoteWord(plan.lang)}`);
+  if (plan.keyboard !== undefined) out.push(`keyboard ${quoteWord(plan.keyboard)}`);
+  if (plan.timezone) out.push(`timezone ${plan.timezone.utc ? '--utc ' : ''}${quoteWord(plan.timezone.zone)}`);
+  if (plan.rootpw) {
+    const { password, iscrypted, lock } = plan.rootpw;
+    const flags = [iscrypted ? '--iscrypted' : password !== '' ? '--plaintext' : '', lock ? '--lock' : '']
+      .filter((f) => f !== '');
+    out.push(['rootpw', ...flags, ...(password !== '' ? [quoteWord(password)] : [])].join(' '));
+  }
+  for (const u of plan.users) {
+    const parts = ['user', `--name=${quoteWord(u.name)}`];
+    if (u.password !== undefined) parts.push(`--password=${quoteWord(u.password)}`, u.iscrypted ? '--iscrypted' : '--plaintext');
+    if (u.groups.length > 0) parts.push(`--groups=${quoteWord(u.groups.join(','))}`);
+    out.push(parts.join(' '));
+  }
+  for (const u of plan.users) {
+    for (const key of u.sshkeys) out.push(`sshkey --username=${quoteWord(u.name)} ${doubleQuote(key)}`);
+  }
+  if (plan.hostname !== undefined) out.push(`network --hostname=${quoteWord(plan.hostname)}`);
+  for (const p of plan.partitions) {
+    out.push(`part ${quoteWord(p.mountpoint)} --size=${p.sizeMiB} --fstype=${quoteWord(p.fstype)}`);
+  }
+  const bl = plan.bootloader;
+  if (bl.timeout !== undefined || bl.append !== undefined) {
+    out.push(['bootloader',
+      ...(bl.timeout !== undefined ? [`--timeout=${bl.timeout}`] : []),
+      ...(bl.append !== undefined ? [`--append=${doubleQuote(bl.append)}`] : [])].join(' '));
+  }
+  for (const r of plan.repos) {
+    const parts = ['repo', `--name=${quoteWord(r.name)}`];
+    if (r.baseurl !== undefined) parts.push(`--baseurl=${quoteWord(r.baseurl)}`);
+    parts.push(`--suite=${quoteWord(r.suite)}`, `--components=${quoteWord(r.components.join(','))}`);
+    if (r.key !== undefined) parts.push(`--key=${quoteWord(r.key)}`);
+    out.push(parts.join(' '));
+  }
+  // Groups first, then packages (the kernel leads them), then exclusions: a reader sees what selects
+  // the bulk of the system before the additions and removals.
+  if (out.length > 0) out.push('');
+  out.push('%packages',
+    ...plan.packages.groups.map((g) => `@${g}`),
+    ...plan.packages.include,
+    ...plan.packages.exclude.map((p) => `-${p}`),
+    '%end');
+  for (const script of plan.post) out.push('', postHeader(script), ...(script.body === '' ? [] : [script.body]), '%end');
+  return `${out.join('\n')}\n`;
+}
+
+function postHeader(s: PlanScript): string {
+  const parts = ['%post'];
+  if (s.interpreter !== '/bin/sh') parts.push(`--interpreter=${quoteWord(s.interpreter)}`);
+  if (s.nochroot) parts.push('--nochroot');
+  if (s.erroronfail) parts.push('--erroronfail');
+  if (s.log !== undefined) parts.push(`--log=${quoteWord(s.log)}`);
+  return parts.join(' ');
+}

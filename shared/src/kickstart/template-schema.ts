@@ -1,0 +1,84 @@
+// The template's shape, after MeeGo kickstarter's configurations.yaml, checked with zod.
+// Values reach a kickstart line, so every string is one line and every name obeys its syntax in names.ts.
+import { z } from 'zod';
+import {
+  isValidAbsolutePath, isValidDebianPackageName, isValidGroupName, isValidHostname, isValidRepoName, isValidRepoUrl,
+  isValidSettingWord, isValidSuiteName, isValidUserName, SUPPORTED_ARCHITECTURES,
+} from './names.ts';
+
+const oneLine = z.string().min(1, 'must not be empty')
+  .refine((s) => !s.includes('\n') && !s.includes('\r'), 'must be a single line');
+
+const named = (check: (s: string) => boolean, what: string) =>
+  z.string().refine(check, (s) => ({ message: `'${s}' is not a valid ${what}` }));
+
+const packageName = named(isValidDebianPackageName, 'Debian package name');
+/** `-name` in ExtraPackages excludes the package, as in a kickstart's %packages. */
+const packageEntry = named((s) => isValidDebianPackageName(s.startsWith('-') ? s.slice(1) : s),
+  'Debian package name (or -name to exclude one)');
+
+/** An empty list key (`Groups:`) reads as null in YAML; it means an empty list, which clears Default's. */
+const list = <T extends z.ZodTypeAny>(item: T) =>
+  z.preprocess((v) => (v === null ? [] : v), z.array(item));
+
+export const userSchema = z.object({
+  Name: named(isValidUserName, 'user name'),
+  /** Starting with `$` it is a crypt(3) hash, otherwise plain text. */
+  Password: oneLine.optional(),
+  Groups: list(named(isValidUserName, 'group name')).optional(),
+  SshKey: oneLine.optional(),
+}).strict();
+
+export const platformSchema = z.object({
+  PartSize: z.number().int().positive().max(1048576, 'must be at most 1048576 MiB'),
+  BootloaderAppend: oneLine,
+  BootloaderTimeout: z.number().int().min(0).max(3600),
+  Kernel: packageName,
+  Groups: list(named(isValidGroupName, 'group name')),
+  Repos: list(named(isValidRepoName, 'repository name')),
+  PostScripts: list(named(isValidRepoName, 'post-script name')),
+  ExtraPackages: list(packageEntry),
+  Suite: named(isValidSuiteName, 'Debian suite name'),
+  Architecture: z.string().refine((a) => SUPPORTED_ARCHITECTURES.includes(a),
+    (a) => ({ message: `architecture '${a}' is not supported; only ${SUPPORTED_ARCHITECTURES.join(', ')} for now` })),
+  Timezone: named(isValidSettingWord, 'time zone'),
+  Language: named(isValidSettingWord, 'locale'),
+  Keyboard: named(isValidSettingWord, 'keyboard layout'),
+  Hostname: named(isValidHostname, 'host name'),
+  /** Starting with `$` it is a crypt(3) hash, otherwise plain text. */
+  RootPassword: oneLine,
+  User: userSchema,
+}).partial().strict();
+
+export type PlatformValues = z.infer<typeof platformSchema>;
+export type PlatformKey = keyof PlatformValues;
+export type TemplateUser = z.infer<typeof userSchema>;
+
+export const PLATFORM_KEYS = Object.keys(platformSchema.shape) as PlatformKey[];
+export const LIST_KEYS = ['Groups', 'Repos', 'PostScripts', 'ExtraPackages'] as const;
+export type ListKey = (typeof LIST_KEYS)[number];
+
+export function isListKey(key: string): key is ListKey {
+  return (LIST_KEYS as readonly string[]).includes(key);
+}
+
+export const repositorySchema = z.object({
+  Name: named(isValidRepoName, 'repository name'),
+  /** Absent: the builder's default Debian mirror. */
+  Url: oneLine.refine(isValidRepoUrl, 'must be an http, https or file URL').optional(),
+  Suite: named(isValidSuiteName, 'Debian suite name'),
+  Components: z.array(named(isValidSuiteName, 'component name')).min(1, 'must list at least one component'),
+  Key: oneLine.optional(),
+}).strict();
+
+export type TemplateRepositoryValues = z.infer<typeof repositorySchema>;
+
+/** A named post-script is its text, or this mapping when it needs another interpreter or runs outside the image. */
+export const postScriptObjectSchema = z.object({
+  Script: z.string(),
+  Interpreter: z.string().refine(isValidAbsolutePath, 'must be an absolute path').optional(),
+  NoChroot: z.boolean().optional(),
+  ErrorOnFail: z.boolean().optional(),
+}).strict();
+
+export const groupSchema = list(packageName);
