@@ -2,6 +2,12 @@
 const commands: Record<string, string> = {
   kickstart: 'print a kickstart (or the merged platform) from a YAML template and an overlay',
   'ks-check': 'validate a kickstart file; errors as FILE:LINE: message',
+  submit: 'submit a build: --ks FILE | --config FILE --platform NAME [--overlay TEXT], --type TYPE --email ADDR [--wait]',
+  status: 'show a job: img status ID',
+  log: 'print a job\'s log: img log ID [--follow]',
+  download: 'download a job\'s image: img download ID [-o FILE]',
+  cancel: 'cancel a job: img cancel ID',
+  verify: 'boot a disk or ISO image in QEMU and wait for its marker or a login prompt: img verify FILE',
 };
 
 export interface CommandModule {
@@ -24,6 +30,13 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`img: unknown command '${name}'\n${usage()}`);
     return 2;
   }
-  const mod = (await import(`./commands/${name}.ts`)) as CommandModule;
+  let mod: CommandModule;
+  try {
+    mod = (await import(`./commands/${name}.ts`)) as CommandModule;
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    process.stderr.write(`img: '${name}' is not available in this version\n`);
+    return 2;
+  }
   return mod.run(rest);
 }

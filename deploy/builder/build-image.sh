@@ -8,7 +8,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 suite=${IMG_BUILDER_SUITE:-bookworm}
-version=$(cd "$here" && cat packages.txt build-image.sh build-in-sandbox.sh | sha256sum | cut -c1-12)
+version=$(cd "$here" && cat packages.txt ./*.sh | sha256sum | cut -c1-12)
 tag="img-builder:$version"
 if [ "${1:-}" = "--print-tag" ]; then echo "$tag"; exit 0; fi
 
@@ -24,8 +24,8 @@ mirror_args=()
 [ -n "${IMG_DEBIAN_MIRROR:-}" ] && mirror_args=("$IMG_DEBIAN_MIRROR")
 mmdebstrap --variant=apt --include="$packages" \
   --customize-hook='mkdir -p "$1/opt/img"' \
-  --customize-hook="copy-in $here/build-in-sandbox.sh /opt/img" \
-  --customize-hook='chmod 0755 "$1/opt/img/build-in-sandbox.sh"' \
+  --customize-hook="copy-in $(cd "$here" && ls ./*.sh | grep -v build-image.sh | sed "s|^\./|$here/|" | tr '\n' ' ') /opt/img" \
+  --customize-hook='chmod 0755 "$1"/opt/img/*.sh' \
   --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/archives/*.deb' \
   "$suite" "$work/builder.tar" "${mirror_args[@]}"
 docker import \

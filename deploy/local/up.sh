@@ -70,7 +70,6 @@ export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
 export ERL_EPMD_ADDRESS=127.0.0.1
 export RABBITMQ_MNESIA_BASE=$IMG_STATE_DIR/rabbitmq/mnesia
 export RABBITMQ_LOG_BASE=$IMG_LOG_DIR/rabbitmq
-export RABBITMQ_PID_FILE=$IMG_RUN_DIR/rabbitmq.pid
 if ! port_open 5672; then
   say "starting RabbitMQ"
   mkdir -p "$RABBITMQ_MNESIA_BASE" "$RABBITMQ_LOG_BASE"
@@ -78,6 +77,8 @@ if ! port_open 5672; then
   rabbitmq-server -detached >"$IMG_LOG_DIR/rabbitmq-start.log" 2>&1 || die "rabbitmq-server failed; see $RABBITMQ_LOG_BASE"
   wait_port 5672 RabbitMQ 90 "$RABBITMQ_LOG_BASE"
   rabbitmqctl await_startup --timeout 60 >/dev/null 2>&1 || die "RabbitMQ did not finish starting; see $RABBITMQ_LOG_BASE"
+  # The node runs as the rabbitmq user and cannot write the PID file here itself.
+  rabbitmqctl eval 'list_to_integer(os:getpid()).' 2>/dev/null | tr -dc '0-9' >"$IMG_RUN_DIR/rabbitmq.pid"
 fi
 # The tests use a virtual host of their own, so a running stack never takes their messages.
 if ! rabbitmqctl list_vhosts --silent 2>/dev/null | grep -qx img-test; then

@@ -6,6 +6,8 @@ import type { Logger } from '@img/shared/logging';
 
 export const MANAGED_LABEL = 'img.managed-by';
 export const JOB_LABEL = 'img.job';
+/** Which deployment a container belongs to (its data directory): orphans are only ever looked for within it. */
+export const SCOPE_LABEL = 'img.scope';
 
 /**
  * Capabilities the build provably needs; every other one is dropped.
@@ -38,7 +40,7 @@ export interface SandboxResult {
 }
 
 export class DockerRunner {
-  constructor(private readonly docker: Docker, private readonly log: Logger) {}
+  constructor(private readonly docker: Docker, private readonly log: Logger, private readonly scope: string) {}
 
   async ping(): Promise<void> {
     await this.docker.ping();
@@ -55,7 +57,7 @@ export class DockerRunner {
 
   /** Removes containers that a previous image-creator left behind (crash, SIGKILL). */
   async removeOrphans(keep: (jobId: string) => boolean = () => false): Promise<number> {
-    const list = await this.docker.listContainers({ all: true, filters: { label: [MANAGED_LABEL] } });
+    const list = await this.docker.listContainers({ all: true, filters: { label: [MANAGED_LABEL, `${SCOPE_LABEL}=${this.scope}`] } });
     let removed = 0;
     for (const c of list) {
       const jobId = c.Labels[JOB_LABEL] ?? '';
@@ -72,7 +74,7 @@ export class DockerRunner {
       Image: spec.image,
       Cmd: spec.cmd,
       Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-      Labels: { [MANAGED_LABEL]: 'image-creator', [JOB_LABEL]: spec.jobId },
+      Labels: { [MANAGED_LABEL]: 'image-creator', [JOB_LABEL]: spec.jobId, [SCOPE_LABEL]: this.scope },
       Tty: false,
       AttachStdout: true,
       AttachStderr: true,

@@ -29,7 +29,7 @@ log.info({ config: configForLog(config) }, 'starting');
 const builderImage = config.IMG_BUILDER_IMAGE ?? execFileSync('bash', [fileURLToPath(new URL('../../../deploy/builder/build-image.sh', import.meta.url)), '--print-tag'], { encoding: 'utf8' }).trim();
 const defaults = loadDefaultTemplate();
 if (!defaults.template) throw new Error(`the default template is broken: ${defaults.errors.map((e) => e.message).join('; ')}`);
-const runner = new DockerRunner(new Docker({ socketPath: config.IMG_DOCKER_SOCKET }), log);
+const runner = new DockerRunner(new Docker({ socketPath: config.IMG_DOCKER_SOCKET }), log, config.IMG_DATA_DIR);
 
 for (let attempt = 1; ; attempt++) {
   try {

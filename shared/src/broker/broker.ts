@@ -37,7 +37,9 @@ export interface ConsumeOptions {
 }
 
 interface ConsumerSpec {
+  /** A named queue, or an exchange to hear through an exclusive queue of this connection's own. */
   queue: QueueName;
+  fanout?: string;
   schema: z.ZodTypeAny;
   handler: Handler<unknown>;
   opts: ConsumeOptions;
@@ -166,19 +168,34 @@ export class Broker {
     if (this.conn) await this.startConsumer(spec);
   }
 
+  /**
+   * Hears every message published to a fanout exchange, through an exclusive queue that lives as
+   * long as this connection (declared again after a reconnect). For broadcasts such as cancel.
+   */
+  async subscribe<S extends z.ZodTypeAny>(exchange: string, schema: S, handler: Handler<z.infer<S>>): Promise<void> {
+    const spec: ConsumerSpec = { queue: '' as QueueName, fanout: exchange, schema, handler: handler as Handler<unknown>, opts: { prefetch: 10, retryDelayMs: () => 200 } };
+    this.consumers.push(spec);
+    if (this.conn) await this.startConsumer(spec);
+  }
+
   private async startConsumer(spec: ConsumerSpec): Promise<void> {
     if (!this.conn) return;
     const ch = await this.conn.createChannel();
     ch.on('error', (err) => this.log.error({ queue: spec.queue, err: err.message }, 'consumer channel error'));
     await ch.prefetch(spec.opts.prefetch);
     spec.channel = ch;
-    const { consumerTag } = await ch.consume(spec.queue, (msg) => {
+    let queue: string = spec.queue;
+    if (spec.fanout) {
+      queue = (await ch.assertQueue('', { exclusive: true, autoDelete: true })).queue;
+      await ch.bindQueue(queue, spec.fanout, '');
+    }
+    const { consumerTag } = await ch.consume(queue, (msg) => {
       if (!msg) return;
       const p = this.deliver(spec, ch, msg).finally(() => this.inFlight.delete(p));
       this.inFlight.add(p);
     }, { noAck: false });
     spec.tag = consumerTag;
-    this.log.info({ queue: spec.queue, prefetch: spec.opts.prefetch }, 'consuming');
+    this.log.info({ queue: spec.fanout ? `${spec.fanout} (fanout)` : spec.queue, prefetch: spec.opts.prefetch }, 'consuming');
   }
 
   private async deliver(spec: ConsumerSpec, ch: Channel, msg: ConsumeMessage): Promise<void> {

@@ -7,6 +7,8 @@ export const exchanges = {
   image: 'image_exchange',
   result: 'result_exchange',
   deadLetter: 'dead_letter_exchange',
+  /** Fanout: cancel requests, heard by every image-creator through a queue of its own. */
+  control: 'control_exchange',
 } as const;
 
 export const queues = {
@@ -27,6 +29,8 @@ export const routes = {
   link: { exchange: exchanges.result, key: 'link' },
   error: { exchange: exchanges.result, key: 'error' },
   result: { exchange: exchanges.result, key: 'result' },
+  cancelled: { exchange: exchanges.result, key: 'cancelled' },
+  cancel: { exchange: exchanges.control, key: '' },
 } as const;
 export type Route = (typeof routes)[keyof typeof routes];
 
@@ -36,9 +40,10 @@ const bindings: Array<{ queue: QueueName; exchange: string; key: string }> = [
   { queue: queues.link, ...routes.link },
   { queue: queues.error, ...routes.error },
   { queue: queues.result, ...routes.result },
-  // The notifier hears every outcome: success and failure.
+  // The notifier hears every outcome: success, failure and cancellation.
   { queue: queues.notify, ...routes.link },
   { queue: queues.notify, ...routes.error },
+  { queue: queues.notify, ...routes.cancelled },
 ];
 
 export const DEFAULT_DELIVERY_LIMIT = 5;
@@ -47,6 +52,7 @@ export async function declareTopology(ch: Channel, deliveryLimit = DEFAULT_DELIV
   await ch.assertExchange(exchanges.image, 'direct', { durable: true });
   await ch.assertExchange(exchanges.result, 'direct', { durable: true });
   await ch.assertExchange(exchanges.deadLetter, 'fanout', { durable: true });
+  await ch.assertExchange(exchanges.control, 'fanout', { durable: true });
   await ch.assertQueue(queues.deadLetter, { durable: true });
   await ch.bindQueue(queues.deadLetter, exchanges.deadLetter, '');
   for (const q of [queues.kickstarter, queues.image, queues.link, queues.error, queues.result, queues.notify]) {

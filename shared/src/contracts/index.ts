@@ -57,6 +57,8 @@ export const linkMessage = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   duration_s: z.number().nonnegative(),
   logurl: z.string().url(),
+  /** The boot check's outcome, when image-creator ran it (disk and ISO types). */
+  verified: z.object({ ok: z.boolean(), detail: z.string().max(2000), seconds: z.number().nonnegative() }).optional(),
   version,
 });
 export type LinkMessage = z.infer<typeof linkMessage>;
@@ -86,3 +88,21 @@ export const resultMessage = z.object({
   version,
 });
 export type ResultMessage = z.infer<typeof resultMessage>;
+
+/** control_exchange (fanout): every image-creator hears it and stops the build if it runs it. */
+export const cancelMessage = z.object({
+  id: jobIdSchema,
+  reason: z.string().max(500).default('cancelled by request'),
+  version,
+});
+export type CancelMessage = z.infer<typeof cancelMessage>;
+
+/** result_exchange, key `cancelled`: the frontend says a job was cancelled, so the notifier can tell the person. */
+export const cancelledMessage = z.object({
+  id: jobIdSchema,
+  email: emailSchema,
+  imagetype: imageTypeSchema,
+  reason: z.string().max(500),
+  version,
+});
+export type CancelledMessage = z.infer<typeof cancelledMessage>;

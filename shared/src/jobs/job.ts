@@ -56,6 +56,8 @@ export interface Job {
   logurl?: string;
   size?: number;
   sha256?: string;
+  /** The boot check of a disk or ISO image, as image-creator recorded it. */
+  verified?: { ok: boolean; detail: string; seconds: number };
   error?: string;
   error_code?: ErrorCode;
   error_excerpt?: string[];

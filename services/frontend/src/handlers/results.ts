@@ -9,6 +9,7 @@ export function resultHandlers(store: JobStore, log: Logger) {
       const job = await store.transition(msg.id, 'done', {
         url: msg.url, logurl: msg.logurl, size: msg.size, sha256: msg.sha256,
         imagefile: msg.filename, duration_s: msg.duration_s, progress: 1,
+        ...(msg.verified ? { verified: msg.verified } : {}),
       });
       log.info({ jobId: msg.id, moved: Boolean(job) }, job ? 'job done' : 'link for a job not in a building state, ignored');
     },
