@@ -12,6 +12,8 @@ const schema = z.object({
   IMG_BUILD_MEMORY_MB: env.int(3072, 256),
   IMG_BUILD_CPUS: z.coerce.number().positive().default(Math.max(1, availableParallelism() / 2)),
   IMG_BUILD_PIDS: env.int(2048, 64),
+  /** Days a finished image is kept before it is deleted. */
+  IMG_IMAGE_RETENTION_DAYS: env.int(7, 1),
   /** Empty: the builder's default Debian mirror. */
   IMG_DEBIAN_MIRROR: env.optionalStr(),
 });

@@ -12,6 +12,7 @@ import { loadConfig } from './config.ts';
 import { DockerRunner } from './docker-runner.ts';
 import { buildHandler } from './handlers/build-image.ts';
 import { loadDefaultTemplate } from '@img/shared/kickstart';
+import { sweepExpiredImages } from '@img/shared/retention';
 
 let config;
 try {
@@ -50,6 +51,13 @@ const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, nam
 await broker.consume(queues.image, imageMessage, buildHandler({
   config, builderImage, runner, broker, log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups,
 }), { prefetch: config.IMG_BUILD_CONCURRENCY });
+
+// Images are kept for the retention the success email announces.
+const sweep = () => void sweepExpiredImages({ dataDir: config.IMG_DATA_DIR, days: config.IMG_IMAGE_RETENTION_DAYS, log })
+  .catch((err: Error) => log.warn({ err: err.message }, 'retention sweep failed'));
+sweep();
+const sweeper = setInterval(sweep, 3_600_000);
+sweeper.unref();
 
 const shutdown = createShutdown(log, [
   // Builds in flight go back to the queue rather than being failed: another instance (or this one

@@ -13,8 +13,14 @@ const schema = z.object({
   IMG_SMTP_TIMEOUT_MS: env.int(20_000, 1000),
   IMG_MAIL_FROM: env.str('IMG <img@localhost>'),
   IMG_MAIL_REPLY_TO: env.optionalStr(),
-  /** Deliveries of one outcome before the email is recorded as not delivered. */
-  IMG_MAIL_MAX_ATTEMPTS: env.int(6, 1),
+  /** How long a mail is retried while the relay is down or slow, before it is recorded as not delivered. */
+  IMG_MAIL_RETRY_WINDOW_S: env.int(1800, 1),
+  /** Longest wait between two tries (the wait doubles from 2 s up to this). */
+  IMG_MAIL_RETRY_MAX_DELAY_S: env.int(60, 1),
+  /** Mails in progress at once (each may be waiting for a retry); the others stay queued. */
+  IMG_MAIL_CONCURRENCY: env.int(20, 1),
+  /** Days a finished image is kept, as the success email says. */
+  IMG_IMAGE_RETENTION_DAYS: env.int(7, 1),
 });
 
 export type Config = z.infer<typeof schema>;

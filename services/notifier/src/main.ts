@@ -1,7 +1,7 @@
 // Composition root of the notifier.
 import { z } from 'zod';
-import { Broker, queues, DEFAULT_DELIVERY_LIMIT } from '@img/shared/broker';
-import { errorMessage, linkMessage } from '@img/shared/contracts';
+import { Broker, queues } from '@img/shared/broker';
+import { cancelledMessage, errorMessage, linkMessage } from '@img/shared/contracts';
 import { ConfigError, configForLog } from '@img/shared/config';
 import { connectDatabase, MongoJobStore } from '@img/shared/jobs';
 import { createLogger, redactUrl } from '@img/shared/logging';
@@ -32,10 +32,11 @@ const notifications = new NotificationStore(db, config.IMG_SMTP_TIMEOUT_MS * 3 +
 await notifications.init();
 const mailer = smtpMailer(config);
 const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'notifier' });
-await broker.consume(queues.notify, z.union([linkMessage, errorMessage]), notifyHandler({
+await broker.consume(queues.notify, z.union([linkMessage, errorMessage, cancelledMessage]), notifyHandler({
   notifications, jobs: new MongoJobStore(db), mailer, log, publicUrl: config.IMG_PUBLIC_URL,
-  maxAttempts: Math.min(config.IMG_MAIL_MAX_ATTEMPTS, DEFAULT_DELIVERY_LIMIT + 1),
-}), { prefetch: 10 });
+  retentionDays: config.IMG_IMAGE_RETENTION_DAYS,
+  retry: { windowMs: config.IMG_MAIL_RETRY_WINDOW_S * 1000, maxDelayMs: config.IMG_MAIL_RETRY_MAX_DELAY_S * 1000 },
+}), { prefetch: config.IMG_MAIL_CONCURRENCY });
 
 onSignals(createShutdown(log, [
   { name: 'close broker', run: () => broker.close() },

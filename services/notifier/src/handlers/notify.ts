@@ -1,16 +1,21 @@
 // notify_queue → exactly one email per job outcome.
-// The outcome's record is read and written while holding its lock, and the email is sent in
-// between: a redelivery, or a second notifier, finds the record and sends nothing. The one window
-// left is a crash after the relay accepted the mail and before the record is written: that mail is
-// sent again on redelivery (a duplicate, never a loss).
+//
+// Each try reads the outcome's record, sends, and writes the record while holding the record's
+// lock, so a redelivered message or a second notifier finds the record and sends nothing. While the
+// relay is down the message stays unacked and is tried again with a doubling wait, within a
+// window; the lock is not held while waiting, and the other mails go on through the other prefetch
+// slots. If the process dies, RabbitMQ redelivers the message and the next try picks it up.
+// What is left: a crash after the relay accepted a mail and before its record was written sends
+// that mail once more (a duplicate, never a loss); nothing else sends twice.
 import type { DeliveryInfo } from '@img/shared/broker';
-import type { ErrorMessage, LinkMessage } from '@img/shared/contracts';
-import { TransientError } from '@img/shared/errors';
+import type { CancelledMessage, ErrorMessage, LinkMessage } from '@img/shared/contracts';
 import type { JobStore } from '@img/shared/jobs';
 import type { Logger } from '@img/shared/logging';
 import { isPermanentSmtpError, type Mailer } from '../mailer.ts';
 import { NotificationStore, type Outcome } from '../notification-store.ts';
 import { renderMail } from '../render.ts';
+
+export type OutcomeMessage = LinkMessage | ErrorMessage | CancelledMessage;
 
 export interface NotifyDeps {
   notifications: NotificationStore;
@@ -18,39 +23,65 @@ export interface NotifyDeps {
   mailer: Mailer;
   log: Logger;
   publicUrl: string;
-  maxAttempts: number;
+  retentionDays: number;
+  retry: { windowMs: number; maxDelayMs: number };
 }
 
+export function outcomeOf(msg: OutcomeMessage): Outcome {
+  if ('sha256' in msg) return 'done';
+  if ('code' in msg) return 'failed';
+  return 'cancelled';
+}
+
+type Try = { state: 'handled' } | { state: 'retry'; error: Error };
+
 export function notifyHandler(deps: NotifyDeps) {
-  return async (msg: LinkMessage | ErrorMessage, info: DeliveryInfo): Promise<void> => {
-    const outcome: Outcome = 'sha256' in msg ? 'done' : 'failed';
-    const log = deps.log.child({ jobId: msg.id, outcome, attempt: info.attempt });
-    await deps.notifications.lock.with(NotificationStore.key(msg.id, outcome), async () => {
-      const existing = await deps.notifications.get(msg.id, outcome);
-      if (existing) {
-        log.info({ state: existing.state }, 'already handled, not sending again');
-        return;
-      }
-      const mail = await renderMail(deps.publicUrl, msg, await deps.jobs.get(msg.id));
-      const base = { job: msg.id, outcome, to: msg.email, attempts: info.attempt, at: new Date() };
-      try {
-        const { messageId } = await deps.mailer.send(mail);
-        await deps.notifications.record({ ...base, state: 'sent', message_id: messageId });
-        log.info('email sent');
-      } catch (err) {
-        const e = err as Error & { responseCode?: number };
-        if (isPermanentSmtpError(err)) {
-          await deps.notifications.record({ ...base, state: 'rejected', error: `${e.responseCode}: ${e.message}` });
-          log.warn({ responseCode: e.responseCode }, 'the relay rejected the address; not retrying');
-          return;
-        }
-        if (info.attempt >= deps.maxAttempts) {
-          await deps.notifications.record({ ...base, state: 'undeliverable', error: e.message });
-          log.error({ err: e.message }, 'email not delivered after the last attempt');
-          return;
-        }
-        throw new TransientError(`SMTP failed: ${e.message}`, err);
-      }
-    });
+  return async (msg: OutcomeMessage, info: DeliveryInfo): Promise<void> => {
+    const outcome = outcomeOf(msg);
+    const log = deps.log.child({ jobId: msg.id, outcome, delivery: info.attempt });
+    const key = NotificationStore.key(msg.id, outcome);
+    const deadline = Date.now() + deps.retry.windowMs;
+    for (let tryNo = 1; ; tryNo++) {
+      const result = await deps.notifications.lock.with(key, () => tryOnce(deps, msg, outcome, tryNo, log, Date.now() >= deadline));
+      if (result.state === 'handled') return;
+      const delay = Math.min(deps.retry.maxDelayMs, 2000 * 2 ** (tryNo - 1), Math.max(0, deadline - Date.now()));
+      log.warn({ err: result.error.message, try: tryNo, retryInMs: delay }, 'SMTP failed, trying again');
+      await new Promise((r) => setTimeout(r, delay));
+    }
   };
+}
+
+async function tryOnce(deps: NotifyDeps, msg: OutcomeMessage, outcome: Outcome, tryNo: number, log: Logger, last: boolean): Promise<Try> {
+  const existing = await deps.notifications.get(msg.id, outcome);
+  if (existing) {
+    log.info({ state: existing.state }, 'already handled, not sending again');
+    return { state: 'handled' };
+  }
+  const job = await deps.jobs.get(msg.id);
+  // A build that finishes after its job was cancelled: the person was told it was cancelled.
+  if (job?.status === 'cancelled' && outcome !== 'cancelled') {
+    log.info('job was cancelled; no email for its late result');
+    return { state: 'handled' };
+  }
+  const mail = await renderMail({ publicUrl: deps.publicUrl, retentionDays: deps.retentionDays }, msg, job);
+  const base = { job: msg.id, outcome, to: msg.email, attempts: tryNo, at: new Date() };
+  try {
+    const { messageId } = await deps.mailer.send(mail);
+    await deps.notifications.record({ ...base, state: 'sent', message_id: messageId });
+    log.info({ try: tryNo }, 'email sent');
+    return { state: 'handled' };
+  } catch (err) {
+    const e = err as Error & { responseCode?: number };
+    if (isPermanentSmtpError(err)) {
+      await deps.notifications.record({ ...base, state: 'rejected', error: `${e.responseCode}: ${e.message}` });
+      log.warn({ responseCode: e.responseCode }, 'the relay rejected the address; not retrying');
+      return { state: 'handled' };
+    }
+    if (last) {
+      await deps.notifications.record({ ...base, state: 'undeliverable', error: e.message });
+      log.error({ err: e.message, try: tryNo }, 'email not delivered within the retry window');
+      return { state: 'handled' };
+    }
+    return { state: 'retry', error: e };
+  }
 }

@@ -1,0 +1,229 @@
+// The notifier against a real SMTP server (the project's mail catcher, started and stopped by the
+// test), real RabbitMQ and the real database: what arrives, how often, and what happens when the
+// relay is down, rejects an address, or the notifier dies mid-way.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import amqp from 'amqplib';
+import type { Connection } from 'mongoose';
+import { Broker, exchanges, queues, routes } from '@img/shared/broker';
+import { cancelledMessage, errorMessage, linkMessage, type ErrorMessage, type LinkMessage } from '@img/shared/contracts';
+import { MongoJobStore, type Job } from '@img/shared/jobs';
+import {
+  connectTestBroker, connectTestDatabase, freePort, purgeAllQueues, stackEnv, startService, tempDir, testEnv,
+  uniqueEmail, waitFor, type ServiceProcess,
+} from '@img/shared/testing';
+import { MailCatcher, type StoredMail } from '../../../../deploy/mail-catcher/mail-catcher.ts';
+
+let env: Awaited<ReturnType<typeof stackEnv>>;
+let broker: Broker;
+let db: Connection;
+let store: MongoJobStore;
+let mailDir: string;
+let smtpPort: number;
+let httpPort: number;
+let catcher: MailCatcher | undefined;
+const running: ServiceProcess[] = [];
+
+async function startCatcher(): Promise<MailCatcher> {
+  const c = new MailCatcher({ dir: mailDir, smtpPort, httpPort, rejectRecipients: /^rejected-/ });
+  await c.start();
+  return c;
+}
+
+async function notifier(): Promise<ServiceProcess> {
+  const p = await startService('notifier', env);
+  running.push(p);
+  return p;
+}
+
+before(async () => {
+  await purgeAllQueues();
+  mailDir = await tempDir('img-mail-');
+  smtpPort = await freePort();
+  httpPort = await freePort();
+  catcher = await startCatcher();
+  env = await stackEnv({
+    IMG_SMTP_PORT: String(smtpPort),
+    IMG_MAIL_FROM: 'IMG Builds <builds@img.example>',
+    IMG_MAIL_REPLY_TO: 'help@img.example',
+    IMG_MAIL_RETRY_MAX_DELAY_S: '3',
+    IMG_SMTP_TIMEOUT_MS: '3000',
+    IMG_IMAGE_RETENTION_DAYS: '9',
+  });
+  broker = await connectTestBroker('notifier-test');
+  db = await connectTestDatabase();
+  store = new MongoJobStore(db);
+  await store.init();
+});
+
+after(async () => {
+  await Promise.all(running.map((p) => p.stop()));
+  await broker?.close();
+  await db?.close();
+  await catcher?.stop();
+  await rm(mailDir, { recursive: true, force: true });
+  if (env) await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
+});
+
+async function newJob(email = uniqueEmail('n'), platform = 'MINIMAL'): Promise<Job> {
+  return store.create({ email, type: 'tar', source: 'template', platform, config: 'x', overlay: '' });
+}
+
+function link(job: Job): LinkMessage {
+  return {
+    id: job.id, email: job.email, imagetype: 'tar', url: `${env.IMG_PUBLIC_URL}/images/${job.id}`, filename: `img-${job.id.slice(0, 12)}-tar.tar.zst`,
+    size: 52_428_800, sha256: 'ab'.repeat(32), duration_s: 42.5, logurl: `${env.IMG_PUBLIC_URL}/job/${job.id}/log`, version: 1,
+  };
+}
+
+function failure(job: Job): ErrorMessage {
+  return {
+    id: job.id, email: job.email, imagetype: 'tar', code: 'post_script_failed', phase: 'post',
+    error: 'the %post script (kickstart line 4) failed at the command: frobnicate --now',
+    excerpt: ['+ echo first', 'first', '+ frobnicate --now', 'sh: 1: frobnicate: not found'],
+    url: `${env.IMG_PUBLIC_URL}/job/${job.id}/log`, position: { line: 4 }, version: 1,
+  };
+}
+
+async function mailsFor(address: string): Promise<StoredMail[]> {
+  return (await catcher!.list(address));
+}
+
+async function exactlyOne(address: string): Promise<StoredMail> {
+  const [m] = await waitFor(`a mail to ${address}`, async () => {
+    const l = await mailsFor(address);
+    return l.length > 0 ? l : undefined;
+  }, { timeoutMs: 30_000 });
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal((await mailsFor(address)).length, 1, `exactly one mail to ${address}`);
+  return m!;
+}
+
+test('the success email has the link, size, checksum, duration, retention and job page, from the configured sender', async () => {
+  await notifier();
+  const job = await newJob();
+  await broker.publish(routes.link, linkMessage, link(job));
+  const m = await exactlyOne(job.email);
+  assert.equal(m.subject, `[IMG] Your tar MINIMAL image is ready (job ${job.id.slice(0, 8)})`);
+  assert.equal(m.from, 'builds@img.example');
+  assert.match(m.headers['reply-to'] ?? '', /help@img\.example/);
+  assert.equal(m.headers['x-img-job'], job.id);
+  for (const part of [m.text, m.html]) {
+    assert.ok(part.includes(`${env.IMG_PUBLIC_URL}/images/${job.id}`), 'download link');
+    assert.ok(part.includes(`${env.IMG_PUBLIC_URL}/job/${job.id}`), 'job page link');
+    assert.ok(part.includes('ab'.repeat(32)), 'checksum');
+    assert.ok(part.includes('50.0 MiB'), 'size');
+    assert.ok(part.includes('42.5 s'), 'duration');
+    assert.ok(part.includes('9 days'), 'retention');
+  }
+});
+
+test('the failure email says what failed in plain words, shows the telling log lines and links the log and the job', async () => {
+  const job = await newJob();
+  await broker.publish(routes.error, errorMessage, failure(job));
+  const m = await exactlyOne(job.email);
+  assert.match(m.subject, /failed: A %post script failed/);
+  assert.match(m.text, /What failed: A %post script failed/);
+  assert.match(m.text, /frobnicate: not found/);
+  assert.match(m.text, /\+ frobnicate --now/);
+  assert.ok(m.text.includes(`${env.IMG_PUBLIC_URL}/job/${job.id}/log`));
+  assert.match(m.html, /<pre[^>]*>[\s\S]*frobnicate: not found/);
+});
+
+test('a cancelled job gets one short email', async () => {
+  const job = await newJob();
+  await broker.publish(routes.cancelled, cancelledMessage, { id: job.id, email: job.email, imagetype: 'tar', reason: 'cancelled by request' });
+  const m = await exactlyOne(job.email);
+  assert.match(m.subject, /cancelled/);
+  assert.match(m.text, /cancelled by request/);
+});
+
+test('the same result delivered three times gives one email', async () => {
+  const job = await newJob();
+  for (let i = 0; i < 3; i++) await broker.publish(routes.link, linkMessage, link(job));
+  await exactlyOne(job.email);
+});
+
+test('two notifier processes on the same queue give one email per job', async () => {
+  await notifier();
+  const jobs = await Promise.all(Array.from({ length: 10 }, () => newJob()));
+  for (const job of jobs) {
+    await broker.publish(routes.link, linkMessage, link(job));
+    await broker.publish(routes.link, linkMessage, link(job));
+  }
+  for (const job of jobs) await exactlyOne(job.email);
+});
+
+test('SMTP down for a minute during ten completions: ten emails once it is back, none twice', async () => {
+  await catcher!.stop();
+  catcher = undefined;
+  const jobs = await Promise.all(Array.from({ length: 10 }, () => newJob()));
+  try {
+    for (const job of jobs) await broker.publish(routes.link, linkMessage, link(job));
+    await new Promise((r) => setTimeout(r, 60_000));
+    for (const job of jobs) assert.equal((await mailsFor(job.email).catch(() => [])).length, 0);
+  } finally {
+    catcher = await startCatcher();
+  }
+  for (const job of jobs) await exactlyOne(job.email);
+  const records = await Promise.all(jobs.map((j) => db.collection('notifications').findOne({ _id: `${j.id}:done` as unknown as never })));
+  assert.ok(records.every((r) => r?.state === 'sent'));
+});
+
+test('an address the relay rejects permanently is recorded and not retried', async () => {
+  const job = await newJob(`rejected-${Date.now()}@example.com`);
+  await broker.publish(routes.error, errorMessage, failure(job));
+  const rec = await waitFor('the rejection record', () => db.collection('notifications').findOne({ _id: `${job.id}:failed` as unknown as never }), { timeoutMs: 20_000 });
+  assert.equal(rec.state, 'rejected');
+  assert.equal(rec.attempts, 1);
+  assert.match(String(rec.error), /^550/);
+  await new Promise((r) => setTimeout(r, 4000));
+  const again = await db.collection('notifications').findOne({ _id: `${job.id}:failed` as unknown as never });
+  assert.equal(again?.attempts, 1, 'not retried');
+});
+
+test('a notifier killed while the relay is down: the next one sends the email, once', async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop()));
+  await catcher!.stop();
+  catcher = undefined;
+  const first = await notifier();
+  const job = await newJob();
+  await broker.publish(routes.link, linkMessage, link(job));
+  await waitFor('the first try to fail', async () => first.output.some((l) => l.includes('SMTP failed, trying again') && l.includes(job.id)), { timeoutMs: 30_000 });
+  await first.kill();
+  running.splice(running.indexOf(first), 1);
+  catcher = await startCatcher();
+  await notifier();
+  await exactlyOne(job.email);
+});
+
+test('an address with a line break never reaches the relay: the message is dead-lettered, no email is sent', async () => {
+  const job = await newJob();
+  const conn = await amqp.connect(testEnv.amqpUrl);
+  try {
+    const ch = await conn.createConfirmChannel();
+    await ch.purgeQueue(queues.deadLetter);
+    const bad = { ...link(job), email: `${job.email}\r\nBcc: victim@example.com` };
+    ch.publish(exchanges.result, routes.link.key, Buffer.from(JSON.stringify(bad)), { persistent: true });
+    await ch.waitForConfirms();
+    const dead = await waitFor('the dead letter', async () => {
+      const m = await ch.get(queues.deadLetter, { noAck: true });
+      return m ? JSON.parse(m.content.toString()) as { id: string } : undefined;
+    }, { timeoutMs: 10_000 });
+    assert.equal(dead.id, job.id);
+  } finally {
+    await conn.close();
+  }
+  assert.equal((await mailsFor('victim@example.com')).length, 0);
+  assert.equal((await mailsFor(job.email)).length, 0);
+});
+
+test('a platform name with line breaks cannot add a header', async () => {
+  const job = await newJob(uniqueEmail('hdr'), 'EVIL\r\nBcc: victim@example.com');
+  await broker.publish(routes.link, linkMessage, link(job));
+  const m = await exactlyOne(job.email);
+  assert.equal(m.headers.bcc, undefined);
+  assert.doesNotMatch(m.subject, /[\r\n]/);
+  assert.equal((await mailsFor('victim@example.com')).length, 0);
+});
