@@ -1,12 +1,44 @@
 import { z } from 'zod';
 import { commonEnv, env, parseConfig } from '@img/shared/config';
 
+const trustProxy = z.string().default('false').transform((v, ctx): boolean | number => {
+  if (/^(true|yes|1)$/i.test(v)) return true;
+  if (/^(false|no|0|)$/i.test(v)) return false;
+  const n = Number(v);
+  if (Number.isInteger(n) && n > 0) return n;
+  ctx.addIssue({ code: 'custom', message: 'true, false, or the number of proxies in front of the frontend' });
+  return z.NEVER;
+});
+
 const schema = z.object({
   ...commonEnv,
   IMG_HTTP_HOST: env.str('0.0.0.0'),
   IMG_HTTP_PORT: env.int(8080, 0),
   /** Largest kickstart or template accepted, in bytes. */
   IMG_MAX_UPLOAD_BYTES: env.int(1024 * 1024, 1024),
+  /** Submissions one client may make per window; a retry counts as one. */
+  IMG_SUBMIT_RATE_LIMIT: env.int(30, 1),
+  IMG_SUBMIT_RATE_WINDOW_S: env.int(600, 1),
+  /** Jobs waiting or building at once; past it submissions get a 503 until the queue drains. */
+  IMG_MAX_PENDING_JOBS: env.int(200, 1),
+  /** Operator views (clear, delete) need these basic-auth credentials or the token, when set. */
+  IMG_OPERATOR_USER: env.optionalStr(),
+  IMG_OPERATOR_PASSWORD: env.optionalStr(),
+  IMG_OPERATOR_TOKEN: env.optionalStr(),
+  /** Signs the CSRF tokens; random per process when unset, so several copies need it set alike. */
+  IMG_CSRF_SECRET: env.optionalStr(),
+  /** Whether client addresses come from X-Forwarded-For (the rate limit is per client address). */
+  IMG_TRUST_PROXY: trustProxy,
+  /** Builds that run at once over all image-creators, for the queue's estimated start times. */
+  IMG_BUILD_SLOTS: env.int(1, 1),
+  /** How often the in-memory job list looks for changes made by other frontend copies. */
+  IMG_QUEUE_REFRESH_MS: env.int(1000, 100),
+  /** Live-update connections (server-sent events) held open at once. */
+  IMG_MAX_EVENT_STREAMS: env.int(200, 1),
+}).superRefine((c, ctx) => {
+  if (Boolean(c.IMG_OPERATOR_USER) !== Boolean(c.IMG_OPERATOR_PASSWORD)) {
+    ctx.addIssue({ code: 'custom', path: ['IMG_OPERATOR_PASSWORD'], message: 'IMG_OPERATOR_USER and IMG_OPERATOR_PASSWORD go together' });
+  }
 });
 
 export type Config = z.infer<typeof schema>;

@@ -1,4 +1,5 @@
-// Composition root of the frontend: the web UI, and the consumer of every job result.
+// Composition root of the frontend: the web UI and API, and the consumer of every job result.
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { Broker, queues } from '@img/shared/broker';
@@ -11,6 +12,17 @@ import { createShutdown, onSignals } from '@img/shared/lifecycle';
 import { loadConfig } from './config.ts';
 import { createApp } from './app.ts';
 import { resultHandlers } from './handlers/results.ts';
+import { csrfProtection } from './http/csrf.ts';
+import { bodySizeGuard, pendingJobsCap, submissionRateLimit } from './http/limits.ts';
+import { operatorAuth } from './http/operator-auth.ts';
+import { SseHub } from './http/sse-hub.ts';
+import { submissionParser } from './http/upload.ts';
+import { jobActions } from './jobs/job-actions.ts';
+import { JobIndex } from './jobs/job-index.ts';
+import { MongoJobSource } from './jobs/mongo-job-source.ts';
+import { NotificationReader } from './jobs/notifications.ts';
+import { QueueEstimator } from './jobs/queue-estimate.ts';
+import { TrackedJobStore } from './jobs/tracked-job-store.ts';
 
 let config;
 try {
@@ -32,8 +44,12 @@ if (!loaded.template) throw new Error(`the default template is broken: ${loaded.
 const db = await connectDatabase(config.IMG_MONGO_URL, {
   onRetry: (attempt, delayMs, err) => log.warn({ url: redactUrl(config.IMG_MONGO_URL), attempt, retryInMs: delayMs, err: err.message }, 'database unreachable, retrying'),
 });
-const store = new MongoJobStore(db);
-await store.init();
+const mongoStore = new MongoJobStore(db);
+await mongoStore.init();
+const source = new MongoJobSource(db);
+const index = new JobIndex(source, { refreshMs: config.IMG_QUEUE_REFRESH_MS, log });
+await index.load();
+const store = new TrackedJobStore(mongoStore, index, source, log);
 const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'frontend' });
 
 const results = resultHandlers(store, log);
@@ -41,17 +57,47 @@ await broker.consume(queues.link, linkMessage, results.link, { prefetch: 20 });
 await broker.consume(queues.error, errorMessage, results.error, { prefetch: 20 });
 await broker.consume(queues.result, resultMessage, results.result, { prefetch: 50 });
 
-const app = createApp({ config, store, broker, log, platforms: listPlatforms(loaded.template), defaultTemplateText: templateText });
+if (!config.IMG_CSRF_SECRET) log.info('IMG_CSRF_SECRET is not set: forms are signed with a key of this process only');
+const hub = new SseHub(config.IMG_MAX_EVENT_STREAMS);
+const uploadLimit = config.IMG_MAX_UPLOAD_BYTES * 2 + 64 * 1024;
+const app = createApp({
+  config, store, index, log, hub,
+  estimator: new QueueEstimator(index, config.IMG_BUILD_SLOTS),
+  actions: jobActions({ store, index, broker, log, dataDir: config.IMG_DATA_DIR }),
+  notifications: new NotificationReader(db),
+  csrf: csrfProtection({ secret: config.IMG_CSRF_SECRET ?? randomBytes(32).toString('hex'), secureCookie: config.IMG_PUBLIC_URL.startsWith('https:') }),
+  requireOperator: operatorAuth({ user: config.IMG_OPERATOR_USER, password: config.IMG_OPERATOR_PASSWORD, token: config.IMG_OPERATOR_TOKEN }),
+  submitGuards: [
+    bodySizeGuard(uploadLimit),
+    submissionRateLimit({ limit: config.IMG_SUBMIT_RATE_LIMIT, windowS: config.IMG_SUBMIT_RATE_WINDOW_S }),
+    pendingJobsCap({ max: config.IMG_MAX_PENDING_JOBS, pending: () => index.pendingCount() }),
+  ],
+  parseSubmission: submissionParser(config.IMG_MAX_UPLOAD_BYTES),
+  platforms: listPlatforms(loaded.template),
+  defaultTemplateText: templateText,
+});
 const server: Server = await new Promise((resolve) => {
   const s = app.listen(config.IMG_HTTP_PORT, config.IMG_HTTP_HOST, () => resolve(s));
 });
+// A slow client cannot hold a connection open for ever before sending its request.
+server.headersTimeout = 20_000;
+server.requestTimeout = 120_000;
 const address = server.address();
 const port = typeof address === 'object' && address ? address.port : config.IMG_HTTP_PORT;
 
 const shutdown = createShutdown(log, [
-  { name: 'stop http', run: () => new Promise<void>((r) => { server.close(() => r()); server.closeIdleConnections(); }) },
+  {
+    name: 'stop http',
+    run: () => new Promise<void>((r) => {
+      // Live streams never end by themselves: end them first, or close() would wait for ever.
+      hub.closeAll();
+      server.close(() => r());
+      server.closeIdleConnections();
+    }),
+  },
   { name: 'close broker', run: () => broker.close() },
+  { name: 'stop job list', run: async () => { index.stop(); await index.settle(); } },
   { name: 'close database', run: () => db.close() },
 ]);
 onSignals(shutdown);
-log.info({ port, url: config.IMG_PUBLIC_URL }, 'ready');
+log.info({ port, url: config.IMG_PUBLIC_URL, jobs: index.all().length }, 'ready');

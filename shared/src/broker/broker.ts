@@ -74,7 +74,7 @@ export class Broker {
   }
 
   get connected(): boolean {
-    return this.conn !== undefined && this.pubChannel !== undefined;
+    return this.conn !== undefined;
   }
 
   private ensureConnected(): Promise<void> {
@@ -116,8 +116,7 @@ export class Broker {
       const setup = await conn.createChannel();
       await declareTopology(setup, this.opts.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT);
       await setup.close();
-      this.pubChannel = await conn.createConfirmChannel();
-      this.pubChannel.on('error', (err) => this.log.error({ err: err.message }, 'publish channel error'));
+      this.pubChannel = await this.openPublishChannel(conn);
     } catch (err) {
       await conn.close().catch(() => {});
       throw err;
@@ -126,6 +125,19 @@ export class Broker {
     conn.on('error', (err) => this.log.warn({ err: err.message }, 'connection error'));
     conn.on('close', () => this.onConnectionClosed(conn));
     for (const c of this.consumers) await this.startConsumer(c);
+  }
+
+  /**
+   * The broker closes a channel, not the connection, when it refuses one publish (say, a message
+   * over its size limit); the next publish must not inherit that dead channel.
+   */
+  private async openPublishChannel(conn: ChannelModel): Promise<ConfirmChannel> {
+    const ch = await conn.createConfirmChannel();
+    ch.on('error', (err) => this.log.error({ err: err.message }, 'publish channel error'));
+    ch.on('close', () => {
+      if (this.pubChannel === ch) this.pubChannel = undefined;
+    });
+    return ch;
   }
 
   private onConnectionClosed(conn: ChannelModel): void {
@@ -145,6 +157,7 @@ export class Broker {
   async publish<S extends z.ZodTypeAny>(route: Route, schema: S, message: z.input<S>): Promise<void> {
     const body = schema.parse(message) as unknown;
     await this.ensureConnected();
+    if (!this.pubChannel && this.conn) this.pubChannel = await this.openPublishChannel(this.conn);
     const ch = this.pubChannel;
     if (!ch) throw new Error('no publish channel after connecting');
     const messageId = randomUUID();

@@ -10,7 +10,7 @@ export const imageTypes = ['tar', 'fs', 'loop', 'raw', 'qcow2', 'vmdk', 'vdi', '
 export const legacyImageTypes = ['nand', 'mrstnand'] as const;
 export const imageTypeSchema = z.enum(imageTypes);
 /** The types this version's builder makes; the frontend refuses the others at submission. */
-export const builtImageTypes: readonly ImageTypeName[] = ['tar', 'fs'];
+export const builtImageTypes: readonly ImageTypeName[] = ['tar', 'fs', 'loop', 'raw', 'qcow2', 'vmdk', 'vdi', 'livecd', 'liveusb'];
 type ImageTypeName = (typeof imageTypes)[number];
 export type ImageType = z.infer<typeof imageTypeSchema>;
 
@@ -65,14 +65,14 @@ export type LinkMessage = z.infer<typeof linkMessage>;
 
 export const errorMessage = z.object({
   id: jobIdSchema,
-  error: z.string().min(1),
+  error: z.string().min(1).max(4000),
   url: z.string().url(),
   email: emailSchema,
   imagetype: imageTypeSchema.optional(),
   code: errorCodeSchema,
   phase: phaseSchema,
   /** The log lines that show the cause. */
-  excerpt: z.array(z.string()).max(200).default([]),
+  excerpt: z.array(z.string().max(2000)).max(200).default([]),
   /** Where in the user's input the error is, when it is there. */
   position: z.object({ file: z.string().optional(), line: z.number().int().positive().optional(), item: z.string().optional() }).optional(),
   version,

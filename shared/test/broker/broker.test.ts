@@ -150,3 +150,12 @@ test('a consumer killed before acking gets its message redelivered to the next c
     await consumer.close();
   }
 });
+
+test('a publish the broker refuses closes only its channel: the next publish goes through', async () => {
+  // RabbitMQ closes the channel (not the connection) for a publish it refuses, here to an
+  // exchange that does not exist; a message over the size limit does the same.
+  await assert.rejects(broker.publish({ exchange: 'no_such_exchange', key: 'x' } as never, imageMessage, buildMessage()));
+  const msg = buildMessage();
+  await broker.publish(routes.build, imageMessage, msg);
+  assert.deepEqual((await getRaw(queues.image))?.body, msg);
+});

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mailsTo, purgeAllQueues, repoRoot, stackEnv, startService, tempDir, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
+import { formSession } from '../support/http.ts';
 
 let env: Awaited<ReturnType<typeof stackEnv>>;
 const services: ServiceProcess[] = [];
@@ -31,7 +32,7 @@ async function submitKickstart(email: string, kickstart: string, imagetype = 'ta
   form.set('email', email);
   form.set('imagetype', imagetype);
   form.set('ksfile', new Blob([kickstart], { type: 'text/plain' }), 'test.ks');
-  const res = await fetch(`${env.IMG_PUBLIC_URL}/submit`, { method: 'POST', body: form, redirect: 'manual' });
+  const res = await (await formSession(env.IMG_PUBLIC_URL)).post('/submit', form);
   assert.equal(res.status, 303, `submit answered ${res.status}: ${await res.text()}`);
   const location = res.headers.get('location') ?? '';
   const m = /^\/job\/([0-9a-f]{32})$/.exec(location);

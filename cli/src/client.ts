@@ -1,0 +1,149 @@
+// A small client of the IMG REST API (/api/v1) for the `img` subcommands. The server comes from
+// --server, else IMG_SERVER, else http://localhost:8080.
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+export const DEFAULT_SERVER = 'http://localhost:8080';
+
+export interface ApiJob {
+  id: string;
+  email: string;
+  type: string;
+  status: 'queued' | 'kickstarting' | 'building' | 'done' | 'failed' | 'cancelled';
+  phase: string;
+  progress?: number;
+  created: string;
+  started?: string;
+  finished?: string;
+  duration_s?: number;
+  size?: number;
+  sha256?: string;
+  imagefile?: string;
+  error?: string;
+  error_code?: string;
+  error_excerpt?: string[];
+  queue_position?: number;
+  estimated_start?: string;
+  email_status?: { state: string; error?: string };
+  links: Record<string, string>;
+}
+
+export const finishedStatuses: readonly string[] = ['done', 'failed', 'cancelled'];
+
+/** An answer of the server that is not a success, with its message. */
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly fields: Array<{ field: string; message: string }> = []) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export function serverUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return (flag || env.IMG_SERVER || DEFAULT_SERVER).replace(/\/+$/, '');
+}
+
+export class ImgClient {
+  constructor(readonly server: string) {}
+
+  private async request(path: string, init: RequestInit = {}): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.server}${path}`, { ...init, headers: { accept: 'application/json', ...(init.headers ?? {}) } });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new ApiError(0, 'unreachable', `cannot reach the IMG server at ${this.server}: ${cause?.code ?? cause?.message ?? (err as Error).message} (set --server or IMG_SERVER)`);
+    }
+    if (res.ok) return res;
+    const text = await res.text();
+    let body: { error?: { code?: string; message?: string; fields?: Array<{ field: string; message: string }> } } = {};
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      // Not the API's JSON (a proxy's page, say): the status says enough.
+    }
+    throw new ApiError(res.status, body.error?.code ?? 'http_error', body.error?.message ?? `the server answered ${res.status} ${res.statusText}`, body.error?.fields ?? []);
+  }
+
+  async submit(form: FormData): Promise<ApiJob> {
+    return (await this.request('/api/v1/jobs', { method: 'POST', body: form })).json() as Promise<ApiJob>;
+  }
+
+  async job(id: string): Promise<ApiJob> {
+    return (await this.request(`/api/v1/jobs/${encodeURIComponent(id)}`)).json() as Promise<ApiJob>;
+  }
+
+  async cancel(id: string): Promise<ApiJob> {
+    return (await this.request(`/api/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' })).json() as Promise<ApiJob>;
+  }
+
+  /** The log from `offset`; `next` is where the following read starts. */
+  async log(id: string, offset: number): Promise<{ text: string; next: number; status: string }> {
+    const res = await this.request(`/api/v1/jobs/${encodeURIComponent(id)}/log?offset=${offset}`, { headers: { accept: 'text/plain' } });
+    const text = await res.text();
+    return { text, next: Number(res.headers.get('x-log-offset') ?? offset), status: res.headers.get('x-job-status') ?? '' };
+  }
+
+  /**
+   * Streams the image to `dest` (through a temporary name) and checks its SHA-256 against the
+   * server's; a mismatch removes the file and throws.
+   */
+  async download(id: string, dest: (serverName: string) => string, onProgress?: (bytes: number, total: number) => void): Promise<{ path: string; size: number; sha256: string }> {
+    const res = await this.request(`/images/${encodeURIComponent(id)}`, { headers: { accept: 'application/octet-stream, application/json;q=0.9' } });
+    const total = Number(res.headers.get('content-length') ?? 0);
+    const expected = res.headers.get('x-checksum-sha256') ?? undefined;
+    const name = /filename="?([^";]+)"?/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? `${id}.img`;
+    const path = dest(name);
+    const partial = `${path}.part`;
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        onProgress?.(bytes, total);
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), meter, createWriteStream(partial));
+    } catch (err) {
+      await rm(partial, { force: true });
+      throw err;
+    }
+    const sha256 = hash.digest('hex');
+    if ((expected && sha256 !== expected) || (total && bytes !== total)) {
+      await rm(partial, { force: true });
+      throw new ApiError(0, 'checksum', `the download is damaged: got ${bytes} bytes with SHA-256 ${sha256}, expected ${total} bytes with ${expected ?? '(no checksum)'}`);
+    }
+    await rename(partial, path);
+    return { path, size: bytes, sha256 };
+  }
+}
+
+/** One line per problem, as the CLI prints an API error. */
+export function describeError(err: unknown): string {
+  if (err instanceof ApiError) {
+    const fields = err.fields.map((f) => `  ${f.field}: ${f.message}`);
+    return fields.length > 0 ? `${err.status ? `${err.status} ` : ''}the server refused the request:\n${fields.join('\n')}` : err.message;
+  }
+  return (err as Error).message;
+}
+
+/** "building · installing 40%", "queued · #2, starts in ~3 min": one line of a job's state. */
+export function stateLine(job: ApiJob, now = Date.now()): string {
+  const parts: string[] = [job.status];
+  if (job.status === 'building' || job.status === 'kickstarting') parts.push(job.phase + (job.progress !== undefined ? ` ${Math.round(job.progress * 100)}%` : ''));
+  if (job.queue_position !== undefined) {
+    const eta = job.estimated_start ? Math.max(0, Math.round((Date.parse(job.estimated_start) - now) / 60_000)) : undefined;
+    parts.push(`#${job.queue_position} in the queue${eta !== undefined ? `, starts in ~${eta} min` : ''}`);
+  }
+  return parts.join(' · ');
+}
+
+/** The options every API subcommand takes, for parseArgs. */
+export function commonOptions() {
+  return { server: { type: 'string' as const }, help: { type: 'boolean' as const, short: 'h' } };
+}

@@ -1,0 +1,112 @@
+// The OpenAPI document of /api/v1. A test compares its paths with the routes the API registers,
+// both ways, so the two cannot drift apart.
+import { builtImageTypes, imageTypes, phases } from '@img/shared/contracts';
+import { jobStatuses } from '@img/shared/jobs';
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const error = (description: string) => ({ description, content: { 'application/json': { schema: ref('Error') } } });
+const ok = (description: string, schema: object, type = 'application/json') => ({ description, content: { [type]: { schema } } });
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{32}$' }, description: 'the job id' };
+const operator = [{ basicAuth: [] }, { bearerAuth: [] }, {}];
+
+const submission = {
+  type: 'object',
+  description: 'a kickstart, or a platform of the default template (or of your own template in `config`) with an overlay',
+  properties: {
+    email: { type: 'string', format: 'email', maxLength: 254 },
+    imagetype: { type: 'string', enum: builtImageTypes },
+    kickstart: { type: 'string', description: 'the kickstart text' },
+    config: { type: 'string', description: 'a YAML template (optional; the default template otherwise)' },
+    platform: { type: 'string', description: 'a platform of the template; see /api/v1/platforms' },
+    overlay: { type: 'string', description: 'comma-separated packages, @groups, -exclusions' },
+  },
+  required: ['email', 'imagetype'],
+};
+
+export function openApiDocument(publicUrl: string) {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'IMG', version: '1', description: 'OS images built on demand: submit a kickstart or a template, follow the build, download the image.' },
+    servers: [{ url: publicUrl }],
+    paths: {
+      '/api/v1/openapi.json': { get: { summary: 'this document', responses: { 200: ok('the OpenAPI document', { type: 'object' }) } } },
+      '/api/v1/image-types': { get: { summary: 'the image types: built, not built yet, not supported', responses: { 200: ok('the types', ref('ImageTypes')) } } },
+      '/api/v1/platforms': { get: { summary: 'the platforms of the default template', responses: { 200: ok('the platforms', { type: 'object', properties: { platforms: { type: 'array', items: { type: 'string' } } } }) } } },
+      '/api/v1/jobs': {
+        get: {
+          summary: 'list jobs, newest first',
+          parameters: [
+            { name: 'status', in: 'query', schema: { type: 'string' }, description: `comma-separated: ${['active', 'finished', ...jobStatuses].join(', ')}` },
+            { name: 'email', in: 'query', schema: { type: 'string' }, description: 'only this submitter\'s jobs' },
+            { name: 'page', in: 'query', schema: { type: 'integer', minimum: 1, default: 1 } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+          ],
+          responses: { 200: ok('a page of jobs', ref('JobList')), 400: error('a bad filter') },
+        },
+        post: {
+          summary: 'submit a build',
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: submission },
+              'multipart/form-data': { schema: { ...submission, properties: { ...submission.properties, ksfile: { type: 'string', format: 'binary' }, template: { type: 'string', format: 'binary' } } } },
+            },
+          },
+          responses: {
+            201: ok('queued', ref('Job')), 400: error('the submission has errors; `fields` names each, with its line'),
+            413: error('the upload is over the size limit'), 429: error('too many submissions from this client'),
+            503: error('the queue is full or the broker is down'),
+          },
+        },
+        delete: { summary: 'clear: remove every finished job and its files (operator)', security: operator, responses: { 200: ok('how many went', { type: 'object', properties: { deleted: { type: 'integer' } } }), 401: error('operator auth is on and missing') } },
+      },
+      '/api/v1/jobs/{id}': {
+        get: { summary: 'one job, with its queue position and estimated start while it waits', parameters: [idParam], responses: { 200: ok('the job', ref('Job')), 404: error('no such job') } },
+        delete: { summary: 'delete a finished job and its files (operator)', security: operator, parameters: [idParam], responses: { 200: ok('the deleted job', ref('Job')), 401: error('operator auth is on and missing'), 404: error('no such job'), 409: error('the job has not finished; cancel it first') } },
+      },
+      '/api/v1/jobs/{id}/cancel': { post: { summary: 'cancel a job that has not finished', parameters: [idParam], responses: { 200: ok('the cancelled job', ref('Job')), 404: error('no such job'), 409: error('the job has already finished') } } },
+      '/api/v1/jobs/{id}/retry': { post: { summary: 'submit the same request again as a new job', parameters: [idParam], responses: { 201: ok('the new job', ref('Job')), 404: error('no such job'), 409: error('the job has not finished'), 429: error('too many submissions'), 503: error('the queue is full') } } },
+      '/api/v1/jobs/{id}/log': {
+        get: {
+          summary: 'the build log from a byte offset; follow it by asking again from X-Log-Offset',
+          parameters: [idParam, { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } }, { name: 'max', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1048576 } }],
+          responses: {
+            200: { description: 'log text', headers: { 'X-Log-Offset': { schema: { type: 'integer' }, description: 'where the next read starts' }, 'X-Log-Size': { schema: { type: 'integer' } }, 'X-Job-Status': { schema: { type: 'string', enum: jobStatuses } } }, content: { 'text/plain': { schema: { type: 'string' } } } },
+            400: error('a bad offset'), 404: error('no such job'),
+          },
+        },
+      },
+      '/api/v1/jobs/{id}/events': {
+        get: {
+          summary: 'server-sent events: `job` (status, phase, progress), `log` (text; the event id is the log offset), `end`',
+          parameters: [idParam, { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0 } }, { name: 'Last-Event-ID', in: 'header', schema: { type: 'integer' } }],
+          responses: { 200: ok('an event stream', { type: 'string' }, 'text/event-stream'), 404: error('no such job'), 503: error('too many live connections') },
+        },
+      },
+      '/api/v1/queue/events': { get: { summary: 'server-sent events: `change` whenever a job is added, moves or goes', responses: { 200: ok('an event stream', { type: 'string' }, 'text/event-stream'), 503: error('too many live connections') } } },
+    },
+    components: {
+      securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, bearerAuth: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        Error: { type: 'object', properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, fields: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' }, line: { type: 'integer' } } } } } } } },
+        ImageTypes: { type: 'object', properties: { built: { type: 'array', items: { type: 'string' } }, not_built_yet: { type: 'array', items: { type: 'string' } }, not_supported: { type: 'array', items: { type: 'string' } } } },
+        Job: {
+          type: 'object',
+          required: ['id', 'email', 'type', 'status', 'phase', 'created'],
+          properties: {
+            id: { type: 'string' }, email: { type: 'string' }, type: { type: 'string', enum: imageTypes },
+            status: { type: 'string', enum: jobStatuses }, phase: { type: 'string', enum: phases }, progress: { type: 'number' },
+            source: { type: 'string', enum: ['kickstart', 'template'] }, kickstart: { type: 'string' }, platform: { type: 'string' }, overlay: { type: 'string' },
+            created: { type: 'string', format: 'date-time' }, started: { type: 'string', format: 'date-time' }, finished: { type: 'string', format: 'date-time' },
+            duration_s: { type: 'number' }, size: { type: 'integer' }, sha256: { type: 'string' }, imagefile: { type: 'string' },
+            error: { type: 'string' }, error_code: { type: 'string' }, error_excerpt: { type: 'array', items: { type: 'string' } },
+            queue_position: { type: 'integer' }, estimated_start: { type: 'string', format: 'date-time' },
+            email_status: { type: 'object', properties: { state: { type: 'string', enum: ['sent', 'not-delivered', 'pending'] }, error: { type: 'string' } } },
+            links: { type: 'object', additionalProperties: { type: 'string', format: 'uri' } },
+          },
+        },
+        JobList: { type: 'object', properties: { jobs: { type: 'array', items: ref('Job') }, total: { type: 'integer' }, page: { type: 'integer' }, pages: { type: 'integer' }, limit: { type: 'integer' } } },
+      },
+    },
+  };
+}

@@ -1,0 +1,43 @@
+// Limits on submissions: a body size checked before reading, a rate per client, and a cap on the
+// jobs waiting, so one client cannot fill the queue and a full queue says so plainly.
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import { refuseBody } from './respond.ts';
+
+/** Refuses a body whose declared length is over `maxBytes` before a byte of it is read. */
+export function bodySizeGuard(maxBytes: number): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const declared = Number(req.get('content-length') ?? 0);
+    if (declared > maxBytes) {
+      refuseBody(req, res, 413, 'too_large', `the request is ${declared} bytes; the limit is ${maxBytes} bytes`);
+      return;
+    }
+    next();
+  };
+}
+
+export function submissionRateLimit(opts: { limit: number; windowS: number }): RequestHandler {
+  return rateLimit({
+    windowMs: opts.windowS * 1000,
+    limit: opts.limit,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    handler: (req, res) => {
+      res.setHeader('Retry-After', String(Math.ceil(opts.windowS)));
+      refuseBody(req, res, 429, 'rate_limited',
+        `too many submissions from your address: at most ${opts.limit} every ${opts.windowS} s; try again later`);
+    },
+  });
+}
+
+export function pendingJobsCap(opts: { max: number; pending: () => number }): RequestHandler {
+  return (req, res, next) => {
+    const pending = opts.pending();
+    if (pending >= opts.max) {
+      res.setHeader('Retry-After', '60');
+      refuseBody(req, res, 503, 'queue_full', `the build queue is full (${pending} jobs waiting or building); try again in a few minutes`);
+      return;
+    }
+    next();
+  };
+}

@@ -1,0 +1,40 @@
+// How errors are answered: JSON for API clients, a page for people. One shape everywhere:
+// {error: {code, message, ...details}}.
+import type { Request, Response } from 'express';
+
+export function wantsJson(req: Request): boolean {
+  return req.path.startsWith('/api/') || req.accepts(['html', 'json']) === 'json';
+}
+
+const titles: Record<number, string> = {
+  400: 'Bad request', 401: 'Sign in needed', 403: 'Refused', 404: 'Not found', 409: 'Not now',
+  413: 'Too large', 416: 'Range not satisfiable', 429: 'Too many requests', 500: 'Something went wrong', 503: 'Try again shortly',
+};
+
+export function sendError(req: Request, res: Response, status: number, code: string, message: string, details: Record<string, unknown> = {}): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.status(status);
+  if (wantsJson(req)) res.json({ error: { code, message, ...details } });
+  else res.render('error', { title: titles[status] ?? 'Error', message });
+}
+
+/**
+ * For an answer given before the body was read (too large, refused): the connection closes after
+ * it, so the client stops sending. The rest is read and thrown away for a moment, so the answer is
+ * not lost to a reset, then the socket is cut.
+ */
+export function closeAfterAnswer(req: Request, res: Response): void {
+  res.setHeader('Connection', 'close');
+  req.resume();
+  const cut = setTimeout(() => req.socket.destroy(), 2000);
+  cut.unref();
+  req.once('end', () => clearTimeout(cut));
+}
+
+export function refuseBody(req: Request, res: Response, status: number, code: string, message: string): void {
+  closeAfterAnswer(req, res);
+  sendError(req, res, status, code, message);
+}

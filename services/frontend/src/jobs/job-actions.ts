@@ -1,0 +1,100 @@
+// What a person or an operator can do to jobs, for the pages and the API alike: queue a checked
+// submission, cancel, retry, delete, clear the finished ones.
+import { routes, type Broker } from '@img/shared/broker';
+import { cancelledMessage, cancelMessage, imageMessage, kickstarterMessage } from '@img/shared/contracts';
+import { terminalStatuses, type Job, type JobStore, type NewJob } from '@img/shared/jobs';
+import type { Logger } from '@img/shared/logging';
+import type { JobIndex } from './job-index.ts';
+import { removeJobFiles } from './job-files.ts';
+
+export type ActionResult<T> = { ok: true; value: T } | { ok: false; status: 404 | 409 | 503; code: string; message: string };
+
+const fail = (status: 404 | 409 | 503, code: string, message: string) => ({ ok: false as const, status, code, message });
+const notFound = () => fail(404, 'not_found', 'there is no job with this id; it may have been deleted');
+
+export interface JobActionDeps {
+  store: JobStore;
+  index: JobIndex;
+  broker: Pick<Broker, 'publish'>;
+  log: Logger;
+  dataDir: string;
+}
+
+export function jobActions(deps: JobActionDeps) {
+  const { store, broker, log } = deps;
+
+  async function queue(newJob: NewJob): Promise<ActionResult<Job>> {
+    const job = await store.create(newJob);
+    try {
+      if (job.source === 'kickstart') {
+        await broker.publish(routes.build, imageMessage, { id: job.id, email: job.email, imagetype: job.type, ksfile: job.kickstart ?? '' });
+      } else {
+        await broker.publish(routes.kickstart, kickstarterMessage, {
+          id: job.id, email: job.email, imagetype: job.type, config: job.config ?? '', platform: job.platform ?? '', overlay: job.overlay ?? '',
+        });
+      }
+    } catch (err) {
+      // Nothing was queued: say so on the job rather than leave it waiting for ever.
+      await store.transition(job.id, 'failed', { error: 'the job could not be queued; please submit it again', error_code: 'internal' });
+      log.error({ jobId: job.id, err: (err as Error).message }, 'publish failed');
+      return fail(503, 'unavailable', 'the build queue is unavailable right now, so the job was not queued; try again in a minute');
+    }
+    log.info({ jobId: job.id, imagetype: job.type, source: job.source }, 'job queued');
+    return { ok: true, value: job };
+  }
+
+  async function cancel(id: string, reason = 'cancelled by request'): Promise<ActionResult<Job>> {
+    const job = await store.transition(id, 'cancelled', { error: reason, error_code: 'cancelled' });
+    if (!job) {
+      const current = await store.get(id);
+      return current ? fail(409, 'conflict', `the job is ${current.status} and cannot be cancelled`) : notFound();
+    }
+    // The job is cancelled whatever happens next: a late result cannot move it (the transition is conditional).
+    const told = await Promise.allSettled([
+      broker.publish(routes.cancel, cancelMessage, { id, reason }),
+      broker.publish(routes.cancelled, cancelledMessage, { id, email: job.email, imagetype: job.type, reason }),
+    ]);
+    for (const t of told) if (t.status === 'rejected') log.error({ jobId: id, err: (t.reason as Error).message }, 'could not publish the cancellation');
+    log.info({ jobId: id }, 'job cancelled');
+    return { ok: true, value: job };
+  }
+
+  async function retry(id: string): Promise<ActionResult<Job>> {
+    const old = await store.get(id);
+    if (!old) return notFound();
+    if (!terminalStatuses.includes(old.status)) return fail(409, 'conflict', `the job is still ${old.status}; it can be retried once it has finished`);
+    const again: NewJob = { email: old.email, type: old.type, source: old.source };
+    for (const k of ['kickstart', 'config', 'platform', 'overlay', 'filename'] as const) if (old[k] !== undefined) again[k] = old[k];
+    const queued = await queue(again);
+    if (queued.ok) log.info({ jobId: queued.value.id, retryOf: id }, 'job retried');
+    return queued;
+  }
+
+  async function remove(id: string): Promise<ActionResult<Job>> {
+    const job = await store.get(id);
+    if (!job) return notFound();
+    // A build still running would write its files again after they were removed.
+    if (!terminalStatuses.includes(job.status)) return fail(409, 'conflict', `the job is ${job.status}; cancel it before deleting it`);
+    await removeJobFiles(deps.dataDir, id);
+    const gone = await store.delete(id);
+    if (!gone) return notFound();
+    log.info({ jobId: id }, 'job deleted');
+    return { ok: true, value: gone };
+  }
+
+  /** Removes every finished job with its files, as IMG's clear did. */
+  async function clear(): Promise<number> {
+    const finished = deps.index.all().filter((j) => terminalStatuses.includes(j.status)).map((j) => j.id);
+    let n = 0;
+    for (const id of finished) {
+      const r = await remove(id);
+      if (r.ok) n++;
+    }
+    log.info({ deleted: n }, 'finished jobs cleared');
+    return n;
+  }
+
+  return { queue, cancel, retry, remove, clear };
+}
+
+export type JobActions = ReturnType<typeof jobActions>;

@@ -1,0 +1,24 @@
+// What the queue, the lists and the estimates need of a job: no kickstart, template, history or
+// error text, so ten thousand of them fit in a few megabytes.
+import type { Job } from '@img/shared/jobs';
+
+export type JobSummary = Pick<Job, 'id' | 'email' | 'type' | 'status' | 'phase' | 'source' | 'created'> &
+  Partial<Pick<Job, 'progress' | 'platform' | 'started' | 'finished' | 'duration_s' | 'size' | 'error_code' | 'imagefile' | 'sha256'>>;
+
+const optional = ['progress', 'platform', 'started', 'finished', 'duration_s', 'size', 'error_code', 'imagefile', 'sha256'] as const;
+
+/** The database fields a summary is made of, as a projection. */
+export const summaryProjection: Record<string, 1> = Object.fromEntries(
+  ['_id', 'email', 'type', 'status', 'phase', 'source', 'created', ...optional].map((k) => [k, 1]),
+);
+
+export function toSummary(job: Pick<Job, 'id' | 'email' | 'type' | 'status' | 'phase' | 'source' | 'created'> & Partial<Job>): JobSummary {
+  const s: JobSummary = { id: job.id, email: job.email, type: job.type, status: job.status, phase: job.phase, source: job.source, created: job.created };
+  for (const k of optional) if (job[k] !== undefined && job[k] !== null) (s as Record<string, unknown>)[k] = job[k];
+  return s;
+}
+
+/** A raw image_jobs document (as projected) to a summary. */
+export function docToSummary(doc: Record<string, unknown>): JobSummary {
+  return toSummary({ ...(doc as unknown as Job), id: String(doc._id) });
+}

@@ -1,0 +1,142 @@
+// The REST API under /api/v1, described by the OpenAPI document it serves (api/openapi.ts).
+import express, { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { builtImageTypes, imageTypes, jobIdSchema, legacyImageTypes } from '@img/shared/contracts';
+import { sendError } from '../http/respond.ts';
+import { jobFilePaths, readLog } from '../jobs/job-files.ts';
+import { checkSubmission } from '../submission.ts';
+import { openApiDocument } from '../api/openapi.ts';
+import { listedJob, loadJob, publicJob } from './common.ts';
+import type { RouteDeps } from './deps.ts';
+import { queueQuery, queueQueryError } from './queue-query.ts';
+import { eventRoutes } from './events.ts';
+
+const LOG_CHUNK_MAX = 1024 * 1024;
+const logQuery = z.object({
+  offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+  max: z.coerce.number().int().min(1).max(LOG_CHUNK_MAX).default(LOG_CHUNK_MAX),
+});
+
+export function apiRoutes(deps: RouteDeps): Router {
+  const { config, store, index, estimator, actions } = deps;
+  const base = config.IMG_PUBLIC_URL;
+  const r = Router();
+  const json = express.json({ limit: config.IMG_MAX_UPLOAD_BYTES * 2 + 64 * 1024 });
+  const answer = (req: Request, res: Response, result: Awaited<ReturnType<typeof actions.cancel>>, status = 200) => {
+    if (!result.ok) sendError(req, res, result.status, result.code, result.message);
+    else res.status(status).json(publicJob(base, result.value));
+  };
+
+  r.get('/api/v1/openapi.json', (_req, res) => {
+    res.json(openApiDocument(base));
+  });
+
+  r.get('/api/v1/image-types', (_req, res) => {
+    res.json({
+      built: builtImageTypes,
+      not_built_yet: imageTypes.filter((t) => !builtImageTypes.includes(t)),
+      not_supported: legacyImageTypes,
+    });
+  });
+
+  r.get('/api/v1/platforms', (_req, res) => {
+    res.json({ platforms: deps.platforms });
+  });
+
+  r.get('/api/v1/jobs', (req, res) => {
+    const parsed = queueQuery.safeParse(req.query);
+    if (!parsed.success) {
+      sendError(req, res, 400, 'invalid_request', queueQueryError(parsed.error));
+      return;
+    }
+    const q = parsed.data;
+    const { jobs, total } = index.list({ status: q.status, email: q.email }, { offset: (q.page - 1) * q.limit, limit: q.limit });
+    const spots = estimator.current().spots;
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ jobs: jobs.map((j) => listedJob(base, j, spots.get(j.id))), total, page: q.page, pages: Math.max(1, Math.ceil(total / q.limit)), limit: q.limit });
+  });
+
+  r.post('/api/v1/jobs', ...deps.submitGuards, json, async (req, res) => {
+    const parsed = await deps.parseSubmission(req, res);
+    if (!parsed.ok) {
+      sendError(req, res, parsed.status, parsed.status === 413 ? 'too_large' : 'invalid_request', parsed.errors.map((e) => `${e.field}: ${e.message}`).join('; '), { fields: parsed.errors });
+      return;
+    }
+    const checked = checkSubmission(parsed.input, { templateText: deps.defaultTemplateText });
+    if (!checked.ok) {
+      sendError(req, res, 400, 'invalid_request', checked.errors.map((e) => `${e.field}: ${e.message}`).join('; '), { fields: checked.errors });
+      return;
+    }
+    const queued = await actions.queue(checked.job);
+    if (!queued.ok) {
+      sendError(req, res, queued.status, queued.code, queued.message);
+      return;
+    }
+    res.status(201).location(`/api/v1/jobs/${queued.value.id}`).json(publicJob(base, queued.value, estimator.current().spots.get(queued.value.id)));
+  });
+
+  /** Clears every finished job (operator). DELETE, so a cross-site form cannot send it with a browser's saved credentials. */
+  r.delete('/api/v1/jobs', deps.requireOperator, async (_req, res) => {
+    res.json({ deleted: await actions.clear() });
+  });
+
+  r.get('/api/v1/jobs/:id', async (req, res) => {
+    const job = await loadJob(store, req, res);
+    if (!job) return;
+    const email = await deps.notifications.forJob(job.id, job.status);
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(publicJob(base, job, estimator.current().spots.get(job.id), email));
+  });
+
+  r.delete('/api/v1/jobs/:id', deps.requireOperator, async (req, res) => {
+    const id = jobIdSchema.safeParse(req.params.id);
+    if (!id.success) {
+      sendError(req, res, 404, 'not_found', 'there is no job with this id; it may have been deleted');
+      return;
+    }
+    answer(req, res, await actions.remove(id.data));
+  });
+
+  r.post('/api/v1/jobs/:id/cancel', async (req, res) => {
+    const id = jobIdSchema.safeParse(req.params.id);
+    if (!id.success) {
+      sendError(req, res, 404, 'not_found', 'there is no job with this id; it may have been deleted');
+      return;
+    }
+    answer(req, res, await actions.cancel(id.data));
+  });
+
+  r.post('/api/v1/jobs/:id/retry', ...deps.submitGuards, async (req, res) => {
+    const id = jobIdSchema.safeParse(req.params.id);
+    if (!id.success) {
+      sendError(req, res, 404, 'not_found', 'there is no job with this id; it may have been deleted');
+      return;
+    }
+    answer(req, res, await actions.retry(id.data), 201);
+  });
+
+  /** The log from a byte offset; X-Log-Offset says where the next read starts, so a client can follow it. */
+  r.get('/api/v1/jobs/:id/log', async (req, res) => {
+    const q = logQuery.safeParse(req.query);
+    if (!q.success) {
+      sendError(req, res, 400, 'invalid_request', queueQueryError(q.error));
+      return;
+    }
+    const job = await loadJob(store, req, res);
+    if (!job) return;
+    const chunk = await readLog(jobFilePaths(config.IMG_DATA_DIR, job.id).log, q.data.offset, q.data.max);
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('X-Log-Offset', String(chunk.next));
+    res.setHeader('X-Log-Size', String(chunk.size));
+    res.setHeader('X-Job-Status', job.status);
+    res.type('text/plain; charset=utf-8').send(chunk.text);
+  });
+
+  r.use(eventRoutes(deps));
+
+  r.use('/api', (req, res) => {
+    sendError(req, res, 404, 'not_found', `no route ${req.method} ${req.originalUrl.split('?')[0]}; see /api/v1/openapi.json`);
+  });
+
+  return r;
+}

@@ -1,0 +1,30 @@
+// What the route modules receive from the composition root.
+import type { RequestHandler } from 'express';
+import type { JobStore } from '@img/shared/jobs';
+import type { Logger } from '@img/shared/logging';
+import type { Config } from '../config.ts';
+import type { Csrf } from '../http/csrf.ts';
+import type { SseHub } from '../http/sse-hub.ts';
+import type { SubmissionParser } from '../http/upload.ts';
+import type { JobActions } from '../jobs/job-actions.ts';
+import type { JobIndex } from '../jobs/job-index.ts';
+import type { NotificationReader } from '../jobs/notifications.ts';
+import type { QueueEstimator } from '../jobs/queue-estimate.ts';
+
+export interface RouteDeps {
+  config: Config;
+  store: JobStore;
+  index: JobIndex;
+  estimator: QueueEstimator;
+  actions: JobActions;
+  notifications: Pick<NotificationReader, 'forJob'>;
+  hub: SseHub;
+  csrf: Csrf;
+  requireOperator: RequestHandler;
+  /** Body size, rate and queue-cap checks, run before a submission's body is read. */
+  submitGuards: RequestHandler[];
+  parseSubmission: SubmissionParser;
+  platforms: string[];
+  defaultTemplateText: string;
+  log: Logger;
+}

@@ -1,0 +1,93 @@
+// The pages people read: the start page, the queue and a job. Each renders whole without
+// JavaScript; with it, the queue and the job's state come back as fragments when they change.
+import { createReadStream } from 'node:fs';
+import { Router } from 'express';
+import { z } from 'zod';
+import { terminalStatuses } from '@img/shared/jobs';
+import { sendError } from '../http/respond.ts';
+import { jobFilePaths, logSize, readLogTail } from '../jobs/job-files.ts';
+import { loadJob } from './common.ts';
+import type { RouteDeps } from './deps.ts';
+import { queueQuery, queueQueryError, statusChoices, type QueueQuery } from './queue-query.ts';
+
+const LOG_PAGE_BYTES = 256 * 1024;
+const PAGE_SIZE = 50;
+const jobFragment = z.object({ fragment: z.enum(['state']).optional() });
+
+function pageHref(q: QueueQuery, rawStatus: string, page: number): string {
+  const p = new URLSearchParams();
+  if (rawStatus) p.set('status', rawStatus);
+  if (q.email) p.set('email', q.email);
+  if (page > 1) p.set('page', String(page));
+  const s = p.toString();
+  return s ? `/queue?${s}` : '/queue';
+}
+
+export function pageRoutes(deps: RouteDeps): Router {
+  const { index, estimator, store, config } = deps;
+  const r = Router();
+
+  r.get('/', (_req, res) => {
+    const { jobs } = index.list({}, { offset: 0, limit: 8 });
+    res.render('index', { title: 'IMG', jobs, spots: estimator.current().spots, now: new Date() });
+  });
+
+  r.get('/queue', (req, res) => {
+    const parsed = queueQuery.safeParse(req.query);
+    if (!parsed.success) {
+      sendError(req, res, 400, 'invalid_request', queueQueryError(parsed.error));
+      return;
+    }
+    const q = parsed.data;
+    const { jobs, total } = index.list({ status: q.status, email: q.email }, { offset: (q.page - 1) * PAGE_SIZE, limit: PAGE_SIZE });
+    const estimate = estimator.current();
+    const rawStatus = typeof req.query.status === 'string' ? req.query.status : '';
+    const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    const view = {
+      title: 'Queue', jobs, total, page: q.page, pages, estimate, spots: estimate.spots, now: new Date(),
+      rawStatus, email: q.email ?? '', statusChoices, cleared: q.cleared,
+      newerHref: q.page > 1 ? pageHref(q, rawStatus, q.page - 1) : undefined,
+      olderHref: q.page < pages ? pageHref(q, rawStatus, q.page + 1) : undefined,
+    };
+    res.setHeader('Cache-Control', 'no-store');
+    if (q.fragment === 'rows') res.render('partials/queue-body', view);
+    else res.render('queue', view);
+  });
+
+  r.get('/job/:id', deps.csrf.issue, async (req, res) => {
+    const frag = jobFragment.safeParse(req.query);
+    if (!frag.success) {
+      sendError(req, res, 400, 'invalid_request', 'fragment: only "state" is known');
+      return;
+    }
+    const job = await loadJob(store, req, res);
+    if (!job) return;
+    const [email, log] = await Promise.all([
+      deps.notifications.forJob(job.id, job.status),
+      frag.data.fragment ? undefined : readLogTail(jobFilePaths(config.IMG_DATA_DIR, job.id).log, LOG_PAGE_BYTES),
+    ]);
+    const view = {
+      title: `Job ${job.id.slice(0, 8)}`, job, log, email, spot: estimator.current().spots.get(job.id), now: new Date(),
+      finished: terminalStatuses.includes(job.status),
+    };
+    res.setHeader('Cache-Control', 'no-store');
+    if (frag.data.fragment === 'state') res.render('partials/job-state', view);
+    else res.render('job', view);
+  });
+
+  /** The whole log as plain text, as IMG served it. */
+  r.get('/job/:id/log', async (req, res) => {
+    const job = await loadJob(store, req, res);
+    if (!job) return;
+    const path = jobFilePaths(config.IMG_DATA_DIR, job.id).log;
+    res.type('text/plain; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-store');
+    if ((await logSize(path)) === 0) {
+      res.send('');
+      return;
+    }
+    createReadStream(path).on('error', () => res.end()).pipe(res);
+  });
+
+  return r;
+}

@@ -1,0 +1,44 @@
+// IMG's form: GET shows it, POST checks the submission and queues it, or shows the form again
+// with every error next to its field and the person's input kept.
+import { Router, type Request, type Response } from 'express';
+import { checkSubmission, type FieldError } from '../submission.ts';
+import { sendError } from '../http/respond.ts';
+import type { RouteDeps } from './deps.ts';
+
+export function submitRoutes(deps: RouteDeps): Router {
+  const r = Router();
+  const form = (res: Response, values: Record<string, string>, errors: FieldError[]) =>
+    res.render('submit', { title: 'Submit a build', platforms: deps.platforms, values, errors });
+
+  r.get('/submit', deps.csrf.issue, (_req, res) => {
+    form(res, {}, []);
+  });
+
+  r.post('/submit', ...deps.submitGuards, deps.csrf.issue, async (req: Request, res: Response) => {
+    const parsed = await deps.parseSubmission(req, res);
+    // Checked after the parse: the token is a field of the multipart body.
+    if (!deps.csrf.valid(req) && !(!parsed.ok && parsed.status === 413)) {
+      sendError(req, res, 403, 'csrf', 'the form has expired or did not come from this site; open the form again and resubmit');
+      return;
+    }
+    if (!parsed.ok) {
+      res.status(parsed.status);
+      form(res, {}, parsed.errors);
+      return;
+    }
+    const checked = checkSubmission(parsed.input, { templateText: deps.defaultTemplateText });
+    if (!checked.ok) {
+      res.status(400);
+      form(res, parsed.values, checked.errors);
+      return;
+    }
+    const queued = await deps.actions.queue(checked.job);
+    if (!queued.ok) {
+      sendError(req, res, queued.status, queued.code, queued.message);
+      return;
+    }
+    res.redirect(303, `/job/${queued.value.id}`);
+  });
+
+  return r;
+}

@@ -1,0 +1,377 @@
+// Every /api/v1 route against the real frontend process, RabbitMQ and the database, with its
+// error paths. Builds are not run here: what image-creator would report (progress, the image,
+// a failure) is published on the broker as image-creator publishes it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { appendFile, mkdir, readdir, stat, writeFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import amqp from 'amqplib';
+import { exchanges, queues, routes, type Broker } from '@img/shared/broker';
+import { builtImageTypes, errorMessage, imageTypes, linkMessage, resultMessage } from '@img/shared/contracts';
+import { connectTestBroker, purgeAllQueues, stackEnv, startService, testEnv, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
+import { readEvents, wipeJobs } from '../support/http.ts';
+
+const TOKEN = 'operator-token-for-tests';
+let env: Awaited<ReturnType<typeof stackEnv>>;
+let frontend: ServiceProcess;
+let broker: Broker;
+let base: string;
+
+before(async () => {
+  await purgeAllQueues();
+  await wipeJobs();
+  env = await stackEnv({ IMG_OPERATOR_TOKEN: TOKEN, IMG_MAX_UPLOAD_BYTES: '4096', IMG_SUBMIT_RATE_LIMIT: '1000' });
+  base = env.IMG_PUBLIC_URL;
+  frontend = await startService('frontend', env);
+  broker = await connectTestBroker('api-test');
+});
+after(async () => {
+  await broker?.close();
+  await frontend?.stop();
+  if (env) await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
+});
+
+const goodKs = '%packages\nhostname\n%end\n';
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+async function api(path: string, init: RequestInit = {}): Promise<{ status: number; body: Json; headers: Headers }> {
+  const res = await fetch(`${base}${path}`, init);
+  const text = await res.text();
+  let body: Json = {};
+  try {
+    body = JSON.parse(text) as Json;
+  } catch {
+    body = { text };
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
+async function create(fields: Json = {}): Promise<Json> {
+  const r = await api('/api/v1/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: uniqueEmail('api'), imagetype: 'tar', kickstart: goodKs, ...fields }) });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return r.body;
+}
+
+/** What image-creator publishes when it has built the image: the file in place, then the link. */
+async function finishBuild(job: Json, content: Buffer, filename = 'image.tar.zst'): Promise<void> {
+  const dir = join(env.IMG_DATA_DIR, 'images', job.id);
+  await mkdir(dir, { recursive: true });
+  if (!filename.includes('/')) await writeFile(join(dir, filename), content);
+  await broker.publish(routes.link, linkMessage, {
+    id: job.id, url: `${base}/images/${job.id}`, email: job.email, imagetype: 'tar', filename, size: content.length,
+    sha256: createHash('sha256').update(content).digest('hex'), duration_s: 12, logurl: `${base}/job/${job.id}/log`,
+  });
+  await waitFor('the job to be done', async () => (await api(`/api/v1/jobs/${job.id}`)).body.status === 'done', { timeoutMs: 10_000 });
+}
+
+async function failBuild(job: Json, error: string, excerpt: string[] = []): Promise<void> {
+  await broker.publish(routes.error, errorMessage, { id: job.id, error, url: `${base}/job/${job.id}/log`, email: job.email, code: 'post_script_failed', phase: 'post', excerpt });
+  await waitFor('the job to fail', async () => (await api(`/api/v1/jobs/${job.id}`)).body.status === 'failed', { timeoutMs: 10_000 });
+}
+
+test('GET /api/v1/openapi.json, /image-types and /platforms describe the service', async () => {
+  const doc = await api('/api/v1/openapi.json');
+  assert.equal(doc.status, 200);
+  assert.equal(doc.body.openapi, '3.1.0');
+  assert.ok(doc.body.paths['/api/v1/jobs/{id}/log']);
+  const types = await api('/api/v1/image-types');
+  assert.deepEqual(types.body.built, [...builtImageTypes]);
+  assert.deepEqual(types.body.not_built_yet, imageTypes.filter((t) => !builtImageTypes.includes(t)));
+  assert.ok(types.body.not_supported.includes('nand'));
+  const platforms = await api('/api/v1/platforms');
+  assert.ok(platforms.body.platforms.includes('MINIMAL'));
+});
+
+test('POST /api/v1/jobs takes JSON and multipart, kickstart or platform, and queues each once', async () => {
+  const conn = await amqp.connect(testEnv.amqpUrl);
+  try {
+    const ch = await conn.createChannel();
+    await ch.purgeQueue(queues.image);
+    await ch.purgeQueue(queues.kickstarter);
+    const json = await create();
+    assert.equal(json.status, 'queued');
+    assert.match(json.id, /^[0-9a-f]{32}$/);
+    assert.equal(json.links.page, `${base}/job/${json.id}`);
+    assert.equal(json.logfile, undefined, 'no server path is shown');
+
+    const form = new FormData();
+    form.set('email', uniqueEmail('api'));
+    form.set('imagetype', 'fs');
+    form.set('ksfile', new Blob([goodKs]), 'mine.ks');
+    const multi = await api('/api/v1/jobs', { method: 'POST', body: form });
+    assert.equal(multi.status, 201, JSON.stringify(multi.body));
+    assert.equal(multi.body.filename, 'mine.ks');
+    assert.equal(multi.headers.get('location'), `/api/v1/jobs/${multi.body.id}`);
+
+    const tpl = await create({ kickstart: undefined, platform: 'MINIMAL', overlay: 'gcc' });
+    assert.equal(tpl.source, 'template');
+    assert.equal((await ch.checkQueue(queues.image)).messageCount, 2);
+    assert.equal((await ch.checkQueue(queues.kickstarter)).messageCount, 1);
+  } finally {
+    await conn.close();
+  }
+  await purgeAllQueues();
+});
+
+test('POST /api/v1/jobs refuses bad submissions naming the field and line, and stores nothing', async () => {
+  const before = (await api('/api/v1/jobs')).body.total;
+  const cases: Array<[Json | string, number, string, RegExp, string?]> = [
+    [{ email: 'nobody', imagetype: 'tar', kickstart: goodKs }, 400, 'email', /not a valid email/],
+    [{ email: 'a@example.com', imagetype: 'nand', kickstart: goodKs }, 400, 'imagetype', /MeeGo hardware/],
+    [{ email: 'a@example.com', imagetype: 'tar', kickstart: '%packages\nhostname\n%end\nfrobnicate\n' }, 400, 'ksfile', /line 4/],
+    [{ email: 'a@example.com', imagetype: 'tar', platform: 'NOPE' }, 400, 'platform', /NOPE/],
+    [{ email: 'a@example.com', imagetype: 'tar', platform: 'MINIMAL', overlay: 'good,,bad' }, 400, 'overlay', /./],
+    [{ email: 'a@example.com', imagetype: 'tar', kickstart: goodKs, extra: 1 }, 400, 'body', /unrecognized/i],
+    [{ email: 'a@example.com', imagetype: 'tar', kickstart: 'x'.repeat(5000) }, 400, 'kickstart', /at most 4096/],
+    ['{not json', 400, '', /./],
+  ];
+  // While some type is not built yet, it is refused saying so.
+  const notBuilt = imageTypes.find((t) => !builtImageTypes.includes(t));
+  if (notBuilt) cases.push([{ email: 'a@example.com', imagetype: notBuilt, kickstart: goodKs }, 400, 'imagetype', /not built/]);
+  for (const [body, status, field, says] of cases) {
+    const r = await api('/api/v1/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    assert.equal(r.status, status, `${JSON.stringify(body).slice(0, 80)} → ${JSON.stringify(r.body)}`);
+    assert.ok(r.body.error?.message, 'an error message');
+    if (field) {
+      const hit = (r.body.error.fields as Array<{ field: string; message: string; line?: number }>).find((f) => f.field === field);
+      assert.ok(hit, `names ${field}: ${JSON.stringify(r.body)}`);
+      assert.match(hit.message, says);
+    }
+  }
+  const ks = await api('/api/v1/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'a@example.com', imagetype: 'tar', kickstart: 'bogus\n' }) });
+  assert.equal(ks.body.error.fields[0].line, 1, 'the line is a field of its own');
+  const binary = new FormData();
+  binary.set('email', 'a@example.com');
+  binary.set('imagetype', 'tar');
+  binary.set('ksfile', new Blob([new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 1])]), 'looks-like.ks');
+  const bin = await api('/api/v1/jobs', { method: 'POST', body: binary });
+  assert.equal(bin.status, 400);
+  assert.match(bin.body.error.message, /not a text file/);
+  const big = new FormData();
+  big.set('email', 'a@example.com');
+  big.set('imagetype', 'tar');
+  big.set('ksfile', new Blob(['#'.repeat(5000)]), 'big.ks');
+  const large = await api('/api/v1/jobs', { method: 'POST', body: big });
+  assert.equal(large.status, 413);
+  assert.match(large.body.error.message, /larger than the limit of 4096 bytes/);
+  assert.equal((await api('/api/v1/jobs')).body.total, before, 'nothing was stored');
+});
+
+test('GET /api/v1/jobs lists newest first with filters, pages and queue positions; bad filters are 400', async () => {
+  const email = uniqueEmail('lister');
+  const mine = [await create({ email }), await create({ email }), await create({ email })];
+  const all = await api(`/api/v1/jobs?email=${encodeURIComponent(email)}`);
+  assert.equal(all.status, 200);
+  assert.equal(all.body.total, 3);
+  assert.deepEqual(all.body.jobs.map((j: Json) => j.id), mine.map((j) => j.id).reverse());
+  assert.match(all.body.jobs[0].email, /^li•+@example\.com$/, 'submitters are masked in lists');
+  assert.ok(all.body.jobs.every((j: Json) => typeof j.queue_position === 'number'));
+  assert.equal(all.body.jobs[2].queue_position + 2, all.body.jobs[0].queue_position, 'the oldest is ahead');
+  const paged = await api(`/api/v1/jobs?email=${encodeURIComponent(email)}&limit=2&page=2`);
+  assert.deepEqual([paged.body.jobs.length, paged.body.pages, paged.body.jobs[0].id], [1, 2, mine[0]!.id]);
+  const done = await api('/api/v1/jobs?status=done');
+  assert.ok(done.body.jobs.every((j: Json) => j.status === 'done'));
+  const active = await api(`/api/v1/jobs?status=active&email=${encodeURIComponent(email)}`);
+  assert.equal(active.body.total, 3);
+  for (const bad of ['status=running', 'limit=0', 'limit=500', 'page=-1', 'page=abc']) {
+    const r = await api(`/api/v1/jobs?${bad}`);
+    assert.equal(r.status, 400, bad);
+    assert.equal(r.body.error.code, 'invalid_request');
+  }
+});
+
+test('GET /api/v1/jobs/:id shows one job; unknown and malformed ids are 404', async () => {
+  const job = await create();
+  const r = await api(`/api/v1/jobs/${job.id}`);
+  assert.equal(r.status, 200);
+  assert.equal(r.body.kickstart, goodKs);
+  assert.equal(r.body.queue_position !== undefined, true);
+  for (const id of ['0'.repeat(32), 'nope', '../../etc/passwd']) {
+    const miss = await api(`/api/v1/jobs/${encodeURIComponent(id)}`);
+    assert.equal(miss.status, 404, id);
+    assert.equal(miss.body.error.code, 'not_found');
+  }
+  assert.equal((await api('/api/v1/nothing-here')).status, 404);
+});
+
+test('GET /api/v1/jobs/:id/log reads from an offset, so a client can follow it', async () => {
+  const job = await create();
+  const empty = await api(`/api/v1/jobs/${job.id}/log`);
+  assert.equal(empty.status, 200);
+  assert.equal(empty.headers.get('x-log-offset'), '0');
+  const logs = join(env.IMG_DATA_DIR, 'logs');
+  await mkdir(logs, { recursive: true });
+  await writeFile(join(logs, `${job.id}.log`), 'first line\n');
+  const one = await fetch(`${base}/api/v1/jobs/${job.id}/log?offset=0`);
+  assert.equal(await one.text(), 'first line\n');
+  const next = Number(one.headers.get('x-log-offset'));
+  assert.equal(one.headers.get('x-job-status'), 'queued');
+  await appendFile(join(logs, `${job.id}.log`), 'second line\n');
+  const two = await fetch(`${base}/api/v1/jobs/${job.id}/log?offset=${next}`);
+  assert.equal(await two.text(), 'second line\n');
+  const past = await fetch(`${base}/api/v1/jobs/${job.id}/log?offset=99999`);
+  assert.equal(await past.text(), '');
+  assert.equal((await api(`/api/v1/jobs/${job.id}/log?offset=-5`)).status, 400);
+  assert.equal((await api(`/api/v1/jobs/${'0'.repeat(32)}/log`)).status, 404);
+  assert.equal(await (await fetch(`${base}/job/${job.id}/log`)).text(), 'first line\nsecond line\n', 'the plain-text log page');
+});
+
+test('GET /api/v1/jobs/:id/events streams the state and the log as they change, and ends when the job has', async () => {
+  const job = await create();
+  const log = join(env.IMG_DATA_DIR, 'logs', `${job.id}.log`);
+  await mkdir(join(env.IMG_DATA_DIR, 'logs'), { recursive: true });
+  await writeFile(log, 'starting\n');
+  const seen = await readEvents(`${base}/api/v1/jobs/${job.id}/events`, (e) => e.event === 'end', {
+    timeoutMs: 20_000,
+    onOpen: async () => {
+      await new Promise((r) => setTimeout(r, 700));
+      await broker.publish(routes.result, resultMessage, { id: job.id, logfile: `logs/${job.id}.log`, phase: 'installing', progress: 0.5 });
+      await new Promise((r) => setTimeout(r, 700));
+      await appendFile(log, 'installing hostname\n');
+      await new Promise((r) => setTimeout(r, 700));
+      await finishBuild(job, Buffer.from('image'));
+    },
+  });
+  assert.equal(seen.status, 200);
+  assert.match(seen.contentType, /text\/event-stream/);
+  const names = seen.events.map((e) => e.event).filter((e) => e !== 'ping');
+  assert.equal(names[0], 'job');
+  const text = seen.events.filter((e) => e.event === 'log').map((e) => (e.data as { text: string }).text).join('');
+  assert.equal(text, 'starting\ninstalling hostname\n');
+  const states = seen.events.filter((e) => e.event === 'job').map((e) => (e.data as { status: string; phase: string }));
+  assert.deepEqual(states.map((s) => s.status).filter((s, i, a) => a[i - 1] !== s), ['queued', 'building', 'done']);
+  assert.ok(states.some((s) => s.phase === 'installing'));
+  assert.equal(names.at(-1), 'end');
+  // The log event ids are offsets: a reconnect resumes where it left off.
+  const resumed = await readEvents(`${base}/api/v1/jobs/${job.id}/events`, (e) => e.event === 'end', { timeoutMs: 5000, headers: { 'last-event-id': '9' } });
+  assert.equal(resumed.events.filter((e) => e.event === 'log').map((e) => (e.data as { text: string }).text).join(''), 'installing hostname\n');
+  assert.equal((await api(`/api/v1/jobs/${'0'.repeat(32)}/events`)).status, 404);
+  assert.equal((await api(`/api/v1/jobs/${job.id}/events?offset=x`)).status, 400);
+});
+
+test('GET /api/v1/queue/events says when the queue changes', async () => {
+  let created: Json | undefined;
+  const seen = await readEvents(`${base}/api/v1/queue/events`, (e) => e.event === 'change', {
+    timeoutMs: 10_000,
+    onOpen: async () => {
+      created = await create();
+    },
+  });
+  assert.ok(created);
+  assert.deepEqual(seen.events.map((e) => e.event).filter((e) => e !== 'ping'), ['hello', 'change']);
+});
+
+test('POST /api/v1/jobs/:id/cancel cancels, stops the build and tells the notifier; twice is 409, unknown 404', async () => {
+  // Hear the control fanout as image-creator does, through a queue of our own.
+  const conn = await amqp.connect(testEnv.amqpUrl);
+  try {
+    const ch = await conn.createChannel();
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    await ch.bindQueue(queue, exchanges.control, '');
+    await ch.purgeQueue(queues.notify);
+    const job = await create();
+    const r = await api(`/api/v1/jobs/${job.id}/cancel`, { method: 'POST' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.status, 'cancelled');
+    assert.equal(r.body.error_code, 'cancelled');
+    const stop = await waitFor('the cancel message', async () => (await ch.get(queue, { noAck: true })) || undefined, { timeoutMs: 5000 });
+    assert.equal(JSON.parse(stop.content.toString()).id, job.id);
+    const told = await waitFor('the cancelled message', async () => (await ch.get(queues.notify, { noAck: true })) || undefined, { timeoutMs: 5000 });
+    const msg = JSON.parse(told.content.toString());
+    assert.deepEqual([msg.id, msg.email, msg.imagetype], [job.id, job.email, 'tar']);
+    const again = await api(`/api/v1/jobs/${job.id}/cancel`, { method: 'POST' });
+    assert.equal(again.status, 409);
+    assert.match(again.body.error.message, /cancelled/);
+    assert.equal((await api(`/api/v1/jobs/${'0'.repeat(32)}/cancel`, { method: 'POST' })).status, 404);
+    assert.equal((await api('/api/v1/jobs/bad-id/cancel', { method: 'POST' })).status, 404);
+  } finally {
+    await conn.close();
+  }
+});
+
+test('POST /api/v1/jobs/:id/retry makes a new job with the same request once the old one finished', async () => {
+  const job = await create({ kickstart: '%packages\nhostname\n%end\n%post\nfalse\n%end\n' });
+  const early = await api(`/api/v1/jobs/${job.id}/retry`, { method: 'POST' });
+  assert.equal(early.status, 409);
+  await failBuild(job, 'line 5: false failed');
+  const again = await api(`/api/v1/jobs/${job.id}/retry`, { method: 'POST' });
+  assert.equal(again.status, 201, JSON.stringify(again.body));
+  assert.notEqual(again.body.id, job.id);
+  assert.deepEqual([again.body.status, again.body.kickstart, again.body.email, again.body.type], ['queued', job.kickstart, job.email, 'tar']);
+  assert.equal((await api(`/api/v1/jobs/${'0'.repeat(32)}/retry`, { method: 'POST' })).status, 404);
+});
+
+test('the download: Content-Length, ranges, the checksum, and a name that would leave its directory refused', async () => {
+  const job = await create();
+  const content = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
+  await finishBuild(job, content);
+  const sha = createHash('sha256').update(content).digest('hex');
+  const whole = await fetch(`${base}/images/${job.id}`);
+  assert.equal(whole.status, 200);
+  assert.equal(whole.headers.get('content-length'), '5000');
+  assert.equal(whole.headers.get('accept-ranges'), 'bytes');
+  assert.equal(whole.headers.get('x-checksum-sha256'), sha);
+  assert.equal(whole.headers.get('repr-digest'), `sha-256=:${Buffer.from(sha, 'hex').toString('base64')}:`);
+  assert.match(whole.headers.get('content-disposition') ?? '', /attachment; filename="?image\.tar\.zst"?/);
+  assert.ok(Buffer.from(await whole.arrayBuffer()).equals(content));
+
+  const part = await fetch(`${base}/images/${job.id}`, { headers: { range: 'bytes=1000-1999' } });
+  assert.equal(part.status, 206);
+  assert.equal(part.headers.get('content-range'), 'bytes 1000-1999/5000');
+  assert.equal(part.headers.get('content-length'), '1000');
+  assert.ok(Buffer.from(await part.arrayBuffer()).equals(content.subarray(1000, 2000)));
+  const resumed = await fetch(`${base}/images/${job.id}`, { headers: { range: 'bytes=4000-', 'if-range': `"${sha}"` } });
+  assert.equal(resumed.status, 206, 'If-Range with the checksum resumes');
+  const stale = await fetch(`${base}/images/${job.id}`, { headers: { range: 'bytes=4000-', 'if-range': '"something-else"' } });
+  assert.equal(stale.status, 200, 'a stale If-Range gets the whole file');
+  await stale.arrayBuffer();
+  const bad = await fetch(`${base}/images/${job.id}`, { headers: { range: 'bytes=9000-9999' } });
+  assert.equal(bad.status, 416);
+  const sum = await fetch(`${base}/images/${job.id}/sha256`);
+  assert.equal(await sum.text(), `${sha}  image.tar.zst\n`);
+
+  const queued = await create();
+  assert.equal((await fetch(`${base}/images/${queued.id}`)).status, 404, 'no image before it is done');
+  assert.equal((await fetch(`${base}/images/${'0'.repeat(32)}`)).status, 404);
+
+  // A link message naming a file outside the job's directory (image-creator would never send one).
+  const evil = await create();
+  await finishBuild(evil, Buffer.from('x'), '../../../../etc/passwd');
+  const refused = await fetch(`${base}/images/${evil.id}`);
+  assert.equal(refused.status, 404);
+  assert.doesNotMatch(await refused.text(), /root:/);
+});
+
+test('DELETE /api/v1/jobs/:id and DELETE /api/v1/jobs need the operator, and remove the files with the jobs', async () => {
+  const job = await create();
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  assert.equal((await api(`/api/v1/jobs/${job.id}`, { method: 'DELETE' })).status, 401);
+  assert.equal((await api(`/api/v1/jobs/${job.id}`, { method: 'DELETE', headers: { authorization: 'Bearer wrong' } })).status, 401);
+  const active = await api(`/api/v1/jobs/${job.id}`, { method: 'DELETE', headers: auth });
+  assert.equal(active.status, 409, 'a job still waiting is cancelled first');
+  await finishBuild(job, Buffer.from('img'));
+  await writeFile(join(env.IMG_DATA_DIR, 'logs', `${job.id}.log`), 'log\n').catch(async () => {
+    await mkdir(join(env.IMG_DATA_DIR, 'logs'), { recursive: true });
+    await writeFile(join(env.IMG_DATA_DIR, 'logs', `${job.id}.log`), 'log\n');
+  });
+  const gone = await api(`/api/v1/jobs/${job.id}`, { method: 'DELETE', headers: auth });
+  assert.equal(gone.status, 200, JSON.stringify(gone.body));
+  await assert.rejects(stat(join(env.IMG_DATA_DIR, 'images', job.id)), 'the image directory is gone');
+  await assert.rejects(stat(join(env.IMG_DATA_DIR, 'logs', `${job.id}.log`)), 'the log is gone');
+  assert.equal((await api(`/api/v1/jobs/${job.id}`)).status, 404);
+  assert.equal((await api(`/api/v1/jobs/${job.id}`, { method: 'DELETE', headers: auth })).status, 404);
+
+  const finished = await create();
+  await failBuild(finished, 'broken');
+  const waiting = await create();
+  assert.equal((await api('/api/v1/jobs', { method: 'DELETE' })).status, 401);
+  const cleared = await api('/api/v1/jobs', { method: 'DELETE', headers: auth });
+  assert.equal(cleared.status, 200);
+  assert.ok(cleared.body.deleted >= 1);
+  assert.equal((await api(`/api/v1/jobs/${finished.id}`)).status, 404, 'finished jobs went');
+  assert.equal((await api(`/api/v1/jobs/${waiting.id}`)).status, 200, 'waiting jobs stay');
+  assert.equal((await api('/api/v1/jobs?status=finished')).body.total, 0);
+  const left = await readdir(join(env.IMG_DATA_DIR, 'images'));
+  assert.ok(!left.includes(finished.id));
+});
