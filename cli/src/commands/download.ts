@@ -1,27 +1,14 @@
 // `img download ID [-o FILE]`: streams the image to a file and checks its SHA-256.
-import { parseArgs } from 'node:util';
+import { commandArgs } from '../args.ts';
 import { basename } from 'node:path';
 import { commonOptions, describeError, ImgClient, serverUrl } from '../client.ts';
 
 const USAGE = 'usage: img download ID [-o FILE] [--server URL]\n';
 
 export async function run(args: string[]): Promise<number> {
-  let values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({ args, options: { ...commonOptions(), output: { type: 'string', short: 'o' } }, strict: true, allowPositionals: true }));
-  } catch (e) {
-    process.stderr.write(`img download: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  if (positionals.length !== 1) {
-    process.stderr.write(USAGE);
-    return 2;
-  }
+  const parsed = commandArgs('download', USAGE, args, { ...commonOptions(), output: { type: 'string', short: 'o' } }, { min: 1, max: 1 });
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
   const tty = process.stderr.isTTY;
   let shown = -1;
   try {

@@ -1,6 +1,6 @@
 // `img kickstart`: a YAML template, a platform and an overlay → the kickstart IMG would build from.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { commandArgs } from '../args.ts';
 import {
   defaultTemplatePath, formatTemplateIssues, generateKickstart, listPlatforms, loadTemplate, mergedPlatform,
   platformYaml,
@@ -20,22 +20,10 @@ const OPTIONS = {
   yaml: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
-function readArgs(args: string[]) {
-  return parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }).values;
-}
-
 export async function run(args: string[]): Promise<number> {
-  let values: ReturnType<typeof readArgs>;
-  try {
-    values = readArgs(args);
-  } catch (e) {
-    process.stderr.write(`img kickstart: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const parsed = commandArgs('kickstart', USAGE, args, OPTIONS);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const file = values.config ?? defaultTemplatePath;
   let text: string;
   try {

@@ -1,29 +1,14 @@
 // `img ks-check`: the project's one kickstart parser, run on files, errors as FILE:LINE: message.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { commandArgs } from '../args.ts';
 import { formatKsErrors, parseKickstart } from '@img/shared/kickstart';
 
 const USAGE = 'usage: img ks-check FILE...\n';
 
 export async function run(args: string[]): Promise<number> {
-  let positionals: string[];
-  let help: boolean | undefined;
-  try {
-    ({ positionals, values: { help } } = parseArgs({
-      args, options: { help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true,
-    }));
-  } catch (e) {
-    process.stderr.write(`img ks-check: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  if (positionals.length === 0) {
-    process.stderr.write(USAGE);
-    return 2;
-  }
+  const parsed = commandArgs('ks-check', USAGE, args, { help: { type: 'boolean', short: 'h' } }, { min: 1, max: Infinity });
+  if (typeof parsed === 'number') return parsed;
+  const { positionals } = parsed;
   let status = 0;
   for (const file of positionals) {
     let text: string;

@@ -1,28 +1,15 @@
 // `img log ID [--follow]`: prints a job's build log; with --follow, keeps printing as it grows
 // until the job has finished.
-import { parseArgs } from 'node:util';
+import { commandArgs } from '../args.ts';
 import { ApiError, commonOptions, describeError, finishedStatuses, ImgClient, serverUrl } from '../client.ts';
 
 const USAGE = 'usage: img log ID [--follow] [--server URL]\n';
 const POLL_MS = 1000;
 
 export async function run(args: string[]): Promise<number> {
-  let values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({ args, options: { ...commonOptions(), follow: { type: 'boolean', short: 'f' } }, strict: true, allowPositionals: true }));
-  } catch (e) {
-    process.stderr.write(`img log: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  if (positionals.length !== 1) {
-    process.stderr.write(USAGE);
-    return 2;
-  }
+  const parsed = commandArgs('log', USAGE, args, { ...commonOptions(), follow: { type: 'boolean', short: 'f' } }, { min: 1, max: 1 });
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
   const client = new ImgClient(serverUrl(values.server));
   const id = positionals[0]!;
   let offset = 0;

@@ -1,26 +1,13 @@
 // `img status ID`: a job's state, its queue position or its result.
-import { parseArgs } from 'node:util';
+import { commandArgs } from '../args.ts';
 import { commonOptions, describeError, ImgClient, serverUrl, stateLine } from '../client.ts';
 
 const USAGE = 'usage: img status ID [--json] [--server URL]\n';
 
 export async function run(args: string[]): Promise<number> {
-  let values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({ args, options: { ...commonOptions(), json: { type: 'boolean' } }, strict: true, allowPositionals: true }));
-  } catch (e) {
-    process.stderr.write(`img status: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  if (positionals.length !== 1) {
-    process.stderr.write(USAGE);
-    return 2;
-  }
+  const parsed = commandArgs('status', USAGE, args, { ...commonOptions(), json: { type: 'boolean' } }, { min: 1, max: 1 });
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
   try {
     const job = await new ImgClient(serverUrl(values.server)).job(positionals[0]!);
     if (values.json) {

@@ -2,7 +2,7 @@
 // overlay; with --wait, follows the job and exits 0 when the image is built, 1 when it is not.
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { parseArgs } from 'node:util';
+import { commandArgs } from '../args.ts';
 import { ApiError, commonOptions, describeError, finishedStatuses, ImgClient, serverUrl, stateLine, type ApiJob } from '../client.ts';
 
 const USAGE = `usage: img submit (--ks FILE | [--config FILE] --platform NAME [--overlay TEXT]) --type TYPE --email ADDR [--wait] [--server URL]
@@ -48,25 +48,13 @@ async function wait(client: ImgClient, job: ApiJob, interval: number): Promise<n
 }
 
 export async function run(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        ...commonOptions(),
-        ks: { type: 'string' }, config: { type: 'string' }, platform: { type: 'string' }, overlay: { type: 'string' },
-        type: { type: 'string' }, email: { type: 'string' }, wait: { type: 'boolean' }, interval: { type: 'string' },
-      },
-      strict: true, allowPositionals: false,
-    }));
-  } catch (e) {
-    process.stderr.write(`img submit: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const parsed = commandArgs('submit', USAGE, args, {
+    ...commonOptions(),
+    ks: { type: 'string' }, config: { type: 'string' }, platform: { type: 'string' }, overlay: { type: 'string' },
+    type: { type: 'string' }, email: { type: 'string' }, wait: { type: 'boolean' }, interval: { type: 'string' },
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const problems: string[] = [];
   if (!values.type) problems.push('--type is required');
   if (!values.email) problems.push('--email is required');

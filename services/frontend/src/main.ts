@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { Broker, queues } from '@img/shared/broker';
 import { errorMessage, linkMessage, resultMessage } from '@img/shared/contracts';
-import { ConfigError, configForLog } from '@img/shared/config';
+import { configForLog, loadServiceConfig } from '@img/shared/config';
 import { connectDatabase, MongoJobStore } from '@img/shared/jobs';
 import { defaultTemplatePath, listPlatforms, loadTemplate } from '@img/shared/kickstart';
 import { createLogger, redactUrl } from '@img/shared/logging';
@@ -24,16 +24,7 @@ import { NotificationReader } from './jobs/notifications.ts';
 import { QueueEstimator } from './jobs/queue-estimate.ts';
 import { TrackedJobStore } from './jobs/tracked-job-store.ts';
 
-let config;
-try {
-  config = loadConfig(process.env);
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`frontend: ${err.message}\n`);
-    process.exit(1);
-  }
-  throw err;
-}
+const config = loadServiceConfig('frontend', loadConfig);
 const log = createLogger('frontend', { level: config.IMG_LOG_LEVEL });
 log.info({ config: configForLog(config) }, 'starting');
 

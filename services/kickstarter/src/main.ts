@@ -1,22 +1,13 @@
 // Composition root of the kickstarter: YAML template + platform + overlay → kickstart.
 import { Broker, queues } from '@img/shared/broker';
 import { kickstarterMessage } from '@img/shared/contracts';
-import { ConfigError, configForLog } from '@img/shared/config';
+import { configForLog, loadServiceConfig } from '@img/shared/config';
 import { createLogger } from '@img/shared/logging';
 import { createShutdown, onSignals } from '@img/shared/lifecycle';
 import { loadConfig } from './config.ts';
 import { kickstartHandler } from './handlers/kickstart.ts';
 
-let config;
-try {
-  config = loadConfig(process.env);
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`kickstarter: ${err.message}\n`);
-    process.exit(1);
-  }
-  throw err;
-}
+const config = loadServiceConfig('kickstarter', loadConfig);
 const log = createLogger('kickstarter', { level: config.IMG_LOG_LEVEL });
 log.info({ config: configForLog(config) }, 'starting');
 const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'kickstarter' });

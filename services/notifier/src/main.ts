@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { Broker, queues } from '@img/shared/broker';
 import { cancelledMessage, errorMessage, linkMessage } from '@img/shared/contracts';
-import { ConfigError, configForLog } from '@img/shared/config';
+import { configForLog, loadServiceConfig } from '@img/shared/config';
 import { connectDatabase, MongoJobStore } from '@img/shared/jobs';
 import { createLogger, redactUrl } from '@img/shared/logging';
 import { createShutdown, onSignals } from '@img/shared/lifecycle';
@@ -11,16 +11,7 @@ import { smtpMailer } from './mailer.ts';
 import { NotificationStore } from './notification-store.ts';
 import { notifyHandler } from './handlers/notify.ts';
 
-let config;
-try {
-  config = loadConfig(process.env);
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`notifier: ${err.message}\n`);
-    process.exit(1);
-  }
-  throw err;
-}
+const config = loadServiceConfig('notifier', loadConfig);
 const log = createLogger('notifier', { level: config.IMG_LOG_LEVEL });
 log.info({ config: configForLog(config) }, 'starting');
 

@@ -48,3 +48,19 @@ export function configForLog(config: Record<string, unknown>): Record<string, un
   }
   return out;
 }
+
+/**
+ * For a service's main.ts: parses its configuration, or prints what is wrong to stderr and exits 1
+ * (a bad setting will not fix itself, so retrying would only hide it).
+ */
+export function loadServiceConfig<T>(service: string, load: (e: NodeJS.ProcessEnv) => T, e: NodeJS.ProcessEnv = process.env): T {
+  try {
+    return load(e);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${service}: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

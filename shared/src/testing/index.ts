@@ -104,6 +104,24 @@ export interface ServiceProcess {
   kill(): Promise<void>;
 }
 
+/** Services started by this test process; they must not outlive it, even when it is killed. */
+const children = new Set<ChildProcess>();
+let reaperInstalled = false;
+function installReaper(): void {
+  if (reaperInstalled) return;
+  reaperInstalled = true;
+  const reap = () => {
+    for (const c of children) c.kill('SIGKILL');
+  };
+  process.once('exit', reap);
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      reap();
+      process.exit(1);
+    });
+  }
+}
+
 /** Starts a service's main.ts as a real process and waits for its `ready` log line. */
 export async function startService(name: string, env: Record<string, string>, opts: { readyTimeoutMs?: number } = {}): Promise<ServiceProcess> {
   const proc = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'services', name, 'src', 'main.ts')], {
@@ -111,6 +129,9 @@ export async function startService(name: string, env: Record<string, string>, op
     env: { ...process.env, IMG_LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  installReaper();
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
   const output: string[] = [];
   let ready = false;
   const onData = (buf: Buffer) => {
