@@ -1,0 +1,122 @@
+// Identical requests are built once. A request is identified by a hash of its normalised form:
+// the kickstart as the one writer prints its plan (so comments, spacing and option order do not
+// matter), the image type, and the builder version. The registry maps that hash to the build
+// that makes it: one claims it and builds; the others wait for it, or are answered from it.
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mongoose, { type Connection, type Model } from 'mongoose';
+import { kickstartFromPlan, type BuildPlan } from '../kickstart/index.ts';
+import { DocLock } from '../jobs/doc-lock.ts';
+
+const builderDir = fileURLToPath(new URL('../../../deploy/builder/', import.meta.url));
+
+/** A hash of the builder's recipe: a new recipe builds new images, even for the same kickstart. */
+export function builderVersion(dir = builderDir): string {
+  const h = createHash('sha256');
+  for (const name of readdirSync(dir).filter((n) => n === 'packages.txt' || n.endsWith('.sh')).sort()) {
+    h.update(name).update('\0').update(readFileSync(join(dir, name))).update('\0');
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+export function requestHash(plan: BuildPlan, imagetype: string, builder: string): string {
+  return createHash('sha256').update(kickstartFromPlan(plan)).update('\0').update(imagetype).update('\0').update(builder).digest('hex');
+}
+
+export interface BuiltImage {
+  /** The job whose build made the file, and the file under images/<job>/. */
+  job: string;
+  filename: string;
+  size: number;
+  sha256: string;
+  duration_s: number;
+  verified?: { ok: boolean; detail: string; seconds: number };
+}
+
+interface BuildDoc {
+  _id: string;
+  state: 'building' | 'done';
+  job: string;
+  started: Date;
+  finished?: Date;
+  image?: BuiltImage;
+}
+
+const buildSchema = new mongoose.Schema<BuildDoc>({
+  _id: { type: String, required: true },
+  state: { type: String, required: true },
+  job: { type: String, required: true },
+  started: { type: Date, required: true },
+  finished: Date,
+  image: { type: mongoose.Schema.Types.Mixed },
+}, { collection: 'builds', versionKey: false });
+
+export type Claim =
+  | { kind: 'claimed' }
+  | { kind: 'done'; image: BuiltImage }
+  | { kind: 'building'; job: string; since: Date };
+
+export interface RegistryOptions {
+  /** A finished image older than this is not reused (it is about to be deleted). */
+  retentionMs: number;
+  /** A build claimed longer ago than this is taken to have died with its builder. */
+  staleMs: number;
+  /** Whether the image file of a finished build is still there. */
+  imageExists: (image: BuiltImage) => Promise<boolean>;
+}
+
+export class BuildRegistry {
+  private readonly model: Model<BuildDoc>;
+  private readonly lock: DocLock;
+
+  constructor(conn: Connection, private readonly opts: RegistryOptions) {
+    this.model = (conn.models.Build as Model<BuildDoc> | undefined) ?? conn.model<BuildDoc>('Build', buildSchema);
+    this.lock = new DocLock(conn, 'build_locks', { leaseMs: 15_000, waitMs: 20_000 });
+  }
+
+  async init(): Promise<void> {
+    await this.model.createCollection().catch(() => {});
+    await this.lock.init();
+  }
+
+  /** What a finished, still usable build of this hash made, if any; claims nothing. */
+  async lookup(hash: string, now = Date.now()): Promise<BuiltImage | undefined> {
+    const doc = await this.model.findById(hash).lean<BuildDoc>();
+    return doc && (await this.usable(doc, now)) ? doc.image : undefined;
+  }
+
+  /** Takes the build of this hash for `job`, or says who has it, or what it made. */
+  claim(hash: string, job: string, now = Date.now()): Promise<Claim> {
+    return this.lock.with(hash, async () => {
+      const doc = await this.model.findById(hash).lean<BuildDoc>();
+      if (doc?.state === 'done' && doc.image && (await this.usable(doc, now))) return { kind: 'done', image: doc.image };
+      if (doc?.state === 'building' && doc.job !== job && now - doc.started.getTime() < this.opts.staleMs) {
+        return { kind: 'building', job: doc.job, since: doc.started };
+      }
+      await this.model.replaceOne({ _id: hash }, { _id: hash, state: 'building', job, started: new Date(now) }, { upsert: true });
+      return { kind: 'claimed' };
+    });
+  }
+
+  /** The claimed build finished: later identical requests are answered from its image. */
+  complete(hash: string, image: BuiltImage): Promise<void> {
+    return this.lock.with(hash, async () => {
+      await this.model.updateOne({ _id: hash, job: image.job }, { $set: { state: 'done', finished: new Date(), image } });
+    });
+  }
+
+  /** The claimed build failed or was cancelled: nothing is kept, a waiting request builds itself. */
+  release(hash: string, job: string): Promise<void> {
+    return this.lock.with(hash, async () => {
+      await this.model.deleteOne({ _id: hash, job, state: 'building' });
+    });
+  }
+
+  private async usable(doc: BuildDoc, now: number): Promise<boolean> {
+    if (doc.state !== 'done' || !doc.image || !doc.finished) return false;
+    if (now - doc.finished.getTime() > this.opts.retentionMs) return false;
+    return this.opts.imageExists(doc.image);
+  }
+}

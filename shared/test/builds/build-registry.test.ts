@@ -1,0 +1,82 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { Connection } from 'mongoose';
+import { BuildRegistry, builderVersion, requestHash, type BuiltImage } from '../../src/builds/index.ts';
+import { parseKickstart } from '../../src/kickstart/index.ts';
+import { connectTestDatabase } from '../../src/testing/index.ts';
+
+let db: Connection;
+const missing = new Set<string>();
+let registry: BuildRegistry;
+const hour = 3_600_000;
+
+before(async () => {
+  db = await connectTestDatabase();
+  registry = new BuildRegistry(db, { retentionMs: 24 * hour, staleMs: hour, imageExists: async (i) => !missing.has(i.job) });
+  await registry.init();
+});
+after(async () => {
+  await db?.close();
+});
+
+const hash = () => randomBytes(32).toString('hex');
+const job = () => randomBytes(16).toString('hex');
+const image = (j: string): BuiltImage => ({ job: j, filename: 'img.tar.zst', size: 10, sha256: 'a'.repeat(64), duration_s: 30 });
+
+test('the first request claims the build, an identical one waits for it, and later ones are answered from its image', async () => {
+  const h = hash(), a = job(), b = job(), c = job();
+  assert.deepEqual(await registry.claim(h, a), { kind: 'claimed' });
+  const waiting = await registry.claim(h, b);
+  assert.equal(waiting.kind, 'building');
+  assert.equal(waiting.kind === 'building' && waiting.job, a);
+  await registry.complete(h, image(a));
+  assert.deepEqual(await registry.claim(h, c), { kind: 'done', image: image(a) });
+  assert.deepEqual(await registry.lookup(h), image(a));
+});
+
+test('concurrent identical requests: exactly one builds', async () => {
+  const h = hash();
+  const claims = await Promise.all(Array.from({ length: 6 }, () => registry.claim(h, job())));
+  assert.equal(claims.filter((c) => c.kind === 'claimed').length, 1);
+  assert.equal(claims.filter((c) => c.kind === 'building').length, 5);
+});
+
+test('a failed build is not kept: the next identical request builds', async () => {
+  const h = hash(), a = job(), b = job();
+  await registry.claim(h, a);
+  await registry.release(h, a);
+  assert.deepEqual(await registry.claim(h, b), { kind: 'claimed' });
+});
+
+test('an image past the retention, or whose file is gone, is built again', async () => {
+  const h = hash(), a = job();
+  await registry.claim(h, a);
+  await registry.complete(h, image(a));
+  assert.deepEqual(await registry.claim(h, job(), Date.now() + 25 * hour), { kind: 'claimed' });
+  const h2 = hash(), b = job();
+  await registry.claim(h2, b);
+  await registry.complete(h2, image(b));
+  missing.add(b);
+  assert.equal(await registry.lookup(h2), undefined);
+  assert.deepEqual(await registry.claim(h2, job()), { kind: 'claimed' });
+});
+
+test('a build whose builder died is taken over after the stale time', async () => {
+  const h = hash();
+  await registry.claim(h, job());
+  assert.deepEqual(await registry.claim(h, job(), Date.now() + 2 * hour), { kind: 'claimed' });
+});
+
+test('the request hash ignores comments, spacing and option order, but not the packages, the type or the builder', () => {
+  const plan = (ks: string) => parseKickstart(ks).plan!;
+  const a = plan('%packages\nhostname\n%end\n%post\necho hi\n%end\n');
+  const b = plan('# same request\n\n%packages\n  hostname\n%end\n\n%post\necho hi\n%end\n');
+  const c = plan('%packages\nhostname\nvim\n%end\n%post\necho hi\n%end\n');
+  const v = builderVersion();
+  assert.match(v, /^[0-9a-f]{16}$/);
+  assert.equal(requestHash(a, 'tar', v), requestHash(b, 'tar', v));
+  assert.notEqual(requestHash(a, 'tar', v), requestHash(c, 'tar', v));
+  assert.notEqual(requestHash(a, 'tar', v), requestHash(a, 'raw', v));
+  assert.notEqual(requestHash(a, 'tar', v), requestHash(a, 'tar', 'other'));
+});
