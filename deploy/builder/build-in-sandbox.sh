@@ -4,6 +4,8 @@
 # Input, all data (nothing here is generated shell code):
 #   environment: IMG_IMAGETYPE IMG_SUITE IMG_INCLUDE (comma list) IMG_EXCLUDE (comma list)
 #                IMG_HOSTNAME IMG_TIMEZONE IMG_DEBIAN_MIRROR (empty: the tool's default)
+#                IMG_ROOT_SIZE_MIB IMG_ROOT_FSTYPE IMG_BOOT_APPEND IMG_BOOT_TIMEOUT (disk and ISO types,
+#                see assemble-disk.sh)
 #   /in/rootpw        'root:PASSWORD' for chpasswd, and /in/rootpw.crypted when it is already hashed (a file, not
 #                     the environment, so it never shows in `docker inspect`)
 #   /in/sources.list  one "deb URL SUITE COMPONENTS" line per repository; @DEFAULT_MIRROR@ stands for the default mirror
@@ -27,7 +29,10 @@ while IFS= read -r line || [ -n "$line" ]; do
 done < /in/sources.list
 
 phase fetching
-mmdebstrap --mode=root --variant=minbase --include="$IMG_INCLUDE" \
+# An empty --include is an error to mmdebstrap: a kickstart may list no package at all.
+include=()
+[ -n "${IMG_INCLUDE:-}" ] && include=(--include="$IMG_INCLUDE")
+mmdebstrap --mode=root --variant=minbase "${include[@]}" \
   --extract-hook='echo "@@IMG-PHASE installing"' \
   "$IMG_SUITE" "$root" "${sources[@]}" || fail install_failed
 current=installing
@@ -46,7 +51,10 @@ if [ -n "${IMG_EXCLUDE:-}" ]; then
 fi
 
 phase post
-[ -n "${IMG_HOSTNAME:-}" ] && { echo "$IMG_HOSTNAME" > "$root/etc/hostname"; printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$IMG_HOSTNAME" > "$root/etc/hosts"; }
+# Without `network --hostname` the image would keep the sandbox container's random name: Debian's default instead.
+hostname=${IMG_HOSTNAME:-debian}
+echo "$hostname" > "$root/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' "$hostname" > "$root/etc/hosts"
 if [ -n "${IMG_TIMEZONE:-}" ]; then
   echo "$IMG_TIMEZONE" > "$root/etc/timezone"
   [ -e "$root/usr/share/zoneinfo/$IMG_TIMEZONE" ] && ln -sf "/usr/share/zoneinfo/$IMG_TIMEZONE" "$root/etc/localtime"
@@ -74,9 +82,18 @@ for script in /in/post/[0-9]*; do
 done
 
 phase assembling
+here=$(dirname "$(readlink -f "$0")")
+. "$here/assemble-disk.sh"
+. "$here/assemble-live.sh"
 case "$IMG_IMAGETYPE" in
   tar|fs)
     tar --numeric-owner --xattrs -C "$root" -cf - . | zstd -q -T0 -3 -o /out/image.tar.zst || fail assembly_failed
+    ;;
+  loop|raw|qcow2|vmdk|vdi)
+    assemble_disk_type "$IMG_IMAGETYPE"
+    ;;
+  livecd|liveusb)
+    assemble_live_type
     ;;
   *)
     echo "image type $IMG_IMAGETYPE is not built by this builder version"

@@ -63,6 +63,11 @@ if ! docker info >/dev/null 2>&1; then
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || die "the Docker engine did not start; see $IMG_LOG_DIR/dockerd.log"
 fi
+# A build's %post must not reach this host's services (the frontend, and anything that listens on
+# all addresses): traffic from the containers' bridge to the host itself is dropped. Their traffic
+# to the outside (Debian mirrors, DNS) is forwarded, not delivered here, so it is not affected.
+iptables -C INPUT -i docker0 -j DROP 2>/dev/null || iptables -I INPUT -i docker0 -j DROP \
+  || die "could not add the firewall rule that keeps build containers away from this host"
 
 # --- RabbitMQ (loopback only: a build's %post must not reach it) -----------------------------
 export RABBITMQ_NODENAME=rabbit@localhost

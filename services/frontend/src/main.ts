@@ -11,6 +11,7 @@ import { createLogger, redactUrl } from '@img/shared/logging';
 import { createShutdown, onSignals } from '@img/shared/lifecycle';
 import { loadConfig } from './config.ts';
 import { createApp } from './app.ts';
+import { BuildRegistry, builderVersion, imageExists } from '@img/shared/builds';
 import { resultHandlers } from './handlers/results.ts';
 import { csrfProtection } from './http/csrf.ts';
 import { bodySizeGuard, pendingJobsCap, submissionRateLimit } from './http/limits.ts';
@@ -41,6 +42,13 @@ const source = new MongoJobSource(db);
 const index = new JobIndex(source, { refreshMs: config.IMG_QUEUE_REFRESH_MS, log });
 await index.load();
 const store = new TrackedJobStore(mongoStore, index, source, log);
+const builds = new BuildRegistry(db, {
+  retentionMs: config.IMG_IMAGE_RETENTION_DAYS * 86_400_000,
+  // Not reused while image-creator could still be working on it; image-creator takes over stale claims.
+  staleMs: Number.MAX_SAFE_INTEGER,
+  imageExists: (image) => imageExists(config.IMG_DATA_DIR, image),
+});
+await builds.init();
 const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'frontend' });
 
 const results = resultHandlers(store, log);
@@ -54,7 +62,7 @@ const uploadLimit = config.IMG_MAX_UPLOAD_BYTES * 2 + 64 * 1024;
 const app = createApp({
   config, store, index, log, hub,
   estimator: new QueueEstimator(index, config.IMG_BUILD_SLOTS),
-  actions: jobActions({ store, index, broker, log, dataDir: config.IMG_DATA_DIR }),
+  actions: jobActions({ store, index, broker, log, dataDir: config.IMG_DATA_DIR, reuse: { registry: builds, builderVersion: builderVersion(), publicUrl: config.IMG_PUBLIC_URL } }),
   notifications: new NotificationReader(db),
   csrf: csrfProtection({ secret: config.IMG_CSRF_SECRET ?? randomBytes(32).toString('hex'), secureCookie: config.IMG_PUBLIC_URL.startsWith('https:') }),
   requireOperator: operatorAuth({ user: config.IMG_OPERATOR_USER, password: config.IMG_OPERATOR_PASSWORD, token: config.IMG_OPERATOR_TOKEN }),

@@ -21,8 +21,12 @@ function asPhase(p: string | undefined, fallback: Phase): Phase {
   return p === 'fetching' || p === 'installing' || p === 'post' || p === 'assembling' || p === 'verifying' ? p : fallback;
 }
 
-export function classifyFailure(result: SandboxResult, scan: LogScanner, lastPhase: Phase, limits: { timeoutS: number; memoryMb: number }): Classified {
+export function classifyFailure(result: SandboxResult, scan: LogScanner, lastPhase: Phase, limits: { timeoutS: number; memoryMb: number; pids: number }): Classified {
   const phase = asPhase(scan.failure?.phase, lastPhase);
+  // A fork bomb fills the process table and then usually runs into the timeout: the limit is the cause.
+  if (scan.processLimitLines.length > 0) {
+    return { code: 'resource_limit', phase, message: `the build reached its limit of ${limits.pids} processes`, excerpt: scan.processLimitLines };
+  }
   if (result.timedOut) {
     return { code: 'timeout', phase, message: `the build ran longer than the limit of ${limits.timeoutS} s and was stopped`, excerpt: scan.tail(EXCERPT) };
   }
@@ -51,6 +55,23 @@ export function classifyFailure(result: SandboxResult, scan: LogScanner, lastPha
       return { code: 'repo_unreachable', phase, message: 'a package repository could not be reached', excerpt: net.slice(-EXCERPT) };
     }
     return { code: 'build_failed', phase, message: 'installing the packages failed', excerpt: scan.tail(EXCERPT) };
+  }
+  if (reason === 'rootfs_too_big') {
+    const said = scan.tail(50).filter((l) => l.startsWith('IMG: the root file system does not fit'));
+    const need = said.map((l) => /needs about (\d+) MiB/.exec(l)?.[1]).find(Boolean);
+    return {
+      code: 'invalid_kickstart', phase,
+      message: `the root file system does not fit in part / --size${need ? `: it needs about ${need} MiB, raise --size to at least that` : ''}`,
+      excerpt: said.length > 0 ? said : scan.tail(EXCERPT),
+    };
+  }
+  if (reason === 'no_kernel' || reason === 'unsupported_fstype') {
+    // The script's own sentence, the last IMG: line before the failure, says what is missing.
+    const said = [...scan.tail(20)].reverse().find((l) => l.startsWith('IMG: '));
+    return { code: 'invalid_kickstart', phase, message: said ? said.slice(5) : 'the image cannot be assembled from this kickstart', excerpt: scan.tail(EXCERPT) };
+  }
+  if (reason === 'assembly_failed') {
+    return { code: 'build_failed', phase, message: 'assembling the image from the root file system failed', excerpt: scan.tail(EXCERPT) };
   }
   if (reason === 'unsupported_image_type') {
     return { code: 'unsupported_image_type', phase, message: 'this image type is not built yet', excerpt: scan.tail(5) };

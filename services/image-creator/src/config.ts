@@ -12,8 +12,12 @@ const schema = z.object({
   IMG_BUILD_MEMORY_MB: env.int(3072, 256),
   IMG_BUILD_CPUS: z.coerce.number().positive().default(Math.max(1, availableParallelism() / 2)),
   IMG_BUILD_PIDS: env.int(2048, 64),
-  /** Days a finished image is kept before it is deleted. */
-  IMG_IMAGE_RETENTION_DAYS: env.int(7, 1),
+  /** Largest build log kept, in MiB; past it the build's output is dropped with a note. */
+  IMG_MAX_LOG_MB: env.int(64, 1),
+  /** Boot every disk and ISO image in QEMU after its build; an image that does not boot fails its job. */
+  IMG_VERIFY_BOOT: env.bool(true),
+  /** How long the boot check waits for the marker or a login prompt (QEMU emulates: no KVM). */
+  IMG_VERIFY_TIMEOUT_S: env.int(300, 10),
   /** Empty: the builder's default Debian mirror. */
   IMG_DEBIAN_MIRROR: env.optionalStr(),
 });

@@ -31,6 +31,10 @@ export interface SandboxSpec {
   nanoCpus: number;
   pidsLimit: number;
   timeoutMs: number;
+  /** Default: the build's list above. The boot check passes none: QEMU's emulation needs no privilege. */
+  capabilities?: string[];
+  /** Default `bridge` (the build downloads packages); `none` for the boot check, which runs the user's image. */
+  network?: 'bridge' | 'none';
 }
 
 export interface SandboxResult {
@@ -81,13 +85,13 @@ export class DockerRunner {
       HostConfig: {
         Binds: spec.mounts.map((m) => `${m.host}:${m.container}:${m.readOnly ? 'ro' : 'rw'}`),
         CapDrop: ['ALL'],
-        CapAdd: SANDBOX_CAPABILITIES,
+        CapAdd: spec.capabilities ?? SANDBOX_CAPABILITIES,
         SecurityOpt: ['no-new-privileges'],
         Memory: spec.memoryBytes,
         MemorySwap: spec.memoryBytes,
         NanoCpus: spec.nanoCpus,
         PidsLimit: spec.pidsLimit,
-        NetworkMode: 'bridge',
+        NetworkMode: spec.network ?? 'bridge',
         Init: true,
       },
     });
@@ -107,6 +111,8 @@ export class DockerRunner {
         void stop();
       }, spec.timeoutMs);
       signal?.addEventListener('abort', () => void stop(), { once: true });
+      // Output that arrived while the container was starting may already have asked it to stop.
+      if (signal?.aborted) void stop();
       const { StatusCode } = (await container.wait()) as { StatusCode: number };
       // Let the last bytes of output arrive before the stream is dropped.
       await new Promise<void>((r) => { if ((stream as unknown as { readableEnded?: boolean }).readableEnded) r(); else { stream.once('end', r); setTimeout(r, 2000); } });

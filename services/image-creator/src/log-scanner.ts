@@ -6,6 +6,12 @@ export interface Markers {
   onPhase(phase: Phase): void;
 }
 
+const MAX_LINE = 2000;
+/** Text kept of a line that has no newline yet; past it the line is cut and the rest dropped. */
+const MAX_PARTIAL = 64 * 1024;
+
+const PROCESS_LIMIT = /fork: (retry: )?Resource temporarily unavailable|Cannot fork|fork: Interrupted system call/;
+
 const PHASES = new Set<string>(['fetching', 'installing', 'post', 'assembling', 'verifying']);
 
 export class LogScanner {
@@ -17,6 +23,8 @@ export class LogScanner {
   /** Index in `lines` where the current %post script's output begins. */
   postStart = 0;
   done = false;
+  /** Lines where a fork was refused: the build ran into its process limit (a fork bomb, or a runaway script). */
+  readonly processLimitLines: string[] = [];
 
   constructor(private readonly markers: Markers, private readonly keep = 2000) {}
 
@@ -24,6 +32,7 @@ export class LogScanner {
     const text = this.partial + chunk.toString('utf8');
     const parts = text.split('\n');
     this.partial = parts.pop() ?? '';
+    if (this.partial.length > MAX_PARTIAL) this.partial = this.partial.slice(0, MAX_PARTIAL);
     for (const line of parts) this.line(line.replace(/\r$/, ''));
   }
 
@@ -32,7 +41,9 @@ export class LogScanner {
     this.partial = '';
   }
 
-  private line(line: string): void {
+  private line(raw: string): void {
+    // One line can be anything a %post prints (a fork bomb prints megabytes without a newline).
+    const line = raw.length > MAX_LINE ? `${raw.slice(0, MAX_LINE - 40)} …[${raw.length - MAX_LINE + 40} characters cut]` : raw;
     const m = /^@@IMG-(PHASE|POST|FAIL|DONE)\b ?(.*)$/.exec(line);
     if (m) {
       const [, kind, rest = ''] = m;
@@ -48,6 +59,7 @@ export class LogScanner {
       if (kind === 'DONE') this.done = true;
       return;
     }
+    if (PROCESS_LIMIT.test(line) && this.processLimitLines.length < 5) this.processLimitLines.push(line);
     this.lines.push(line);
     if (this.lines.length > this.keep) {
       const drop = this.lines.length - this.keep;

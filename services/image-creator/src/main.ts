@@ -3,27 +3,21 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
-import { Broker, queues, DEFAULT_DELIVERY_LIMIT } from '@img/shared/broker';
-import { imageMessage } from '@img/shared/contracts';
-import { ConfigError, configForLog } from '@img/shared/config';
-import { createLogger } from '@img/shared/logging';
+import { Broker, exchanges, queues, DEFAULT_DELIVERY_LIMIT } from '@img/shared/broker';
+import { cancelMessage, imageMessage } from '@img/shared/contracts';
+import { configForLog, loadServiceConfig } from '@img/shared/config';
+import { createLogger, redactUrl } from '@img/shared/logging';
 import { createShutdown, onSignals } from '@img/shared/lifecycle';
 import { loadConfig } from './config.ts';
 import { DockerRunner } from './docker-runner.ts';
 import { buildHandler } from './handlers/build-image.ts';
+import { Cancellations } from './cancellations.ts';
+import { BuildRegistry, builderVersion, imageExists } from '@img/shared/builds';
+import { connectDatabase } from '@img/shared/jobs';
 import { loadDefaultTemplate } from '@img/shared/kickstart';
 import { sweepExpiredImages } from '@img/shared/retention';
 
-let config;
-try {
-  config = loadConfig(process.env);
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`image-creator: ${err.message}\n`);
-    process.exit(1);
-  }
-  throw err;
-}
+const config = loadServiceConfig('image-creator', loadConfig);
 const log = createLogger('image-creator', { level: config.IMG_LOG_LEVEL });
 log.info({ config: configForLog(config) }, 'starting');
 
@@ -47,9 +41,24 @@ for (let attempt = 1; ; attempt++) {
 // This process tracks no build yet: any container labelled by an earlier run is an orphan.
 await runner.removeOrphans();
 
+const db = await connectDatabase(config.IMG_MONGO_URL, {
+  onRetry: (attempt, delayMs, err) => log.warn({ url: redactUrl(config.IMG_MONGO_URL), attempt, retryInMs: delayMs, err: err.message }, 'database unreachable, retrying'),
+});
+const builds = new BuildRegistry(db, {
+  retentionMs: config.IMG_IMAGE_RETENTION_DAYS * 86_400_000,
+  // A claim older than the longest build and its boot check belongs to a builder that died.
+  staleMs: (config.IMG_BUILD_TIMEOUT_S + 900) * 1000,
+  imageExists: (image) => imageExists(config.IMG_DATA_DIR, image),
+});
+await builds.init();
 const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'image-creator' });
+const cancellations = new Cancellations();
+await broker.subscribe(exchanges.control, cancelMessage, async (m) => {
+  const stopped = cancellations.cancel(m.id);
+  log.info({ jobId: m.id, stopped }, stopped ? 'cancel: stopping the build' : 'cancel: remembered');
+});
 await broker.consume(queues.image, imageMessage, buildHandler({
-  config, builderImage, runner, broker, log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups,
+  config, builderImage, runner, broker, log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups, cancellations, builds, builderVersion: builderVersion(),
 }), { prefetch: config.IMG_BUILD_CONCURRENCY });
 
 // Images are kept for the retention the success email announces.
@@ -64,6 +73,7 @@ const shutdown = createShutdown(log, [
   // after a restart) builds them again.
   { name: 'hand back builds', run: () => broker.close({ handBack: true }) },
   { name: 'remove build containers', run: async () => { await runner.removeOrphans(); } },
+  { name: 'close database', run: () => db.close() },
 ]);
 onSignals(shutdown);
 log.info({ builderImage, concurrency: config.IMG_BUILD_CONCURRENCY }, 'ready');

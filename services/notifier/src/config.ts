@@ -19,8 +19,6 @@ const schema = z.object({
   IMG_MAIL_RETRY_MAX_DELAY_S: env.int(60, 1),
   /** Mails in progress at once (each may be waiting for a retry); the others stay queued. */
   IMG_MAIL_CONCURRENCY: env.int(20, 1),
-  /** Days a finished image is kept, as the success email says. */
-  IMG_IMAGE_RETENTION_DAYS: env.int(7, 1),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -120,3 +120,5 @@ export class BuildRegistry {
     return this.opts.imageExists(doc.image);
   }
 }
+
+export { imageExists, imagePath, reuseImage } from './reuse.ts';

@@ -36,6 +36,8 @@ export const commonEnv = {
   IMG_DATA_DIR: env.str('/var/lib/img/data'),
   IMG_PUBLIC_URL: env.url('http://localhost:8080'),
   IMG_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Days a finished image is kept: image-creator deletes it after, identical requests reuse it until then. */
+  IMG_IMAGE_RETENTION_DAYS: env.int(7, 1),
 };
 
 /** A copy of a config object fit for the log: URL passwords blanked, secret-named keys censored. */

@@ -57,6 +57,8 @@ export const linkMessage = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   duration_s: z.number().nonnegative(),
   logurl: z.string().url(),
+  /** Hash of the normalised request, so the job records which build answered it. */
+  request_hash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   /** The boot check's outcome, when image-creator ran it (disk and ISO types). */
   verified: z.object({ ok: z.boolean(), detail: z.string().max(2000), seconds: z.number().nonnegative() }).optional(),
   version,

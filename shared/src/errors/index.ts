@@ -13,6 +13,9 @@ export const errorCodes = {
   resource_limit: { user: true, title: 'The build went over a resource limit' },
   timeout: { user: true, title: 'The build took too long' },
   cancelled: { user: true, title: 'The job was cancelled' },
+  // A user error: the image is built as the kickstart describes it, and a marker or a login prompt
+  // that never shows usually comes from the kickstart (its %post, packages, kernel arguments).
+  boot_failed: { user: true, title: 'The image did not boot' },
   build_failed: { user: false, title: 'The image build failed' },
   sandbox_error: { user: false, title: 'The build sandbox could not be run' },
   internal: { user: false, title: 'Internal error' },

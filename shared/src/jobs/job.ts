@@ -56,6 +56,8 @@ export interface Job {
   logurl?: string;
   size?: number;
   sha256?: string;
+  /** Hash of the normalised request (kickstart, image type, builder version): identical requests share one build. */
+  request_hash?: string;
   /** The boot check of a disk or ISO image, as image-creator recorded it. */
   verified?: { ok: boolean; detail: string; seconds: number };
   error?: string;
@@ -69,7 +71,7 @@ export interface Job {
 }
 
 export type NewJob = Pick<Job, 'email' | 'type' | 'source'> &
-  Partial<Pick<Job, 'kickstart' | 'config' | 'platform' | 'overlay' | 'filename'>>;
+  Partial<Pick<Job, 'kickstart' | 'config' | 'platform' | 'overlay' | 'filename' | 'request_hash'>>;
 
 /** 128 random bits: a job id cannot be guessed from another one. */
 export function newJobId(): string {

@@ -10,6 +10,7 @@ export function resultHandlers(store: JobStore, log: Logger) {
         url: msg.url, logurl: msg.logurl, size: msg.size, sha256: msg.sha256,
         imagefile: msg.filename, duration_s: msg.duration_s, progress: 1,
         ...(msg.verified ? { verified: msg.verified } : {}),
+        ...(msg.request_hash ? { request_hash: msg.request_hash } : {}),
       });
       log.info({ jobId: msg.id, moved: Boolean(job) }, job ? 'job done' : 'link for a job not in a building state, ignored');
     },

@@ -1,7 +1,9 @@
 // What a person or an operator can do to jobs, for the pages and the API alike: queue a checked
 // submission, cancel, retry, delete, clear the finished ones.
 import { routes, type Broker } from '@img/shared/broker';
-import { cancelledMessage, cancelMessage, imageMessage, kickstarterMessage } from '@img/shared/contracts';
+import { cancelledMessage, cancelMessage, imageMessage, kickstarterMessage, linkMessage } from '@img/shared/contracts';
+import { requestHash, reuseImage, type BuildRegistry } from '@img/shared/builds';
+import { parseKickstart } from '@img/shared/kickstart';
 import { terminalStatuses, type Job, type JobStore, type NewJob } from '@img/shared/jobs';
 import type { Logger } from '@img/shared/logging';
 import type { JobIndex } from './job-index.ts';
@@ -18,14 +20,29 @@ export interface JobActionDeps {
   broker: Pick<Broker, 'publish'>;
   log: Logger;
   dataDir: string;
+  /** Identical kickstart requests are answered at once from a finished build's image. */
+  reuse?: { registry: BuildRegistry; builderVersion: string; publicUrl: string };
 }
 
 export function jobActions(deps: JobActionDeps) {
   const { store, broker, log } = deps;
 
-  async function queue(newJob: NewJob): Promise<ActionResult<Job>> {
+  async function queue(submitted: NewJob): Promise<ActionResult<Job>> {
+    // A template request's kickstart is only known once the kickstarter made it; image-creator
+    // recognises those. A kickstart request is recognised here, before anything is queued.
+    const plan = submitted.source === 'kickstart' && deps.reuse ? parseKickstart(submitted.kickstart ?? '').plan : undefined;
+    const hash = plan && deps.reuse ? requestHash(plan, submitted.type, deps.reuse.builderVersion) : undefined;
+    const newJob = hash ? { ...submitted, request_hash: hash } : submitted;
     const job = await store.create(newJob);
     try {
+      const built = hash && deps.reuse ? await deps.reuse.registry.lookup(hash) : undefined;
+      if (built && deps.reuse) {
+        const link = await reuseImage({ dataDir: deps.dataDir, publicUrl: deps.reuse.publicUrl, image: built, job: { id: job.id, email: job.email, imagetype: job.type } });
+        // The same way as any finished build: the job becomes done and the person gets the email.
+        await broker.publish(routes.link, linkMessage, { ...link, request_hash: hash });
+        log.info({ jobId: job.id }, 'identical to a finished build: answered from its image');
+        return { ok: true, value: job };
+      }
       if (job.source === 'kickstart') {
         await broker.publish(routes.build, imageMessage, { id: job.id, email: job.email, imagetype: job.type, ksfile: job.kickstart ?? '' });
       } else {

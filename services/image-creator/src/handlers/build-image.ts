@@ -4,7 +4,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { errorMessage, imageMessage, linkMessage, resultMessage, type ImageMessage, type LinkMessage, type Phase } from '@img/shared/contracts';
+import { builtImageTypes, errorMessage, imageMessage, linkMessage, resultMessage, type ImageMessage, type LinkMessage, type Phase } from '@img/shared/contracts';
 import { routes, type Broker, type DeliveryInfo } from '@img/shared/broker';
 import type { Logger } from '@img/shared/logging';
 import { ImgError, TransientError, type ErrorCode } from '@img/shared/errors';
@@ -14,6 +14,11 @@ import type { DockerRunner } from '../docker-runner.ts';
 import { LogScanner } from '../log-scanner.ts';
 import { classifyFailure } from '../classify-failure.ts';
 import { jobPaths } from '../paths.ts';
+import { imageKinds, prepareBuild } from '../image-types.ts';
+import { DEFAULT_MARKER, plainConsoleText, verifyBoot, type QemuLauncher } from '../verify-boot.ts';
+import { sandboxQemuLauncher } from '../sandbox-qemu.ts';
+import type { Cancellations } from '../cancellations.ts';
+import { requestHash, reuseImage, type BuildRegistry } from '@img/shared/builds';
 
 export interface BuildDeps {
   config: Config;
@@ -25,10 +30,16 @@ export interface BuildDeps {
   maxAttempts: number;
   /** The group table `@Group` lines resolve through: the default template's. */
   groups: GroupTable;
+  /** Where the boot check's QEMU runs; default: a sandbox container from the builder image. */
+  bootLauncher?: (jobId: string) => QemuLauncher;
+  cancellations: Cancellations;
+  /** Which build makes which request; identical requests share one. */
+  builds: Pick<BuildRegistry, 'claim' | 'complete' | 'release'>;
+  builderVersion: string;
 }
 
-const builtTypes = new Set(['tar', 'fs']);
-const extension: Record<string, string> = { tar: 'tar.zst', fs: 'tar.zst' };
+/** Guest memory of the boot check. */
+const BOOT_MEMORY_MB = 1024;
 
 export function buildHandler(deps: BuildDeps) {
   return async (msg: ImageMessage, info: DeliveryInfo): Promise<void> => {
@@ -39,6 +50,10 @@ export function buildHandler(deps: BuildDeps) {
       log: `${deps.config.IMG_PUBLIC_URL}/job/${msg.id}/log`,
     };
 
+    if (deps.cancellations.isCancelled(msg.id)) {
+      log.info('job was cancelled before its build started; dropped');
+      return;
+    }
     // A redelivery after the image was finished (crash between finishing and acking): answer from the result.
     const previous = await readFile(paths.result, 'utf8').then((t) => JSON.parse(t) as LinkMessage, () => undefined);
     if (previous) {
@@ -50,16 +65,31 @@ export function buildHandler(deps: BuildDeps) {
     await mkdir(join(deps.config.IMG_DATA_DIR, 'logs'), { recursive: true });
     const logStream = createWriteStream(paths.log, { flags: info.attempt > 1 ? 'a' : 'w' });
     const write = (text: string) => logStream.write(text);
+    // The build's own output is capped, so a %post printing without end cannot fill the disk;
+    // IMG's lines (the result, the error) are always written.
+    const maxLog = deps.config.IMG_MAX_LOG_MB * 1024 * 1024;
+    let logged = 0;
+    const writeOutput = (chunk: Buffer) => {
+      if (logged >= maxLog) return;
+      logged += chunk.length;
+      write(logged < maxLog ? chunk.toString('utf8') : `\n[IMG: the log was cut at ${deps.config.IMG_MAX_LOG_MB} MiB; the rest of the build's output is not kept]\n`);
+    };
     const failJob = async (code: ErrorCode, message: string, phase: Phase, excerpt: string[], line?: number) => {
       write(`\nIMG FAILED MISERABLY IN CREATING THE IMAGE!\n${code}: ${message}\n`);
       await closeStream(logStream);
       log.info({ code, message }, 'build failed');
+      // Whatever the build printed, the report must fit its contract, or the job would never end.
+      const clip = (t: string, n: number) => (t.length > n ? `${t.slice(0, n - 1)}…` : t);
       await deps.broker.publish(routes.error, errorMessage, {
-        id: msg.id, error: message, url: urls.log, email: msg.email, imagetype: msg.imagetype, code, phase, excerpt,
+        id: msg.id, error: clip(message, 4000), url: urls.log, email: msg.email, imagetype: msg.imagetype, code, phase,
+        excerpt: excerpt.slice(-200).map((l) => clip(l, 2000)),
         ...(line ? { position: { line } } : {}),
       });
     };
 
+    // Set once this job builds for its request hash; released unless the build completes.
+    let claimedHash: string | undefined;
+    let completed = false;
     try {
       write(`IMG build of job ${msg.id}: image type ${msg.imagetype}, builder ${deps.builderImage}, attempt ${info.attempt}, ${new Date().toISOString()}\n`);
       const parsed = parseKickstart(msg.ksfile, { file: 'kickstart' });
@@ -70,7 +100,7 @@ export function buildHandler(deps: BuildDeps) {
         await failJob('invalid_kickstart', first ? `kickstart line ${first.line}: ${first.message}` : 'the kickstart could not be read', 'queued', lines, first?.line);
         return;
       }
-      if (!builtTypes.has(msg.imagetype)) {
+      if (!builtImageTypes.includes(msg.imagetype)) {
         await failJob('unsupported_image_type', `the image type '${msg.imagetype}' is not built by this version of IMG yet`, 'queued', []);
         return;
       }
@@ -85,6 +115,39 @@ export function buildHandler(deps: BuildDeps) {
         }
         include.push(...resolved.packages);
       }
+      const kind = imageKinds[msg.imagetype];
+      const prepared = prepareBuild(parsed.plan, msg.imagetype, include);
+      if (prepared.error) {
+        write(`${prepared.error}\n`);
+        await failJob('invalid_kickstart', prepared.error, 'queued', [prepared.error]);
+        return;
+      }
+      for (const note of prepared.notes) write(`${note}\n`);
+
+      // Identical requests are built once: answered from a finished build, or after waiting for a running one.
+      const hash = requestHash(parsed.plan, msg.imagetype, deps.builderVersion);
+      for (let waiting = false; ; waiting = true) {
+        if (deps.cancellations.isCancelled(msg.id)) {
+          log.info('cancelled while waiting for an identical build');
+          return;
+        }
+        const claim = await deps.builds.claim(hash, msg.id);
+        if (claim.kind === 'claimed') break;
+        if (claim.kind === 'done') {
+          const reused = await reuseImage({
+            dataDir: deps.config.IMG_DATA_DIR, publicUrl: deps.config.IMG_PUBLIC_URL, image: claim.image, writeLog: false,
+            job: { id: msg.id, email: msg.email, imagetype: msg.imagetype },
+          });
+          write(`IMG: identical to an earlier build (same kickstart, image type and builder): answered from its image ${reused.filename}, sha256 ${reused.sha256}\n`);
+          await closeStream(logStream);
+          log.info('answered from an identical build');
+          await deps.broker.publish(routes.link, linkMessage, { ...reused, request_hash: hash });
+          return;
+        }
+        if (!waiting) write('IMG: an identical request is being built right now; this job waits for it and shares its image\n');
+        await new Promise((r) => setTimeout(r, 3000));
+      }
+      claimedHash = hash;
 
       await rm(paths.work, { recursive: true, force: true });
       await rm(paths.imageDir, { recursive: true, force: true });
@@ -94,16 +157,16 @@ export function buildHandler(deps: BuildDeps) {
 
       let lastPhase: Phase = 'queued';
       const progress: Promise<void>[] = [];
-      const scan = new LogScanner({
-        onPhase: (phase) => {
-          lastPhase = phase;
-          log.debug({ phase }, 'phase');
-          progress.push(deps.broker.publish(routes.result, resultMessage, { id: msg.id, logfile: `logs/${msg.id}.log`, phase }).catch((err: Error) => {
-            log.warn({ err: err.message }, 'could not publish progress');
-          }));
-        },
-      });
+      const onPhase = (phase: Phase) => {
+        lastPhase = phase;
+        log.debug({ phase }, 'phase');
+        progress.push(deps.broker.publish(routes.result, resultMessage, { id: msg.id, logfile: `logs/${msg.id}.log`, phase }).catch((err: Error) => {
+          log.warn({ err: err.message }, 'could not publish progress');
+        }));
+      };
+      const scan = new LogScanner({ onPhase });
       const started = Date.now();
+      const cancelled = deps.cancellations.start(msg.id);
       // A previous attempt's container (the process that ran it was killed) must not go on.
       await deps.runner.removeOrphans((jobId) => jobId !== msg.id);
       const result = await deps.runner.run({
@@ -113,11 +176,12 @@ export function buildHandler(deps: BuildDeps) {
         env: {
           IMG_IMAGETYPE: msg.imagetype,
           IMG_SUITE: parsed.plan.suite,
-          IMG_INCLUDE: [...new Set(include)].join(','),
+          IMG_INCLUDE: prepared.include.join(','),
           IMG_EXCLUDE: parsed.plan.packages.exclude.join(','),
           IMG_HOSTNAME: parsed.plan.hostname ?? '',
           IMG_TIMEZONE: parsed.plan.timezone?.zone ?? '',
           IMG_DEBIAN_MIRROR: deps.config.IMG_DEBIAN_MIRROR ?? '',
+          ...prepared.env,
         },
         mounts: [
           { host: inDir, container: '/in', readOnly: true },
@@ -128,14 +192,23 @@ export function buildHandler(deps: BuildDeps) {
         pidsLimit: deps.config.IMG_BUILD_PIDS,
         timeoutMs: deps.config.IMG_BUILD_TIMEOUT_S * 1000,
       }, (chunk) => {
-        write(chunk.toString('utf8'));
+        writeOutput(chunk);
         scan.push(chunk);
-      });
+      }, cancelled).finally(() => deps.cancellations.finish(msg.id));
       scan.end();
       await Promise.all(progress);
 
-      if (result.exitCode !== 0 || !scan.done) {
-        const c = classifyFailure(result, scan, lastPhase, { timeoutS: deps.config.IMG_BUILD_TIMEOUT_S, memoryMb: deps.config.IMG_BUILD_MEMORY_MB });
+      if (cancelled.aborted) {
+        // The frontend has already marked the job cancelled and told the person.
+        write('\nIMG: the build was cancelled and its container stopped.\n');
+        await rm(paths.imageDir, { recursive: true, force: true });
+        log.info('build cancelled');
+        return;
+      }
+
+      // A script that ran into the process limit may have left the image half made, even if it exited 0.
+      if (result.exitCode !== 0 || !scan.done || scan.processLimitLines.length > 0) {
+        const c = classifyFailure(result, scan, lastPhase, { timeoutS: deps.config.IMG_BUILD_TIMEOUT_S, memoryMb: deps.config.IMG_BUILD_MEMORY_MB, pids: deps.config.IMG_BUILD_PIDS });
         await rm(paths.imageDir, { recursive: true, force: true });
         await failJob(c.code, c.message, c.phase, c.excerpt, c.line);
         return;
@@ -143,9 +216,33 @@ export function buildHandler(deps: BuildDeps) {
 
       const produced = (await readdir(paths.imageDir)).find((f) => f.startsWith('image.'));
       if (!produced) throw new ImgError('build_failed', 'the build finished but produced no image');
-      const filename = `img-${msg.id.slice(0, 12)}-${msg.imagetype}.${extension[msg.imagetype] ?? 'img'}`;
+      const filename = `img-${msg.id.slice(0, 12)}-${msg.imagetype}.${kind.extension}`;
       const finalPath = join(paths.imageDir, filename);
       await rename(join(paths.imageDir, produced), finalPath);
+
+      let verified: LinkMessage['verified'];
+      if (kind.boot && deps.config.IMG_VERIFY_BOOT) {
+        onPhase('verifying');
+        await Promise.all(progress);
+        // A kickstart that writes the marker is held to it; any other passes on a login prompt.
+        const marker = msg.ksfile.includes(DEFAULT_MARKER) ? DEFAULT_MARKER : undefined;
+        write(`\nIMG: boot check: starting the image in QEMU (emulated, no network), waiting up to ${deps.config.IMG_VERIFY_TIMEOUT_S} s for ${marker ? `the marker ${marker}` : 'a login prompt'} on the serial console\n`);
+        const launch = deps.bootLauncher?.(msg.id) ?? sandboxQemuLauncher({
+          runner: deps.runner, image: deps.builderImage, jobId: msg.id, memoryMb: BOOT_MEMORY_MB, nanoCpus: Math.round(deps.config.IMG_BUILD_CPUS * 1e9),
+        });
+        const boot = await verifyBoot({
+          file: finalPath, target: kind.boot, timeoutS: deps.config.IMG_VERIFY_TIMEOUT_S, memoryMb: BOOT_MEMORY_MB, launch, ...(marker ? { marker } : {}),
+          onConsole: (chunk) => write(plainConsoleText(chunk.toString('utf8'))),
+        });
+        write(`\nIMG: boot check ${boot.ok ? 'passed' : 'FAILED'}: ${boot.detail}\n`);
+        log.info({ ok: boot.ok, seconds: boot.seconds }, 'boot check');
+        if (!boot.ok) {
+          await rm(paths.imageDir, { recursive: true, force: true });
+          await failJob('boot_failed', `the image did not boot: ${boot.detail}`, 'verifying', boot.tail);
+          return;
+        }
+        verified = { ok: true, detail: boot.detail, seconds: boot.seconds };
+      }
       const { size } = await stat(finalPath);
       const sha256 = await sha256File(finalPath);
       const duration_s = Math.round((Date.now() - started) / 100) / 10;
@@ -153,8 +250,14 @@ export function buildHandler(deps: BuildDeps) {
       await closeStream(logStream);
       const link: LinkMessage = {
         id: msg.id, url: urls.image, email: msg.email, imagetype: msg.imagetype, filename, size, sha256, duration_s, logurl: urls.log, version: 1,
+        ...(verified ? { verified } : {}),
       };
       await writeFile(paths.result, JSON.stringify(linkMessage.parse(link)));
+      if (claimedHash) {
+        await deps.builds.complete(claimedHash, { job: msg.id, filename, size, sha256, duration_s, ...(verified ? { verified } : {}) });
+        completed = true;
+        link.request_hash = claimedHash;
+      }
       log.info({ size, duration_s }, 'image built');
       await deps.broker.publish(routes.link, linkMessage, link);
     } catch (err) {
@@ -171,6 +274,7 @@ export function buildHandler(deps: BuildDeps) {
     } finally {
       if (!logStream.closed) await closeStream(logStream);
       await rm(paths.work, { recursive: true, force: true }).catch(() => {});
+      if (claimedHash && !completed) await deps.builds.release(claimedHash, msg.id).catch((err: Error) => log.warn({ err: err.message }, 'could not release the build claim'));
     }
   };
 }

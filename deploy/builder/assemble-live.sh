@@ -1,0 +1,70 @@
+#!/bin/bash
+# Sourced by build-in-sandbox.sh after assemble-disk.sh: a hybrid live ISO (boots from a CD, and
+# from a USB stick or disk thanks to the isohybrid MBR) whose root is a squashfs of the image,
+# mounted by live-boot from the initramfs. BIOS through isolinux; UEFI through GRUB in an El Torito
+# EFI image when the builder has GRUB's EFI modules.
+
+assemble_live_type() {
+  local iso=/work/iso cmdline
+  find_kernel
+  if [ ! -e "$root/usr/share/initramfs-tools/scripts/live" ]; then
+    echo "IMG: live-boot is not installed in the image, so its initramfs cannot find the live system"
+    fail no_kernel
+  fi
+  # The kernel's postinst builds the initramfs; when live-boot came later, its hooks are missing.
+  # (Listed in full before grep reads it: grep -q would end the pipe early and pipefail call that a failure.)
+  local listing
+  listing=$(chroot "$root" lsinitramfs "/boot/${initrd##*/}" 2>/dev/null)
+  if ! grep -qx 'scripts/live' <<<"$listing"; then
+    echo "IMG: the initramfs lacks live-boot, rebuilding it"
+    chroot "$root" update-initramfs -u -k "${kernel##*/vmlinuz-}" || fail assembly_failed
+  fi
+  rm -rf "$iso"
+  mkdir -p "$iso/live" "$iso/isolinux"
+  cp "$kernel" "$iso/live/vmlinuz" && cp "$initrd" "$iso/live/initrd.img" || fail assembly_failed
+  echo "IMG: compressing the root file system into a squashfs"
+  # Level 6 instead of the default 15: a few per cent larger, over ten times faster on two cores.
+  # The kernel and initramfs stay in the squashfs too: the live system's own /boot stays complete.
+  mksquashfs "$root" "$iso/live/filesystem.squashfs" -comp zstd -Xcompression-level 6 -noappend -no-progress -quiet \
+    -wildcards -e 'proc/*' 'sys/*' 'tmp/*' 'run/*' || fail assembly_failed
+  echo "IMG: squashfs of $(( $(stat -c %s "$iso/live/filesystem.squashfs") / MIB )) MiB"
+
+  cmdline="boot=live console=ttyS0,115200 console=tty0${IMG_BOOT_APPEND:+ $IMG_BOOT_APPEND}"
+  cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$iso/isolinux/" || fail assembly_failed
+  { syslinux_head; printf 'DEFAULT live\nLABEL live\n  KERNEL /live/vmlinuz\n  INITRD /live/initrd.img\n  APPEND %s\n' "$cmdline"; } > "$iso/isolinux/isolinux.cfg"
+
+  local efi_args=()
+  if [ -d /usr/lib/grub/x86_64-efi ]; then
+    local cfg=/work/live-cfg
+    mkdir -p "$cfg"
+    {
+      echo "set timeout=${IMG_BOOT_TIMEOUT:-0}"
+      echo 'insmod all_video'
+    echo 'serial --unit=0 --speed=115200'
+      echo 'terminal_input serial console'
+      echo 'terminal_output serial console'
+      echo 'search --no-floppy --set=root --file /live/IMG-LIVE'
+      echo 'menuentry live {'
+      echo "  linux /live/vmlinuz $cmdline"
+      echo '  initrd /live/initrd.img'
+      echo '}'
+    } > "$cfg/grub.cfg"
+    : > "$iso/live/IMG-LIVE"
+    grub-mkstandalone -O x86_64-efi -o "$cfg/BOOTX64.EFI" \
+      --modules="part_msdos part_gpt iso9660 linux normal search search_fs_file serial terminal echo" \
+      --locales= --fonts= --themes= "boot/grub/grub.cfg=$cfg/grub.cfg" || fail assembly_failed
+    mkdir -p "$iso/boot"
+    rm -f "$iso/boot/efi.img"
+    mkfs.fat -C "$iso/boot/efi.img" $(( $(stat -c %s "$cfg/BOOTX64.EFI") / 1024 + 512 )) >/dev/null || fail assembly_failed
+    export MTOOLS_SKIP_CHECK=1
+    mmd -i "$iso/boot/efi.img" ::/EFI ::/EFI/BOOT && mcopy -i "$iso/boot/efi.img" "$cfg/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI || fail assembly_failed
+    efi_args=(-eltorito-alt-boot -e boot/efi.img -no-emul-boot -isohybrid-gpt-basdat)
+  fi
+
+  xorriso -as mkisofs -quiet -o /out/image.iso -R -J -joliet-long -iso-level 3 -V IMG_LIVE \
+    -isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin -partition_offset 16 \
+    -c isolinux/boot.cat -b isolinux/isolinux.bin -no-emul-boot -boot-load-size 4 -boot-info-table \
+    "${efi_args[@]}" "$iso" || fail assembly_failed
+  rm -rf "$iso"
+  echo "IMG: hybrid ISO of $(( $(stat -c %s /out/image.iso) / MIB )) MiB"
+}

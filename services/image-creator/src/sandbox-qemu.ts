@@ -1,0 +1,35 @@
+// Runs the boot check's QEMU in a throwaway container from the builder image, so nothing of the
+// user's image ever runs on the host: no network at all, no capabilities, the image mounted
+// read-only, and the same labels as a build so a crashed run's container is found and removed.
+import { basename } from 'node:path';
+import type { DockerRunner } from './docker-runner.ts';
+import type { QemuLauncher } from './verify-boot.ts';
+
+export interface SandboxQemuOptions {
+  runner: DockerRunner;
+  image: string;
+  jobId: string;
+  /** Guest memory; the container gets this plus room for QEMU itself. */
+  memoryMb: number;
+  nanoCpus: number;
+}
+
+export function sandboxQemuLauncher(o: SandboxQemuOptions): QemuLauncher {
+  return async (run, onOutput, signal) => {
+    const inside = `/img/${basename(run.file)}`;
+    const { exitCode } = await o.runner.run({
+      jobId: o.jobId,
+      image: o.image,
+      cmd: ['qemu-system-x86_64', ...run.args(inside)],
+      env: {},
+      mounts: [{ host: run.file, container: inside, readOnly: true }],
+      memoryBytes: (o.memoryMb + 512) * 1024 * 1024,
+      nanoCpus: o.nanoCpus,
+      pidsLimit: 256,
+      timeoutMs: run.timeoutMs,
+      capabilities: [],
+      network: 'none',
+    }, onOutput, signal);
+    return { exitCode };
+  };
+}

@@ -1,0 +1,171 @@
+// Hostile %post scripts: each ends its build with a clear error within its limit, and the service
+// goes on building. Also: cancel stops a build's container quickly, and an image-creator killed
+// mid-build is replaced by one that cleans up and finishes the job exactly once.
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
+import amqp from 'amqplib';
+import { Broker, queues, routes } from '@img/shared/broker';
+import { cancelMessage, imageMessage, type ErrorMessage, type LinkMessage, type ResultMessage } from '@img/shared/contracts';
+import { newJobId } from '@img/shared/jobs';
+import { connectTestBroker, purgeAllQueues, repoRoot, stackEnv, startService, testEnv, waitFor, type ServiceProcess } from '@img/shared/testing';
+
+let env: Awaited<ReturnType<typeof stackEnv>>;
+let creator: ServiceProcess | undefined;
+let broker: Broker;
+
+const LIMITS = { IMG_BUILD_TIMEOUT_S: '90', IMG_BUILD_MEMORY_MB: '1024', IMG_BUILD_PIDS: '300', IMG_VERIFY_BOOT: 'false' };
+
+before(async () => {
+  execFileSync('bash', [join(repoRoot, 'deploy/builder/build-image.sh')], { stdio: 'ignore' });
+  env = await stackEnv(LIMITS);
+  broker = await connectTestBroker('hostile-test');
+});
+after(async () => {
+  await creator?.stop();
+  await broker?.close();
+  if (env) await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
+});
+beforeEach(async () => {
+  await purgeAllQueues();
+  if (!creator || creator.proc.exitCode !== null || creator.proc.signalCode !== null) creator = await startService('image-creator', env, { readyTimeoutMs: 60_000 });
+});
+
+type Outcome = { kind: 'link'; msg: LinkMessage } | { kind: 'error'; msg: ErrorMessage };
+
+/** Waits for the job's outcome on link_queue or error_queue, and returns every outcome seen for it. */
+async function outcomes(id: string, timeoutMs: number, settleMs = 0): Promise<Outcome[]> {
+  const seen: Outcome[] = [];
+  const conn = await amqp.connect(testEnv.amqpUrl);
+  try {
+    const ch = await conn.createChannel();
+    const drain = async () => {
+      for (const [q, kind] of [[queues.link, 'link'], [queues.error, 'error']] as const) {
+        for (let m = await ch.get(q, { noAck: true }); m; m = await ch.get(q, { noAck: true })) {
+          const body = JSON.parse(m.content.toString()) as LinkMessage & ErrorMessage;
+          if (body.id === id) seen.push(kind === 'link' ? { kind, msg: body } : { kind, msg: body });
+        }
+      }
+    };
+    await waitFor(`the outcome of ${id}`, async () => {
+      await drain();
+      return seen.length > 0;
+    }, { timeoutMs, intervalMs: 500 });
+    if (settleMs) {
+      await new Promise((r) => setTimeout(r, settleMs));
+      await drain();
+    }
+    return seen;
+  } finally {
+    await conn.close();
+  }
+}
+
+async function build(post: string, opts: { interpreter?: string; nochroot?: boolean } = {}): Promise<string> {
+  const id = newJobId();
+  const header = ['%post', opts.interpreter ? `--interpreter=${opts.interpreter}` : '', opts.nochroot ? '--nochroot' : ''].filter(Boolean).join(' ');
+  await broker.publish(routes.build, imageMessage, { id, email: 'hostile@example.com', imagetype: 'tar', ksfile: `%packages\nhostname\n%end\n${header}\n${post}\n%end\n` });
+  return id;
+}
+
+function containersOf(id: string): string[] {
+  return execFileSync('docker', ['ps', '-aq', '--filter', `label=img.job=${id}`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+}
+
+async function failsWith(id: string, code: string, within: number): Promise<ErrorMessage> {
+  const started = Date.now();
+  const [o] = await outcomes(id, within);
+  assert.equal(o?.kind, 'error', `the build failed: ${JSON.stringify(o)}`);
+  const err = o.msg as ErrorMessage;
+  assert.equal(err.code, code, err.error);
+  assert.ok(Date.now() - started < within);
+  assert.deepEqual(containersOf(id), [], 'its container is gone');
+  return err;
+}
+
+test('a fork bomb ends the build with the process limit, and the host keeps working', async () => {
+  const id = await build('bomb() { bomb | bomb & }; bomb\nsleep 30\necho survived');
+  const err = await failsWith(id, 'resource_limit', 150_000);
+  assert.match(err.error, /limit of 300 processes/);
+  execFileSync('docker', ['info'], { stdio: 'ignore' });
+});
+
+test('a %post eating memory is stopped at the memory limit', async () => {
+  const id = await build('x=aaaaaaaaaaaaaaaa\nwhile true; do x="$x$x"; done', { interpreter: '/bin/bash' });
+  const err = await failsWith(id, 'resource_limit', 150_000);
+  assert.match(err.error, /memory limit of 1024 MiB/);
+});
+
+test('sleep infinity is stopped at the wall-clock limit', async () => {
+  const id = await build('sleep infinity');
+  const err = await failsWith(id, 'timeout', 150_000);
+  assert.match(err.error, /limit of 90 s/);
+});
+
+test('a %post cannot reach the broker, the database, the mail server or the frontend on the host', async () => {
+  // A service listening on every address of the host: only the firewall rule keeps a build away from it.
+  const open = createServer((sock) => sock.end('hello\n'));
+  await new Promise<void>((r) => open.listen(0, '0.0.0.0', () => r()));
+  const openPort = (open.address() as AddressInfo).port;
+  const ports = [5672, 27017, 1025, 8025, Number(env.IMG_HTTP_PORT), 8080, openPort];
+  // --nochroot runs in the sandbox itself, where /proc tells the way to the host (the default gateway).
+  const script = [
+    // The default route's gateway, little-endian hex in /proc/net/route (mawk has no strtonum).
+    "h=$(awk '$2 == \"00000000\" { print $3; exit }' /proc/net/route)",
+    'gw=$(printf "%d.%d.%d.%d" "0x${h:6:2}" "0x${h:4:2}" "0x${h:2:2}" "0x${h:0:2}")',
+    'echo "gateway is $gw"',
+    `for p in ${ports.join(' ')}; do`,
+    '  for h in "$gw" 127.0.0.1; do',
+    '    if timeout 3 bash -c "echo > /dev/tcp/$h/$p" 2>/dev/null; then echo "REACHED $h:$p"; else echo "blocked $h:$p"; fi',
+    '  done',
+    'done',
+  ].join('\n');
+  const id = await build(script, { interpreter: '/bin/bash', nochroot: true });
+  const [o] = await outcomes(id, 150_000);
+  assert.equal(o?.kind, 'link', JSON.stringify(o));
+  const log = execFileSync('cat', [join(env.IMG_DATA_DIR, 'logs', `${id}.log`)], { encoding: 'utf8' });
+  assert.match(log, /gateway is \d+\.\d+\.\d+\.\d+/);
+  assert.doesNotMatch(log, /^REACHED/m);
+  for (const p of ports) assert.match(log, new RegExp(`^blocked \\d+\\.\\d+\\.\\d+\\.\\d+:${p}$`, 'm'));
+  open.close();
+});
+
+test('cancel stops a running build\'s container within 10 s and publishes no outcome', async () => {
+  const id = await build('echo waiting\nsleep 300');
+  await waitFor('the build to reach %post', async () => containersOf(id).length > 0 && (await readPhases(id)).includes('post'), { timeoutMs: 120_000, intervalMs: 500 });
+  const asked = Date.now();
+  await broker.publish(routes.cancel, cancelMessage, { id, reason: 'test' });
+  await waitFor('the container to go', async () => containersOf(id).length === 0, { timeoutMs: 10_000, intervalMs: 250 });
+  assert.ok(Date.now() - asked < 10_000);
+  await assert.rejects(outcomes(id, 3000), /timed out/, 'neither link nor error was published');
+});
+
+const phasesSeen = new Map<string, string[]>();
+async function readPhases(id: string): Promise<string[]> {
+  const conn = await amqp.connect(testEnv.amqpUrl);
+  try {
+    const ch = await conn.createChannel();
+    for (let m = await ch.get(queues.result, { noAck: true }); m; m = await ch.get(queues.result, { noAck: true })) {
+      const r = JSON.parse(m.content.toString()) as ResultMessage;
+      phasesSeen.set(r.id, [...(phasesSeen.get(r.id) ?? []), r.phase]);
+    }
+  } finally {
+    await conn.close();
+  }
+  return phasesSeen.get(id) ?? [];
+}
+
+test('image-creator killed with SIGKILL mid-build: the next one removes the orphan, rebuilds, and the job ends exactly once', async () => {
+  const id = await build('echo slow step\nsleep 15\necho done > /etc/img-killed-test');
+  await waitFor('the build to reach %post', async () => (await readPhases(id)).includes('post'), { timeoutMs: 120_000, intervalMs: 500 });
+  assert.equal(containersOf(id).length, 1);
+  await creator!.kill();
+  assert.equal(containersOf(id).length, 1, 'the orphan is still there after the kill');
+  creator = await startService('image-creator', env, { readyTimeoutMs: 60_000 });
+  const seen = await outcomes(id, 180_000, 5000);
+  assert.deepEqual(seen.map((o) => o.kind), ['link'], 'exactly one outcome');
+  assert.deepEqual(containersOf(id), []);
+});
