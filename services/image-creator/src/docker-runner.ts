@@ -35,6 +35,8 @@ export interface SandboxSpec {
   capabilities?: string[];
   /** Default `bridge` (the build downloads packages); `none` for the boot check, which runs the user's image. */
   network?: 'bridge' | 'none';
+  /** Pass output on as it arrives instead of in whole lines: a login prompt waits at the end of a line with no newline. */
+  unbuffered?: boolean;
 }
 
 export interface SandboxResult {
@@ -101,9 +103,15 @@ export class DockerRunner {
     const stop = () => container.kill().catch(() => {});
     try {
       const stream = await container.attach({ stream: true, stdout: true, stderr: true });
+      // stdout and stderr arrive in chunks that can end mid-line; each keeps its own partial line,
+      // so what reaches the log is whole lines and a %post's trace never runs into its output.
       const out = new PassThrough();
-      out.on('data', onOutput);
-      container.modem.demuxStream(stream, out, out);
+      const err = new PassThrough();
+      const flushOut = spec.unbuffered ? passThrough(onOutput) : lineBuffered(onOutput);
+      const flushErr = spec.unbuffered ? passThrough(onOutput) : lineBuffered(onOutput);
+      out.on('data', flushOut.push);
+      err.on('data', flushErr.push);
+      container.modem.demuxStream(stream, out, err);
       await container.start();
       this.log.info({ container: id, jobId: spec.jobId }, 'build container started');
       timer = setTimeout(() => {
@@ -116,6 +124,8 @@ export class DockerRunner {
       const { StatusCode } = (await container.wait()) as { StatusCode: number };
       // Let the last bytes of output arrive before the stream is dropped.
       await new Promise<void>((r) => { if ((stream as unknown as { readableEnded?: boolean }).readableEnded) r(); else { stream.once('end', r); setTimeout(r, 2000); } });
+      flushOut.end();
+      flushErr.end();
       const info = await container.inspect();
       return { exitCode: StatusCode, timedOut, oomKilled: Boolean(info.State.OOMKilled) };
     } finally {
@@ -123,4 +133,29 @@ export class DockerRunner {
       await container.remove({ force: true }).catch((err: Error) => this.log.warn({ container: id, err: err.message }, 'could not remove build container'));
     }
   }
+}
+
+function passThrough(onOutput: (chunk: Buffer) => void): { push: (chunk: Buffer) => void; end: () => void } {
+  return { push: onOutput, end: () => {} };
+}
+
+/** Passes on whole lines only; a line longer than 64 KiB is passed on in pieces of that size. */
+function lineBuffered(onOutput: (chunk: Buffer) => void): { push: (chunk: Buffer) => void; end: () => void } {
+  let partial: Buffer = Buffer.alloc(0);
+  return {
+    push(chunk) {
+      const data = partial.length > 0 ? Buffer.concat([partial, chunk]) : chunk;
+      const nl = data.lastIndexOf(0x0a);
+      if (nl >= 0) onOutput(data.subarray(0, nl + 1));
+      partial = nl >= 0 ? data.subarray(nl + 1) : data;
+      if (partial.length > 65536) {
+        onOutput(partial);
+        partial = Buffer.alloc(0);
+      }
+    },
+    end() {
+      if (partial.length > 0) onOutput(Buffer.concat([partial, Buffer.from('\n')]));
+      partial = Buffer.alloc(0);
+    },
+  };
 }

@@ -29,6 +29,7 @@ export function sandboxQemuLauncher(o: SandboxQemuOptions): QemuLauncher {
       timeoutMs: run.timeoutMs,
       capabilities: [],
       network: 'none',
+      unbuffered: true,
     }, onOutput, signal);
     return { exitCode };
   };

@@ -22,12 +22,13 @@ export function sendError(req: Request, res: Response, status: number, code: str
 }
 
 /**
- * For an answer given before the body was read (too large, refused): the connection closes after
- * it, so the client stops sending. The rest is read and thrown away for a moment, so the answer is
- * not lost to a reset, then the socket is cut.
+ * For an answer given before the body was read (too large, refused): the rest of the body is read
+ * and thrown away for a moment, so the client reads the answer and stops sending rather than
+ * meeting a reset, then the socket is cut.
  */
 export function closeAfterAnswer(req: Request, res: Response): void {
-  res.setHeader('Connection', 'close');
+  // No `Connection: close`: with it Node closes the socket as soon as the answer is written, and a
+  // client still sending gets a reset (EPIPE) before it has read the answer.
   req.resume();
   const cut = setTimeout(() => req.socket.destroy(), 2000);
   cut.unref();

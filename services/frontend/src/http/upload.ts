@@ -69,7 +69,10 @@ export function submissionParser(maxUploadBytes: number) {
           const message = err.code === 'LIMIT_FILE_SIZE' || err.code === 'LIMIT_FIELD_VALUE'
             ? `the upload is larger than the limit of ${maxUploadBytes} bytes`
             : `the upload was refused: ${err.message}`;
-          settle({ ok: false, status: err.code === 'LIMIT_FILE_SIZE' || err.code === 'LIMIT_FIELD_VALUE' ? 413 : 400, errors: [{ field, message }] });
+          const status = err.code === 'LIMIT_FILE_SIZE' || err.code === 'LIMIT_FIELD_VALUE' ? 413 : 400;
+          // The client is still sending: drain a moment so it reads the answer rather than a reset.
+          if (status === 413) closeAfterAnswer(req, res);
+          settle({ ok: false, status, errors: [{ field, message }] });
           return;
         }
         if (err && (err as { status?: number }).status === undefined && /form|boundary|multipart/i.test((err as Error).message)) {

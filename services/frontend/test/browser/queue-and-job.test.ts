@@ -144,7 +144,9 @@ test('a kickstart sent with the form: the queue shows it move through its phases
   // A busy queue: one building, the rest waiting with their places and estimated starts.
   const more: string[] = [];
   for (let i = 0; i < 3; i++) {
-    const res = await fetch(`${base}/api/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: uniqueEmail('busy'), imagetype: 'tar', kickstart: ks }) });
+    // Each a request of its own: an identical one would be answered from the finished build at once.
+    const busyKs = `${ks}%post\necho busy-${i}-${Date.now()} > /etc/busy\n%end\n`;
+    const res = await fetch(`${base}/api/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: uniqueEmail('busy'), imagetype: 'tar', kickstart: busyKs }) });
     more.push(((await res.json()) as { id: string }).id);
   }
   await waitFor('a second build to start', async () => (await queue.locator('tr[data-status=building]').count()) > 0, { timeoutMs: 60_000 });

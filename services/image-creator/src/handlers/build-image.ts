@@ -230,10 +230,19 @@ export function buildHandler(deps: BuildDeps) {
         const launch = deps.bootLauncher?.(msg.id) ?? sandboxQemuLauncher({
           runner: deps.runner, image: deps.builderImage, jobId: msg.id, memoryMb: BOOT_MEMORY_MB, nanoCpus: Math.round(deps.config.IMG_BUILD_CPUS * 1e9),
         });
+        // A cancel during the check stops its container the same way it stops a build's.
+        const bootCancelled = deps.cancellations.start(msg.id);
         const boot = await verifyBoot({
           file: finalPath, target: kind.boot, timeoutS: deps.config.IMG_VERIFY_TIMEOUT_S, memoryMb: BOOT_MEMORY_MB, launch, ...(marker ? { marker } : {}),
           onConsole: (chunk) => write(plainConsoleText(chunk.toString('utf8'))),
-        });
+          signal: bootCancelled,
+        }).finally(() => deps.cancellations.finish(msg.id));
+        if (bootCancelled.aborted) {
+          write('\nIMG: the build was cancelled during its boot check, and QEMU stopped.\n');
+          await rm(paths.imageDir, { recursive: true, force: true });
+          log.info('build cancelled');
+          return;
+        }
         write(`\nIMG: boot check ${boot.ok ? 'passed' : 'FAILED'}: ${boot.detail}\n`);
         log.info({ ok: boot.ok, seconds: boot.seconds }, 'boot check');
         if (!boot.ok) {
