@@ -41,7 +41,7 @@ syslinux_head() {
 # each, plus room for the journal and ext4's own metadata. An estimate, reported when mkfs fails.
 rootfs_needed_mib() {
   find "$root" -xdev -printf '%s\n' | awk -v mib=$MIB '
-    { blocks += int(($1 + 4095) / 4096) + 0; files++ }
+    { blocks += int(($1 + 4095) / 4096); files++ }
     END { bytes = blocks * 4096 + files * 256; printf "%d\n", bytes * 1.10 / mib + 72 }'
 }
 

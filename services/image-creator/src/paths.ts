@@ -7,6 +7,8 @@ export function jobPaths(dataDir: string, id: string) {
     imageDir: join(dataDir, 'images', id),
     /** Written last, after the image is complete: a redelivered message is answered from it. */
     result: join(dataDir, 'images', id, 'result.json'),
+    /** Written after a failure was reported: a redelivery reports the same failure, it does not build again. */
+    failure: join(dataDir, 'logs', `${id}.failed.json`),
     work: join(dataDir, 'work', id),
   };
 }

@@ -77,5 +77,6 @@ export async function imagePath(dataDir: string, id: string, imagefile: string |
 /** Removes the job's log and image directory, as IMG's delete() did. */
 export async function removeJobFiles(dataDir: string, id: string): Promise<void> {
   const { log, imageDir } = jobFilePaths(dataDir, id);
-  await Promise.all([rm(log, { force: true }), rm(imageDir, { recursive: true, force: true })]);
+  // image-creator keeps a failed job's report beside its log (`<id>.failed.json`).
+  await Promise.all([rm(log, { force: true }), rm(log.replace(/\.log$/, '.failed.json'), { force: true }), rm(imageDir, { recursive: true, force: true })]);
 }

@@ -4,7 +4,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { builtImageTypes, errorMessage, imageMessage, linkMessage, resultMessage, type ImageMessage, type LinkMessage, type Phase } from '@img/shared/contracts';
+import { builtImageTypes, errorMessage, type ErrorMessage, imageMessage, linkMessage, resultMessage, type ImageMessage, type LinkMessage, type Phase } from '@img/shared/contracts';
 import { routes, type Broker, type DeliveryInfo } from '@img/shared/broker';
 import type { Logger } from '@img/shared/logging';
 import { ImgError, TransientError, type ErrorCode } from '@img/shared/errors';
@@ -42,6 +42,27 @@ export interface BuildDeps {
 const BOOT_MEMORY_MB = 1024;
 
 export function buildHandler(deps: BuildDeps) {
+  // After a lost connection RabbitMQ delivers a message again while its first delivery may still be
+  // building here; the second waits for the first and then answers from what it left.
+  const running = new Map<string, Promise<void>>();
+  const build = buildOnce(deps);
+  return async (msg: ImageMessage, info: DeliveryInfo): Promise<void> => {
+    const earlier = running.get(msg.id);
+    if (earlier) {
+      deps.log.info({ jobId: msg.id, attempt: info.attempt }, 'this job is still being built here; the new delivery waits for it');
+      await earlier.catch(() => {});
+    }
+    const p = build(msg, info);
+    running.set(msg.id, p);
+    try {
+      await p;
+    } finally {
+      if (running.get(msg.id) === p) running.delete(msg.id);
+    }
+  };
+}
+
+function buildOnce(deps: BuildDeps) {
   return async (msg: ImageMessage, info: DeliveryInfo): Promise<void> => {
     const log = deps.log.child({ jobId: msg.id, imagetype: msg.imagetype, attempt: info.attempt });
     const paths = jobPaths(deps.config.IMG_DATA_DIR, msg.id);
@@ -59,6 +80,12 @@ export function buildHandler(deps: BuildDeps) {
     if (previous) {
       log.info('image already built, publishing its link again');
       await deps.broker.publish(routes.link, linkMessage, previous);
+      return;
+    }
+    const failedBefore = await readFile(paths.failure, 'utf8').then((t) => JSON.parse(t) as ErrorMessage, () => undefined);
+    if (failedBefore) {
+      log.info('this job failed already, reporting the same failure again');
+      await deps.broker.publish(routes.error, errorMessage, failedBefore);
       return;
     }
 
@@ -80,11 +107,13 @@ export function buildHandler(deps: BuildDeps) {
       log.info({ code, message }, 'build failed');
       // Whatever the build printed, the report must fit its contract, or the job would never end.
       const clip = (t: string, n: number) => (t.length > n ? `${t.slice(0, n - 1)}…` : t);
-      await deps.broker.publish(routes.error, errorMessage, {
+      const report = errorMessage.parse({
         id: msg.id, error: clip(message, 4000), url: urls.log, email: msg.email, imagetype: msg.imagetype, code, phase,
         excerpt: excerpt.slice(-200).map((l) => clip(l, 2000)),
         ...(line ? { position: { line } } : {}),
       });
+      await deps.broker.publish(routes.error, errorMessage, report);
+      await writeFile(paths.failure, JSON.stringify(report));
     };
 
     // Set once this job builds for its request hash; released unless the build completes.

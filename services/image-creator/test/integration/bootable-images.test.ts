@@ -1,0 +1,249 @@
+// Every disk and ISO type, built through the service from one small kickstart and booted: the
+// frontend's API takes the jobs, image-creator builds each in its sandbox and boots it in QEMU in a
+// second sandbox, and the job records the check. The files are then checked from outside with the
+// tools a user has: `img verify`, qemu-img, e2fsck, debugfs. Nothing is mocked.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { purgeAllQueues, repoRoot, stackEnv, startService, tempDir, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
+
+let env: Awaited<ReturnType<typeof stackEnv>>;
+const services: ServiceProcess[] = [];
+let scratch: string;
+/** Jobs submitted in `before`, so the builds run while earlier tests look at earlier images. */
+const jobs = new Map<string, string>();
+
+const MARKER = 'IMG-BOOT-OK';
+
+/**
+ * Nothing but the root partition and a %post: the builder adds the kernel and the init itself.
+ * Without the marker, the service's boot check waits for a login prompt instead.
+ */
+function kickstart(tag: string, opts: { marker?: boolean } = {}): string {
+  if (opts.marker === false) return kickstart(tag).split('\n%post\n')[0]!.concat(`\n%post\necho ${tag} > /etc/img-test-tag\n%end\n`);
+  return [
+    'network --hostname=img-boot-test',
+    'part / --size=1024 --fstype=ext4',
+    'bootloader --timeout=1 --append="img.test=on"',
+    '',
+    '%post',
+    `echo ${tag} > /etc/img-test-tag`,
+    // A unit that prints the marker on the serial console once the system is up.
+    'cat > /etc/systemd/system/img-boot-marker.service <<UNIT',
+    '[Unit]',
+    'Description=Boot marker for the IMG boot check',
+    'Before=serial-getty@ttyS0.service',
+    '[Service]',
+    'Type=oneshot',
+    `ExecStart=/bin/echo ${MARKER}`,
+    'StandardOutput=tty',
+    'TTYPath=/dev/ttyS0',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    'UNIT',
+    // What `systemctl enable` does, spelled out: the loop image has no systemd to run it.
+    'mkdir -p /etc/systemd/system/multi-user.target.wants',
+    'ln -s ../img-boot-marker.service /etc/systemd/system/multi-user.target.wants/img-boot-marker.service',
+    '%end',
+    '',
+  ].join('\n');
+}
+
+interface ApiJob {
+  id: string; status: string; error?: string; error_code?: string; imagefile?: string; size?: number;
+  verified?: { ok: boolean; detail: string; seconds: number };
+  history: Array<{ status: string; at?: string }>;
+}
+
+async function submit(imagetype: string, ks: string): Promise<string> {
+  const res = await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ email: uniqueEmail(`boot-${imagetype}`), imagetype, kickstart: ks }),
+  });
+  const body = (await res.json()) as { id?: string };
+  assert.equal(res.status, 201, `submit answered ${res.status}: ${JSON.stringify(body)}`);
+  return body.id!;
+}
+
+async function job(id: string): Promise<ApiJob> {
+  const res = await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${id}`, { headers: { accept: 'application/json' } });
+  assert.equal(res.status, 200);
+  return (await res.json()) as ApiJob;
+}
+
+async function finished(type: string): Promise<ApiJob> {
+  const id = jobs.get(type)!;
+  return waitFor(`the ${type} job to finish`, async () => {
+    const j = await job(id);
+    return ['done', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
+  }, { timeoutMs: 15 * 60_000, intervalMs: 2000 });
+}
+
+/** A finished job's image. Read from the data directory: the download route is the frontend's, tested there. */
+async function builtImage(type: string): Promise<{ job: ApiJob; file: string; log: string }> {
+  const j = await finished(type);
+  const log = await (await fetch(`${env.IMG_PUBLIC_URL}/job/${j.id}/log`)).text();
+  assert.equal(j.status, 'done', `the ${type} job ended ${j.status}: ${j.error_code}: ${j.error}\n${log.split('\n').slice(-40).join('\n')}`);
+  assert.ok(j.imagefile);
+  return { job: j, file: join(env.IMG_DATA_DIR, 'images', j.id, j.imagefile), log };
+}
+
+function img(...args: string[]): { code: number | null; stdout: string; stderr: string; seconds: number } {
+  const started = Date.now();
+  const r = spawnSync(process.execPath, ['cli/bin/img.js', ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 420_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (Date.now() - started) / 1000 };
+}
+
+/** Booted by the service with the kickstart's marker required, and recorded on the job. */
+function assertVerifiedByService(j: ApiJob, log: string): void {
+  assert.ok(j.verified, 'the job records the boot check');
+  assert.equal(j.verified.ok, true);
+  assert.match(j.verified.detail, new RegExp(`the marker "${MARKER}" appeared on the serial console`));
+  assert.match(log, /IMG: boot check passed/);
+  assert.match(log, new RegExp(`^${MARKER}`, 'm'), 'the serial console is in the job log');
+}
+
+before(async () => {
+  // Idempotent and quick when the image is there; rebuilds it when the recipe changed.
+  execFileSync('bash', [join(repoRoot, 'deploy/builder/build-image.sh')], { stdio: 'ignore' });
+  await purgeAllQueues();
+  scratch = await tempDir('img-boot-');
+  env = await stackEnv({
+    IMG_BUILD_TIMEOUT_S: '900',
+    // Two at once: one build downloads while the other compresses or boots.
+    IMG_BUILD_CONCURRENCY: '2',
+    IMG_VERIFY_BOOT: 'true',
+    IMG_VERIFY_TIMEOUT_S: '300',
+    IMG_SUBMIT_RATE_LIMIT: '100',
+  });
+  for (const name of ['image-creator', 'frontend']) services.push(await startService(name, env, { readyTimeoutMs: 60_000 }));
+  // The refused one first, so it is not queued behind the builds.
+  jobs.set('no-root', await submit('raw', kickstart('no-root').replace('part / --size=1024 --fstype=ext4\n', '')));
+  for (const type of ['raw', 'livecd', 'loop', 'qcow2', 'vmdk', 'vdi', 'liveusb']) {
+    jobs.set(type, await submit(type, kickstart(`built-as-${type}`, { marker: type !== 'vdi' })));
+  }
+  jobs.set('too-small', await submit('loop', kickstart('too-small').replace('--size=1024', '--size=40')));
+});
+
+after(async () => {
+  await Promise.all(services.map((s) => s.stop()));
+  if (env) await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+test('a raw build without `part /` is refused with an error naming it', async () => {
+  const id = jobs.get('no-root')!;
+  const j = await waitFor('the job to fail', async () => {
+    const x = await job(id);
+    return x.status === 'failed' ? x : undefined;
+  }, { timeoutMs: 10 * 60_000, intervalMs: 500 });
+  assert.equal(j.error_code, 'invalid_kickstart');
+  assert.match(j.error ?? '', /part \/ --size=/);
+  assert.match(j.error ?? '', /root partition/);
+});
+
+test('raw: the kernel and init are added, the disk boots to the %post marker in the service, and `img verify` passes on it', async () => {
+  const { job: j, file, log } = await builtImage('raw');
+  assert.match(log, /IMG: adding linux-image-amd64 to the packages/);
+  assert.match(log, /IMG: adding systemd-sysv to the packages/);
+  assertVerifiedByService(j, log);
+  assert.match(log, /Command line: .*root=UUID=[0-9a-f-]{36} ro console=ttyS0,115200 console=tty0 img\.test=on/, 'the kernel got the --append');
+  assert.match(log, /^boot: $/m, 'syslinux waited for its --timeout');
+  const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', file], { encoding: 'utf8' })) as { format: string; 'virtual-size': number };
+  assert.equal(info.format, 'raw');
+  const table = execFileSync('sfdisk', ['--dump', file], { encoding: 'utf8' });
+  assert.match(table, /label: dos/);
+  assert.match(table, /type=ef, bootable/);
+  assert.match(table, /type=83/);
+
+  const r = img('verify', file, '--marker', MARKER, '--timeout', '300');
+  assert.equal(r.code, 0, `img verify: ${r.stdout}${r.stderr}`);
+  assert.match(r.stdout, new RegExp(`^PASS: the marker "${MARKER}" appeared`, 'm'));
+  console.log(`raw: service boot check ${j.verified?.seconds} s, img verify ${r.seconds} s`);
+});
+
+test('raw, UEFI: the same disk boots with OVMF through GRUB on the boot partition', async () => {
+  const { file } = await builtImage('raw');
+  const r = img('verify', file, '--uefi', '--marker', MARKER, '--timeout', '300');
+  assert.equal(r.code, 0, `img verify --uefi: ${r.stdout}${r.stderr}`);
+  console.log(`raw UEFI: img verify ${r.seconds} s`);
+});
+
+test('img verify on a disk whose marker never appears fails within its limit and shows the last console lines', async () => {
+  const { file } = await builtImage('raw');
+  const r = img('verify', file, '--marker', 'THIS-NEVER-APPEARS', '--timeout', '40');
+  assert.equal(r.code, 1, `${r.stdout}${r.stderr}`);
+  assert.ok(r.seconds < 40 + 20, `took ${r.seconds} s`);
+  assert.match(r.stdout, /^FAIL: no "THIS-NEVER-APPEARS" on the serial console within 40 s/m);
+  const tail = r.stdout.split('last lines of the serial console:\n')[1] ?? '';
+  assert.ok(tail.split('\n').filter((l) => l.startsWith('  | ')).length >= 5, `the console tail is shown:\n${r.stdout}`);
+});
+
+test('qcow2: the converted disk is a qcow2 image and boots to its marker', async () => {
+  const { job: j, file, log } = await builtImage('qcow2');
+  const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', file], { encoding: 'utf8' })) as { format: string };
+  assert.equal(info.format, 'qcow2');
+  assertVerifiedByService(j, log);
+  const r = img('verify', file, '--marker', MARKER, '--timeout', '300');
+  assert.equal(r.code, 0, `img verify: ${r.stdout}${r.stderr}`);
+});
+
+for (const type of ['vmdk', 'vdi']) {
+  const what = type === 'vdi' ? 'a login prompt (its kickstart prints no marker)' : 'its marker';
+  test(`${type}: qemu-img reads it as ${type}, and it booted to ${what} in the service`, async () => {
+    const { job: j, file, log } = await builtImage(type);
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', file], { encoding: 'utf8' })) as { format: string; 'virtual-size': number };
+    assert.equal(info.format, type);
+    assert.ok(info['virtual-size'] > 1024 * 1024 * 1024, `virtual size ${info['virtual-size']}`);
+    execFileSync('qemu-img', ['check', '-f', type, file], { stdio: 'ignore' });
+    if (type === 'vmdk') {
+      assertVerifiedByService(j, log);
+    } else {
+      assert.ok(j.verified?.ok, 'the job records the boot check');
+      assert.match(j.verified.detail, /^a login prompt \("img-boot-test login:"\) appeared on the serial console/);
+      assert.match(log, /waiting up to 300 s for a login prompt/);
+    }
+  });
+}
+
+test('loop: an ext4 file system of exactly part / --size that e2fsck finds clean, with the %post file in it', async () => {
+  const { job: j, file, log } = await builtImage('loop');
+  assert.equal(j.size, 1024 * 1024 * 1024);
+  assert.equal(j.verified, undefined, 'a file system image is not booted');
+  assert.doesNotMatch(log, /IMG: adding linux-image-amd64/, 'no kernel is forced into a file system image');
+  execFileSync('e2fsck', ['-fn', file], { stdio: 'pipe' });
+  const tag = execFileSync('debugfs', ['-R', 'cat /etc/img-test-tag', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  assert.equal(tag.trim(), 'built-as-loop');
+  const fstab = execFileSync('debugfs', ['-R', 'cat /etc/fstab', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const uuid = /UUID:\s+(\S+)/.exec(execFileSync('dumpe2fs', ['-h', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))?.[1];
+  assert.match(fstab, new RegExp(`^UUID=${uuid}\\s+/\\s+ext4`, 'm'), 'the fstab mounts this file system as /');
+});
+
+test('loop: a root file system larger than part / --size fails with the size it needs', async () => {
+  const j = await finished('too-small');
+  assert.equal(j.status, 'failed');
+  assert.equal(j.error_code, 'invalid_kickstart');
+  const need = Number(/needs about (\d+) MiB, raise --size/.exec(j.error ?? '')?.[1]);
+  assert.ok(need > 40 && need < 1024, `the error names the size needed: ${j.error}`);
+});
+
+test('livecd: a hybrid ISO with live-boot added that boots into the live system to its marker', async () => {
+  const { job: j, file, log } = await builtImage('livecd');
+  assert.match(log, /IMG: adding live-boot to the packages/);
+  assertVerifiedByService(j, log);
+  const listing = execFileSync('xorriso', ['-indev', file, '-find', '/live', '-exec', 'lsdl'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  assert.match(listing, /filesystem\.squashfs/);
+  assert.match(log, /Kernel command line: .*boot=live console=ttyS0,115200 console=tty0 img\.test=on/);
+});
+
+test('liveusb: the hybrid ISO, booted by the service as a disk the way a USB stick boots, reaches its marker', async () => {
+  const { job: j, file, log } = await builtImage('liveusb');
+  assertVerifiedByService(j, log);
+  // The isohybrid MBR is what makes the ISO bootable as a disk.
+  const mbr = execFileSync('sfdisk', ['--dump', file], { encoding: 'utf8' });
+  assert.match(mbr, /label: dos/);
+  assert.match(log, /^ISOLINUX /m, 'booted through the MBR into isolinux');
+});

@@ -1,0 +1,101 @@
+// The rules around bootable images that need no Docker or QEMU: what each type adds to the
+// package set and requires of the kickstart, how the console is read, how a file's format is told.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseKickstart } from '@img/shared/kickstart';
+import { prepareBuild } from '../../src/image-types.ts';
+import { ConsoleWatcher, DEFAULT_MARKER, detectImage, qemuArgs } from '../../src/verify-boot.ts';
+
+function plan(ks: string) {
+  const r = parseKickstart(ks);
+  assert.deepEqual(r.errors, []);
+  return r.plan!;
+}
+
+test('a disk type gets a kernel and an init when the kickstart has none, and says so', () => {
+  const p = plan('part / --size=900 --fstype=ext4\nbootloader --timeout=3 --append="quiet"\n%packages\nvim\n%end\n');
+  const r = prepareBuild(p, 'raw', p.packages.include);
+  assert.equal(r.error, undefined);
+  assert.deepEqual(r.include, ['vim', 'linux-image-amd64', 'systemd-sysv']);
+  assert.equal(r.notes.length, 2);
+  assert.match(r.notes[0]!, /linux-image-amd64/);
+  assert.deepEqual(r.env, { IMG_BOOT_APPEND: 'quiet', IMG_BOOT_TIMEOUT: '3', IMG_ROOT_SIZE_MIB: '900', IMG_ROOT_FSTYPE: 'ext4' });
+});
+
+test('a kernel or init the kickstart chose is kept, and an excluded one is not forced back', () => {
+  const p = plan('part / --size=900\n%packages\nlinux-image-cloud-amd64\n-systemd-sysv\nsysvinit-core\n%end\n');
+  const r = prepareBuild(p, 'qcow2', p.packages.include);
+  assert.deepEqual(r.include, ['linux-image-cloud-amd64', 'sysvinit-core']);
+  assert.deepEqual(r.notes, []);
+});
+
+test('live types add live-boot and need no partition; file system and archive types add nothing', () => {
+  const p = plan('%packages\nvim\n%end\n');
+  const live = prepareBuild(p, 'livecd', p.packages.include);
+  assert.equal(live.error, undefined);
+  assert.deepEqual(live.include, ['vim', 'linux-image-amd64', 'systemd-sysv', 'live-boot']);
+  assert.deepEqual(prepareBuild(p, 'tar', p.packages.include).include, ['vim']);
+  const withRoot = plan('part / --size=700\n%packages\nvim\n%end\n');
+  assert.deepEqual(prepareBuild(withRoot, 'loop', withRoot.packages.include).include, ['vim']);
+});
+
+test('disk and file system types refuse a kickstart without part /, or with a root they cannot write', () => {
+  const none = plan('%packages\nvim\n%end\n');
+  for (const type of ['loop', 'raw', 'qcow2', 'vmdk', 'vdi'] as const) {
+    assert.match(prepareBuild(none, type, []).error ?? '', /needs a root partition: add a line such as `part \/ --size=/);
+  }
+  assert.match(prepareBuild(plan('part / --size=900 --fstype=xfs\n'), 'raw', []).error ?? '', /--fstype=xfs/);
+  assert.match(prepareBuild(plan('part / --size=900\npart /home --size=100\n'), 'raw', []).error ?? '', /part \/home/);
+});
+
+/** Read through a call, so an assertion on one state does not narrow the type for the next. */
+const seen = (w: ConsoleWatcher) => w.found;
+
+test('the console watcher finds the marker across chunks, and a login prompt only without an explicit marker', () => {
+  const strict = new ConsoleWatcher('MY-MARK');
+  strict.push(Buffer.from('\x1b[0;32m  OK  \x1b[0m booting\r\ndebian login: '));
+  assert.equal(seen(strict), undefined, 'an explicit marker ignores login prompts');
+  strict.push(Buffer.from('\r\nMY-'));
+  strict.push(Buffer.from('MARK\r\n'));
+  assert.equal(seen(strict)?.what, 'marker');
+
+  const loose = new ConsoleWatcher(undefined);
+  loose.push(Buffer.from('Starting systemd-logind.service - User Login Management...\n'));
+  assert.equal(seen(loose), undefined);
+  loose.push(Buffer.from('\nDebian GNU/Linux 12 host ttyS0\n\nhost login: '));
+  assert.deepEqual(seen(loose), { what: 'login', line: 'host login:' });
+  const marker = new ConsoleWatcher(undefined);
+  marker.push(Buffer.from(`x\n${DEFAULT_MARKER}\n`));
+  assert.equal(marker.found?.what, 'marker');
+  assert.deepEqual(marker.tail(), ['x', DEFAULT_MARKER]);
+});
+
+test('the image format is told from the first bytes, a qcow2 backing file is noticed, and QEMU is told the format', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'img-detect-'));
+  try {
+    const write = (name: string, bytes: Buffer) => { writeFileSync(join(dir, name), bytes); return join(dir, name); };
+    const qcow = Buffer.alloc(512);
+    qcow.write('QFI\xfb', 0, 'latin1');
+    assert.deepEqual(await detectImage(write('a.qcow2', qcow)), { format: 'qcow2', media: 'disk', backingFile: false });
+    qcow.writeBigUInt64BE(512n, 8);
+    assert.equal((await detectImage(write('b.qcow2', qcow))).backingFile, true);
+    const vdi = Buffer.alloc(512);
+    vdi.writeUInt32LE(0xbeda107f, 0x40);
+    assert.equal((await detectImage(write('c.vdi', vdi))).format, 'vdi');
+    assert.equal((await detectImage(write('d.vmdk', Buffer.from('KDMV\x01\x00\x00\x00', 'latin1')))).format, 'vmdk');
+    const iso = Buffer.alloc(0x9000);
+    iso.write('CD001', 0x8001, 'latin1');
+    assert.deepEqual(await detectImage(write('e.iso', iso)), { format: 'raw', media: 'cdrom', backingFile: false });
+    assert.deepEqual(await detectImage(write('f.raw', Buffer.alloc(100))), { format: 'raw', media: 'disk', backingFile: false });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const args = qemuArgs({ format: 'vdi', media: 'disk' }, '/a,b.vdi');
+  assert.ok(args.includes('file=/a,,b.vdi,format=vdi,if=virtio'));
+  assert.ok(args.includes('-snapshot') && args.includes('-no-reboot'));
+  assert.deepEqual(args.slice(args.indexOf('-nic'), args.indexOf('-nic') + 2), ['-nic', 'none']);
+  assert.ok(!args.some((a) => /kvm/.test(a)), 'emulation only');
+});
