@@ -169,3 +169,20 @@ test('image-creator killed with SIGKILL mid-build: the next one removes the orph
   assert.deepEqual(seen.map((o) => o.kind), ['link'], 'exactly one outcome');
   assert.deepEqual(containersOf(id), []);
 });
+
+test('a lost broker connection mid-build: the redelivered message waits for the build still running here, one build', async () => {
+  const id = await build('echo slow step\nsleep 12\necho finished > /etc/img-reconnect-test');
+  await waitFor('the build to reach %post', async () => (await readPhases(id)).includes('post'), { timeoutMs: 120_000, intervalMs: 500 });
+  // The broker drops every connection of the test virtual host: the unacked message is delivered
+  // again once image-creator has reconnected, while its first delivery is still building.
+  execFileSync('rabbitmqctl', ['-n', 'rabbit@localhost', 'close_all_connections', '--vhost', new URL(testEnv.amqpUrl).pathname.slice(1) || '/', '--limit', '100', 'test: connection lost'], { stdio: 'ignore' });
+  const seen = await outcomes(id, 180_000, 8000);
+  // The first delivery's link may go out before its ack is lost; the second then sends the same
+  // link again (the frontend and the notifier take a link once). What must hold: no failure, one
+  // image, one build.
+  assert.ok(seen.length > 0 && seen.every((o) => o.kind === 'link'), JSON.stringify(seen.map((o) => o.kind)));
+  assert.equal(new Set(seen.map((o) => (o.msg as LinkMessage).sha256)).size, 1, 'one image');
+  assert.equal(creator!.output.filter((l) => l.includes('"msg":"image built"') && l.includes(id)).length, 1, 'built once');
+  assert.ok(creator!.output.some((l) => l.includes('still being built here') && l.includes(id)), 'the second delivery waited');
+  assert.deepEqual(containersOf(id), []);
+});
