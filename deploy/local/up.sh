@@ -38,13 +38,14 @@ running() { [ -f "$IMG_RUN_DIR/$1.pid" ] && kill -0 "$(cat "$IMG_RUN_DIR/$1.pid"
 # --- Debian packages -----------------------------------------------------------------------
 packages=(rabbitmq-server docker.io mmdebstrap zstd ca-certificates iproute2
           qemu-system-x86 qemu-utils mtools dosfstools e2fsprogs fdisk syslinux syslinux-common isolinux
-          xorriso squashfs-tools chromium docker-compose wrk)
+          xorriso squashfs-tools ovmf chromium docker-compose wrk)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$IMG_LOG_DIR/apt.log" 2>&1 \
+  # With their recommended packages (QEMU's firmware and ROMs, mmdebstrap's helpers): the set the tests run with.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >"$IMG_LOG_DIR/apt.log" 2>&1 \
     || die "apt-get install failed; see $IMG_LOG_DIR/apt.log"
 fi
 command -v node >/dev/null || die "Node.js 20 is needed (node not found)"

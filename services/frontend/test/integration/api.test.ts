@@ -4,13 +4,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, readdir, stat, writeFile, rm } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import amqp from 'amqplib';
 import { exchanges, queues, routes, type Broker } from '@img/shared/broker';
 import { builtImageTypes, errorMessage, imageTypes, linkMessage, resultMessage } from '@img/shared/contracts';
-import { connectTestBroker, purgeAllQueues, stackEnv, startService, testEnv, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
+import { purgeAllQueues, stackEnv, testEnv, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
 import { readEvents, wipeJobs } from '../support/http.ts';
+import { startFrontendStack, type FrontendStack } from '../support/stack.ts';
 
 const TOKEN = 'operator-token-for-tests';
 let env: Awaited<ReturnType<typeof stackEnv>>;
@@ -18,18 +19,13 @@ let frontend: ServiceProcess;
 let broker: Broker;
 let base: string;
 
+let stack: FrontendStack | undefined;
 before(async () => {
-  await purgeAllQueues();
-  await wipeJobs();
-  env = await stackEnv({ IMG_OPERATOR_TOKEN: TOKEN, IMG_MAX_UPLOAD_BYTES: '4096', IMG_SUBMIT_RATE_LIMIT: '1000' });
-  base = env.IMG_PUBLIC_URL;
-  frontend = await startService('frontend', env);
-  broker = await connectTestBroker('api-test');
+  stack = await startFrontendStack('api-test', { IMG_OPERATOR_TOKEN: TOKEN, IMG_MAX_UPLOAD_BYTES: '4096' });
+  ({ env, base, frontend, broker } = stack);
 });
 after(async () => {
-  await broker?.close();
-  await frontend?.stop();
-  if (env) await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
+  await stack?.stop();
 });
 
 const goodKs = '%packages\nhostname\n%end\n';

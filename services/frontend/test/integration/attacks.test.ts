@@ -4,12 +4,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { readFile, mkdir, writeFile, rm } from 'node:fs/promises';
+import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { routes, type Broker } from '@img/shared/broker';
 import { errorMessage } from '@img/shared/contracts';
-import { connectTestBroker, purgeAllQueues, stackEnv, startService, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
+import { stackEnv, startService, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
 import { formSession, rawGet, wipeJobs } from '../support/http.ts';
+import { startFrontendStack, type FrontendStack } from '../support/stack.ts';
 
 const OPERATOR = { user: 'operator', password: 'correct horse battery staple' };
 let env: Awaited<ReturnType<typeof stackEnv>>;
@@ -17,19 +18,13 @@ let frontend: ServiceProcess;
 let broker: Broker;
 let base: string;
 
+let stack: FrontendStack | undefined;
 before(async () => {
-  await purgeAllQueues();
-  await wipeJobs();
-  env = await stackEnv({ IMG_OPERATOR_USER: OPERATOR.user, IMG_OPERATOR_PASSWORD: OPERATOR.password, IMG_SUBMIT_RATE_LIMIT: '1000' });
-  base = env.IMG_PUBLIC_URL;
-  frontend = await startService('frontend', env);
-  broker = await connectTestBroker('attack-test');
+  stack = await startFrontendStack('attack-test', { IMG_OPERATOR_USER: OPERATOR.user, IMG_OPERATOR_PASSWORD: OPERATOR.password });
+  ({ env, base, frontend, broker } = stack);
 });
 after(async () => {
-  await broker?.close();
-  await frontend?.stop();
-  if (env) await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
-  await purgeAllQueues();
+  await stack?.stop();
 });
 
 const SCRIPT = '<script>alert(1)</script>';
