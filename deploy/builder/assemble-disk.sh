@@ -5,6 +5,7 @@
 # Uses from the caller: $root, fail, and the environment
 #   IMG_ROOT_SIZE_MIB IMG_ROOT_FSTYPE   from `part / --size --fstype`
 #   IMG_BOOT_APPEND IMG_BOOT_TIMEOUT    from `bootloader --append --timeout` (seconds)
+#   IMG_BOOT_APPEND_GRUB                the same --append, quoted for a GRUB script
 
 MIB=1048576
 
@@ -27,6 +28,11 @@ find_kernel() {
 # serial one is what the headless boot check reads), then what the kickstart asked for.
 kernel_cmdline() {
   echo "root=UUID=$1 ro console=ttyS0,115200 console=tty0${IMG_BOOT_APPEND:+ $IMG_BOOT_APPEND}"
+}
+# The same for a GRUB `linux` line: the kickstart's part comes quoted for GRUB's script language
+# (IMG_BOOT_APPEND_GRUB, see image-types.ts).
+grub_cmdline() {
+  echo "root=UUID=$1 ro console=ttyS0,115200 console=tty0${IMG_BOOT_APPEND_GRUB:+ $IMG_BOOT_APPEND_GRUB}"
 }
 
 # syslinux counts in tenths of a second, and its TIMEOUT 0 means "wait for ever", so a zero
@@ -103,7 +109,7 @@ make_bootfs() {
     echo 'terminal_output serial console'
     echo "search --no-floppy --set=root --fs-uuid ${volid:0:4}-${volid:4:4}"
     echo 'menuentry img {'
-    echo "  linux /vmlinuz $cmdline"
+    echo "  linux /vmlinuz $(grub_cmdline "$uuid")"
     echo '  initrd /initrd.img'
     echo '}'
   } > "$cfg/grub.cfg"

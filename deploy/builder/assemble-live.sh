@@ -45,7 +45,7 @@ assemble_live_type() {
       echo 'terminal_output serial console'
       echo 'search --no-floppy --set=root --file /live/IMG-LIVE'
       echo 'menuentry live {'
-      echo "  linux /live/vmlinuz $cmdline"
+      echo "  linux /live/vmlinuz boot=live console=ttyS0,115200 console=tty0${IMG_BOOT_APPEND_GRUB:+ $IMG_BOOT_APPEND_GRUB}"
       echo '  initrd /live/initrd.img'
       echo '}'
     } > "$cfg/grub.cfg"

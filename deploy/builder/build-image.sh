@@ -34,3 +34,5 @@ docker import \
   --change "LABEL img.builder.version=$version" \
   "$work/builder.tar" "$tag"
 echo "built $tag"
+# Older builder images are not used by this recipe any more; one still in use by a container stays.
+docker images img-builder --format '{{.Tag}}' | grep -vx "$version" | sed 's/^/img-builder:/' | xargs -r docker rmi >/dev/null 2>&1 || true

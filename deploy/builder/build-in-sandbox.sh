@@ -10,12 +10,23 @@
 #                     the environment, so it never shows in `docker inspect`)
 #   /in/sources.list  one "deb URL SUITE COMPONENTS" line per repository; @DEFAULT_MIRROR@ stands for the default mirror
 #   /in/post/NN       %post scripts, with /in/post/NN.interp (interpreter), NN.nochroot (present if --nochroot), NN.line
+#   caches, all optional and decided by image-creator:
+#   IMG_ROOTFS_CACHED  a read-only tar.zst of the installed root file system of an earlier build with exactly
+#                      these packages and repositories: used instead of installing them again
+#   IMG_DEB_CACHE      a read-only directory of .deb files (see package-cache.sh)
+#   IMG_CACHE_EXPORT   1: offer what this build downloaded (and, with IMG_ROOTFS_EXPORT=1, its installed root file
+#                      system) in /out/.cache-export, and wait until image-creator has taken it, before any %post runs
+# The work area /work is a size-capped tmpfs and the rest of the container is read-only.
 # Output: /out/image.<ext>. The log speaks to image-creator through marker lines:
 #   @@IMG-PHASE <phase>        a new phase begins
 #   @@IMG-POST <line>          the %post script from kickstart line <line> starts
 #   @@IMG-FAIL <phase> <code>  the build failed in <phase>; the lines before say why
+#   @@IMG-CACHE-EXPORT         /out/.cache-export is complete (printed only before the post phase)
 set -uo pipefail
 export LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive
+# The container's own file system is read-only: temporary files go to the capped work area.
+export TMPDIR=/work/tmp
+mkdir -p "$TMPDIR"
 root=/work/rootfs
 current=fetching
 phase() { current=$1; echo "@@IMG-PHASE $1"; }
@@ -28,25 +39,63 @@ while IFS= read -r line || [ -n "$line" ]; do
   [ -n "$line" ] && sources+=("${line//@DEFAULT_MIRROR@/$default_mirror}")
 done < /in/sources.list
 
-phase fetching
-# An empty --include is an error to mmdebstrap: a kickstart may list no package at all.
-include=()
-[ -n "${IMG_INCLUDE:-}" ] && include=(--include="$IMG_INCLUDE")
-mmdebstrap --mode=root --variant=minbase "${include[@]}" \
-  --extract-hook='echo "@@IMG-PHASE installing"' \
-  "$IMG_SUITE" "$root" "${sources[@]}" || fail install_failed
-current=installing
+# install_packages: mmdebstrap into $root, then the kickstart's exclusions.
+install_packages() {
+  # An empty --include is an error to mmdebstrap: a kickstart may list no package at all.
+  local include=() hooks=()
+  [ -n "${IMG_INCLUDE:-}" ] && include=(--include="$IMG_INCLUDE")
+  # The cache's setup hook updates the package lists itself, to know which packages it can give.
+  [ -n "${IMG_DEB_CACHE:-}" ] && hooks+=(--skip=update --setup-hook='/opt/img/package-cache.sh in "$1"')
+  # Keep the essential packages' files until the customize hook has offered them to the cache.
+  [ -n "${IMG_CACHE_EXPORT:-}" ] && hooks+=(--skip=essential/unlink --customize-hook='/opt/img/package-cache.sh out "$1"')
+  mmdebstrap --mode=root --variant=minbase "${include[@]}" "${hooks[@]}" \
+    --extract-hook='echo "@@IMG-PHASE installing"' \
+    "$IMG_SUITE" "$root" "${sources[@]}" || fail install_failed
+  current=installing
+
+  # Exclusions: packages the kickstart names with a leading '-' are removed if something pulled them in.
+  if [ -n "${IMG_EXCLUDE:-}" ]; then
+    local excl=() installed=() p
+    IFS=, read -r -a excl <<<"$IMG_EXCLUDE"
+    for p in "${excl[@]}"; do in_root dpkg-query -W "$p" >/dev/null 2>&1 && installed+=("$p"); done
+    if [ ${#installed[@]} -gt 0 ]; then
+      echo "removing excluded packages: ${installed[*]}"
+      in_root apt-get purge -y "${installed[@]}" || fail install_failed
+      in_root apt-get clean
+    fi
+  fi
+}
 
 in_root() { chroot "$root" "$@"; }
 
-# Exclusions: packages the kickstart names with a leading '-' are removed if something pulled them in.
-if [ -n "${IMG_EXCLUDE:-}" ]; then
-  IFS=, read -r -a excl <<<"$IMG_EXCLUDE"
-  installed=()
-  for p in "${excl[@]}"; do in_root dpkg-query -W "$p" >/dev/null 2>&1 && installed+=("$p"); done
-  if [ ${#installed[@]} -gt 0 ]; then
-    echo "removing excluded packages: ${installed[*]}"
-    in_root apt-get purge -y "${installed[@]}" || fail install_failed
+phase fetching
+if [ -n "${IMG_ROOTFS_CACHED:-}" ]; then
+  echo "IMG: an earlier build installed exactly these packages from these repositories: its root file system is taken from the cache"
+  phase installing
+  mkdir -p "$root"
+  if ! zstd -dc "$IMG_ROOTFS_CACHED" | tar --numeric-owner --xattrs --xattrs-include='*' -xpf - -C "$root"; then
+    echo "IMG: the cached root file system could not be unpacked; installing the packages instead"
+    rm -rf "$root"
+    install_packages
+  fi
+else
+  install_packages
+fi
+current=installing
+
+# Hand over what the cache may keep before any of the kickstart's own code runs: from here on the
+# build runs the user's scripts, and nothing they could touch is ever put into the shared cache.
+if [ -n "${IMG_CACHE_EXPORT:-}" ]; then
+  mkdir -p /out/.cache-export
+  if [ -n "${IMG_ROOTFS_EXPORT:-}" ] && [ -z "${IMG_ROOTFS_CACHED:-}" ]; then
+    tar --numeric-owner --xattrs -C "$root" -cf - . | zstd -q -T0 -1 -o /out/.cache-export/rootfs.tar.zst \
+      || { echo "IMG: the root file system could not be packed for the cache"; rm -f /out/.cache-export/rootfs.tar.zst; }
+  fi
+  echo "@@IMG-CACHE-EXPORT"
+  for _ in $(seq 600); do [ -e /out/.cache-export ] || break; sleep 0.1; done
+  if [ -e /out/.cache-export ]; then
+    echo "IMG: image-creator did not take this build's packages for the cache; going on without"
+    rm -rf /out/.cache-export
   fi
 fi
 

@@ -12,6 +12,20 @@ const schema = z.object({
   IMG_BUILD_MEMORY_MB: env.int(3072, 256),
   IMG_BUILD_CPUS: z.coerce.number().positive().default(Math.max(1, availableParallelism() / 2)),
   IMG_BUILD_PIDS: env.int(2048, 64),
+  /**
+   * The build's work area in MiB: a tmpfs, so a full one fails the build with "no space left", and its
+   * pages count as memory (the container may use IMG_BUILD_MEMORY_MB + this). The image written to the
+   * host is held to the same size.
+   */
+  IMG_BUILD_DISK_MB: env.int(8192, 256),
+  /** Where the build caches live; empty: <IMG_DATA_DIR>/cache. */
+  IMG_CACHE_DIR: env.optionalStr(),
+  /** Keep downloaded .deb files for later builds. */
+  IMG_PACKAGE_CACHE: env.bool(true),
+  /** Reuse an installed root file system of the same packages and repositories for this many hours; 0: never. */
+  IMG_ROOTFS_CACHE_HOURS: env.int(24, 0),
+  /** The caches together are kept under this size (least recently used files go first). */
+  IMG_CACHE_MAX_MB: env.int(10240, 64),
   /** Largest build log kept, in MiB; past it the build's output is dropped with a note. */
   IMG_MAX_LOG_MB: env.int(64, 1),
   /** Boot every disk and ISO image in QEMU after its build; an image that does not boot fails its job. */

@@ -35,6 +35,13 @@ export interface SandboxSpec {
   capabilities?: string[];
   /** Default `bridge` (the build downloads packages); `none` for the boot check, which runs the user's image. */
   network?: 'bridge' | 'none';
+  /**
+   * The work area's size in MiB: /work becomes a tmpfs of that size (a hard cap: a full one gives
+   * "No space left on device"), /tmp a small one, and the rest of the container read-only, so a build
+   * can write nowhere else but the host directories mounted into it. tmpfs pages count against the
+   * container's memory, so `memoryBytes` must include this.
+   */
+  workAreaMb?: number;
   /** Pass output on as it arrives instead of in whole lines: a login prompt waits at the end of a line with no newline. */
   unbuffered?: boolean;
 }
@@ -95,6 +102,10 @@ export class DockerRunner {
         PidsLimit: spec.pidsLimit,
         NetworkMode: spec.network ?? 'bridge',
         Init: true,
+        ...(spec.workAreaMb ? {
+          ReadonlyRootfs: true,
+          Tmpfs: { '/work': `rw,exec,dev,suid,mode=0755,size=${spec.workAreaMb}m`, '/tmp': 'rw,exec,nosuid,nodev,mode=1777,size=64m' },
+        } : {}),
       },
     });
     const id = container.id.slice(0, 12);

@@ -52,6 +52,7 @@ export function prepareBuild(plan: BuildPlan, type: ImageType, requested: string
   const excluded = new Set(plan.packages.exclude);
   const env: Record<string, string> = {
     IMG_BOOT_APPEND: plan.bootloader.append ?? '',
+    IMG_BOOT_APPEND_GRUB: grubKernelArgs(plan.bootloader.append ?? ''),
     IMG_BOOT_TIMEOUT: String(plan.bootloader.timeout ?? 0),
   };
 
@@ -82,4 +83,33 @@ export function prepareBuild(plan: BuildPlan, type: ImageType, requested: string
   }
   if (kind.live) add('live-boot', `a ${type} image boots into a live system, which live-boot mounts from the initramfs`);
   return { include, notes, env };
+}
+
+/**
+ * `bootloader --append` as words of a GRUB `linux` line. GRUB's script language gives `$`, `;`,
+ * `#`, quotes, braces and backslashes meanings of their own, so each kernel argument is split the
+ * way the kernel splits them (on blanks outside double quotes, the quotes removed) and written in
+ * GRUB's single quotes, where nothing is special. GRUB puts double quotes back around an argument
+ * that holds a blank when it hands the line to the kernel.
+ */
+export function grubKernelArgs(append: string): string {
+  const words: string[] = [];
+  let word = '';
+  let quoted = false;
+  let any = false;
+  for (const ch of append) {
+    if (ch === '"') {
+      quoted = !quoted;
+      any = true;
+    } else if (!quoted && /\s/.test(ch)) {
+      if (any) words.push(word);
+      word = '';
+      any = false;
+    } else {
+      word += ch;
+      any = true;
+    }
+  }
+  if (any) words.push(word);
+  return words.map((w) => `'${w.replaceAll("'", "'\\''")}'`).join(' ');
 }

@@ -4,6 +4,8 @@ import type { Phase } from '@img/shared/contracts';
 
 export interface Markers {
   onPhase(phase: Phase): void;
+  /** The build's cache offer is complete. Only ever called before the post phase, and once. */
+  onCacheExport?(): void;
 }
 
 const MAX_LINE = 2000;
@@ -11,6 +13,8 @@ const MAX_LINE = 2000;
 const MAX_PARTIAL = 64 * 1024;
 
 const PROCESS_LIMIT = /fork: (retry: )?Resource temporarily unavailable|Cannot fork|fork: Interrupted system call/;
+
+const DISK_FULL = /No space left on device|ENOSPC/;
 
 const PHASES = new Set<string>(['fetching', 'installing', 'post', 'assembling', 'verifying']);
 
@@ -25,6 +29,11 @@ export class LogScanner {
   done = false;
   /** Lines where a fork was refused: the build ran into its process limit (a fork bomb, or a runaway script). */
   readonly processLimitLines: string[] = [];
+  /** Lines where a write failed because the work area is full. */
+  readonly diskFullLines: string[] = [];
+  /** The post phase began: the kickstart's own code may run, and may print anything. */
+  private userCode = false;
+  private cacheOffered = false;
 
   constructor(private readonly markers: Markers, private readonly keep = 2000) {}
 
@@ -44,10 +53,17 @@ export class LogScanner {
   private line(raw: string): void {
     // One line can be anything a %post prints (a fork bomb prints megabytes without a newline).
     const line = raw.length > MAX_LINE ? `${raw.slice(0, MAX_LINE - 40)} …[${raw.length - MAX_LINE + 40} characters cut]` : raw;
-    const m = /^@@IMG-(PHASE|POST|FAIL|DONE)\b ?(.*)$/.exec(line);
+    const m = /^@@IMG-(PHASE|POST|FAIL|DONE|CACHE-EXPORT)(?: (.*))?$/.exec(line);
     if (m) {
       const [, kind, rest = ''] = m;
-      if (kind === 'PHASE' && PHASES.has(rest.trim())) this.markers.onPhase(rest.trim() as Phase);
+      if (kind === 'PHASE' && PHASES.has(rest.trim())) {
+        if (rest.trim() === 'post') this.userCode = true;
+        this.markers.onPhase(rest.trim() as Phase);
+      }
+      if (kind === 'CACHE-EXPORT' && !this.userCode && !this.cacheOffered) {
+        this.cacheOffered = true;
+        this.markers.onCacheExport?.();
+      }
       if (kind === 'POST') {
         this.postLine = Number(rest) || undefined;
         this.postStart = this.lines.length;
@@ -60,6 +76,7 @@ export class LogScanner {
       return;
     }
     if (PROCESS_LIMIT.test(line) && this.processLimitLines.length < 5) this.processLimitLines.push(line);
+    if (DISK_FULL.test(line) && this.diskFullLines.length < 5) this.diskFullLines.push(line);
     this.lines.push(line);
     if (this.lines.length > this.keep) {
       const drop = this.lines.length - this.keep;

@@ -10,6 +10,8 @@ import { createLogger, redactUrl } from '@img/shared/logging';
 import { createShutdown, onSignals } from '@img/shared/lifecycle';
 import { loadConfig } from './config.ts';
 import { DockerRunner } from './docker-runner.ts';
+import { BuildCache } from './build-cache.ts';
+import { join } from 'node:path';
 import { buildHandler } from './handlers/build-image.ts';
 import { Cancellations } from './cancellations.ts';
 import { BuildRegistry, builderVersion, imageExists } from '@img/shared/builds';
@@ -51,6 +53,13 @@ const builds = new BuildRegistry(db, {
   imageExists: (image) => imageExists(config.IMG_DATA_DIR, image),
 });
 await builds.init();
+const cache = new BuildCache({
+  dir: config.IMG_CACHE_DIR ?? join(config.IMG_DATA_DIR, 'cache'),
+  packages: config.IMG_PACKAGE_CACHE,
+  rootfsHours: config.IMG_ROOTFS_CACHE_HOURS,
+  maxBytes: config.IMG_CACHE_MAX_MB * 1024 * 1024,
+});
+await cache.init();
 const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'image-creator' });
 const cancellations = new Cancellations();
 await broker.subscribe(exchanges.control, cancelMessage, async (m) => {
@@ -58,7 +67,7 @@ await broker.subscribe(exchanges.control, cancelMessage, async (m) => {
   log.info({ jobId: m.id, stopped }, stopped ? 'cancel: stopping the build' : 'cancel: remembered');
 });
 await broker.consume(queues.image, imageMessage, buildHandler({
-  config, builderImage, runner, broker, log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups, cancellations, builds, builderVersion: builderVersion(),
+  config, builderImage, runner, broker, log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups, cancellations, builds, builderVersion: builderVersion(), cache,
 }), { prefetch: config.IMG_BUILD_CONCURRENCY });
 
 // Images are kept for the retention the success email announces.

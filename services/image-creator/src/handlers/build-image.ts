@@ -1,7 +1,7 @@
 // image_queue → a build in the sandbox → link_queue or error_queue, with progress on result_queue.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { builtImageTypes, errorMessage, type ErrorMessage, imageMessage, linkMessage, resultMessage, type ImageMessage, type LinkMessage, type Phase } from '@img/shared/contracts';
@@ -18,6 +18,7 @@ import { imageKinds, prepareBuild } from '../image-types.ts';
 import { DEFAULT_MARKER, plainConsoleText, verifyBoot, type QemuLauncher } from '../verify-boot.ts';
 import { sandboxQemuLauncher } from '../sandbox-qemu.ts';
 import type { Cancellations } from '../cancellations.ts';
+import type { BuildCache, CachePlan } from '../build-cache.ts';
 import { requestHash, reuseImage, type BuildRegistry } from '@img/shared/builds';
 
 export interface BuildDeps {
@@ -36,6 +37,8 @@ export interface BuildDeps {
   /** Which build makes which request; identical requests share one. */
   builds: Pick<BuildRegistry, 'claim' | 'complete' | 'release'>;
   builderVersion: string;
+  /** The shared package and root file system caches; none: every build downloads and installs everything. */
+  cache?: BuildCache;
 }
 
 /** Guest memory of the boot check. */
@@ -183,6 +186,9 @@ function buildOnce(deps: BuildDeps) {
       await mkdir(paths.imageDir, { recursive: true });
       const inDir = join(paths.work, 'in');
       await writeInputs(inDir, parsed.plan);
+      const cachePlan = deps.cache ? await deps.cache.plan(parsed.plan, prepared.include, deps.builderVersion, deps.config.IMG_DEBIAN_MIRROR ?? '') : undefined;
+      if (cachePlan && !cachePlan.shareable) write('IMG: cache: this kickstart adds its own repositories, so nothing this build downloads or installs is kept for other builds\n');
+      if (cachePlan?.rootfsHit) write(`IMG: cache: installed root file system ${cachePlan.rootfsKey.slice(0, 12)} of an earlier build with the same packages and repositories is used\n`);
 
       let lastPhase: Phase = 'queued';
       const progress: Promise<void>[] = [];
@@ -193,11 +199,37 @@ function buildOnce(deps: BuildDeps) {
           log.warn({ err: err.message }, 'could not publish progress');
         }));
       };
-      const scan = new LogScanner({ onPhase });
+      // The build offers its downloads before any %post runs; they are taken at once, out of its reach.
+      let offer: Promise<void> | undefined;
+      const onCacheExport = () => {
+        if (!deps.cache || !cachePlan?.shareable) return;
+        const cache = deps.cache;
+        offer = cache.admit(join(paths.imageDir, '.cache-export'), cachePlan.rootfsKey, msg.id).then((got) => {
+          write(`IMG: cache: kept ${got.debs} new packages (${Math.round(got.debBytes / 1048576)} MiB)${got.rootfs ? ` and the installed root file system ${cachePlan.rootfsKey.slice(0, 12)}` : ''}\n`);
+          log.info({ debs: got.debs, debBytes: got.debBytes, rootfs: got.rootfs }, 'build cache: offer taken');
+        }, (err: Error) => {
+          log.warn({ err: err.message }, 'build cache: could not take the offer');
+          return rm(join(paths.imageDir, '.cache-export'), { recursive: true, force: true });
+        });
+      };
+      const scan = new LogScanner({ onPhase, onCacheExport });
+      // The work area is a capped tmpfs; what the build writes to the host (the image) is held to the same size.
+      const diskMb = deps.config.IMG_BUILD_DISK_MB;
+      const overrun = new AbortController();
+      let diskOverrun: string | undefined;
       const started = Date.now();
       const cancelled = deps.cancellations.start(msg.id);
+      const stopSignal = AbortSignal.any([cancelled, overrun.signal]);
       // A previous attempt's container (the process that ran it was killed) must not go on.
       await deps.runner.removeOrphans((jobId) => jobId !== msg.id);
+      const watch = setInterval(() => {
+        void dirBytes(paths.imageDir).then((bytes) => {
+          if (bytes > diskMb * 1048576 && !overrun.signal.aborted) {
+            diskOverrun = `the build wrote ${Math.round(bytes / 1048576)} MiB to its output, more than its limit of ${diskMb} MiB, and was stopped`;
+            overrun.abort();
+          }
+        }, () => {});
+      }, 2000);
       const result = await deps.runner.run({
         jobId: msg.id,
         image: deps.builderImage,
@@ -211,21 +243,32 @@ function buildOnce(deps: BuildDeps) {
           IMG_TIMEZONE: parsed.plan.timezone?.zone ?? '',
           IMG_DEBIAN_MIRROR: deps.config.IMG_DEBIAN_MIRROR ?? '',
           ...prepared.env,
+          ...cacheEnv(cachePlan),
         },
         mounts: [
           { host: inDir, container: '/in', readOnly: true },
           { host: paths.imageDir, container: '/out', readOnly: false },
+          ...(cachePlan?.debDir ? [{ host: cachePlan.debDir, container: '/cache/debs', readOnly: true }] : []),
+          ...(cachePlan?.rootfsHit ? [{ host: cachePlan.rootfsHit, container: '/cache/rootfs.tar.zst', readOnly: true }] : []),
         ],
-        memoryBytes: deps.config.IMG_BUILD_MEMORY_MB * 1024 * 1024,
+        workAreaMb: diskMb,
+        memoryBytes: (deps.config.IMG_BUILD_MEMORY_MB + diskMb) * 1024 * 1024,
         nanoCpus: Math.round(deps.config.IMG_BUILD_CPUS * 1e9),
         pidsLimit: deps.config.IMG_BUILD_PIDS,
         timeoutMs: deps.config.IMG_BUILD_TIMEOUT_S * 1000,
       }, (chunk) => {
         writeOutput(chunk);
         scan.push(chunk);
-      }, cancelled).finally(() => deps.cancellations.finish(msg.id));
+      }, stopSignal).finally(() => {
+        clearInterval(watch);
+        deps.cancellations.finish(msg.id);
+      });
       scan.end();
       await Promise.all(progress);
+      await offer;
+      // Whatever a %post left where the offer goes is not part of the result.
+      await rm(join(paths.imageDir, '.cache-export'), { recursive: true, force: true });
+      if (deps.cache) void deps.cache.prune().catch((err: Error) => log.warn({ err: err.message }, 'build cache: prune failed'));
 
       if (cancelled.aborted) {
         // The frontend has already marked the job cancelled and told the person.
@@ -236,8 +279,8 @@ function buildOnce(deps: BuildDeps) {
       }
 
       // A script that ran into the process limit may have left the image half made, even if it exited 0.
-      if (result.exitCode !== 0 || !scan.done || scan.processLimitLines.length > 0) {
-        const c = classifyFailure(result, scan, lastPhase, { timeoutS: deps.config.IMG_BUILD_TIMEOUT_S, memoryMb: deps.config.IMG_BUILD_MEMORY_MB, pids: deps.config.IMG_BUILD_PIDS });
+      if (result.exitCode !== 0 || !scan.done || scan.processLimitLines.length > 0 || diskOverrun) {
+        const c = classifyFailure(result, scan, lastPhase, { timeoutS: deps.config.IMG_BUILD_TIMEOUT_S, memoryMb: deps.config.IMG_BUILD_MEMORY_MB, pids: deps.config.IMG_BUILD_PIDS, diskMb }, diskOverrun);
         await rm(paths.imageDir, { recursive: true, force: true });
         await failJob(c.code, c.message, c.phase, c.excerpt, c.line);
         return;
@@ -315,6 +358,28 @@ function buildOnce(deps: BuildDeps) {
       if (claimedHash && !completed) await deps.builds.release(claimedHash, msg.id).catch((err: Error) => log.warn({ err: err.message }, 'could not release the build claim'));
     }
   };
+}
+
+/** What the sandbox script is told of the caches; the paths are where the runner mounts them. */
+function cacheEnv(plan: CachePlan | undefined): Record<string, string> {
+  if (!plan) return {};
+  return {
+    ...(plan.debDir ? { IMG_DEB_CACHE: '/cache/debs' } : {}),
+    ...(plan.rootfsHit ? { IMG_ROOTFS_CACHED: '/cache/rootfs.tar.zst' } : {}),
+    ...(plan.shareable ? { IMG_CACHE_EXPORT: '1' } : {}),
+    ...(plan.exportRootfs ? { IMG_ROOTFS_EXPORT: '1' } : {}),
+  };
+}
+
+/** Disk space used under a directory (allocated blocks: a sparse disk image counts what it holds). */
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) total += await dirBytes(p);
+    else total += await lstat(p).then((st) => st.blocks * 512, () => 0);
+  }
+  return total;
 }
 
 async function writeInputs(inDir: string, plan: BuildPlan): Promise<void> {

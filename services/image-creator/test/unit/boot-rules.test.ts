@@ -22,7 +22,7 @@ test('a disk type gets a kernel and an init when the kickstart has none, and say
   assert.deepEqual(r.include, ['vim', 'linux-image-amd64', 'systemd-sysv']);
   assert.equal(r.notes.length, 2);
   assert.match(r.notes[0]!, /linux-image-amd64/);
-  assert.deepEqual(r.env, { IMG_BOOT_APPEND: 'quiet', IMG_BOOT_TIMEOUT: '3', IMG_ROOT_SIZE_MIB: '900', IMG_ROOT_FSTYPE: 'ext4' });
+  assert.deepEqual(r.env, { IMG_BOOT_APPEND: 'quiet', IMG_BOOT_APPEND_GRUB: "'quiet'", IMG_BOOT_TIMEOUT: '3', IMG_ROOT_SIZE_MIB: '900', IMG_ROOT_FSTYPE: 'ext4' });
 });
 
 test('a kernel or init the kickstart chose is kept, and an excluded one is not forced back', () => {

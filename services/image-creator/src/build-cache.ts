@@ -1,0 +1,157 @@
+// The build caches shared by every build of this image-creator (and of any other that shares the
+// data directory): the .deb files builds downloaded, and the installed root file system of each
+// package selection. Both live on the host; builds see them read-only.
+//
+// Trust: a build offers what it downloaded and installed in /out/.cache-export before any of the
+// kickstart's own code runs (the sandbox script waits until it is taken), and only when every
+// package comes from the default Debian mirror, whose packages are signed. image-creator takes the
+// offer at once, by renaming it out of the build's reach, and refuses one that comes late or twice.
+// A cached .deb is used only when its SHA256 is the one in the signed index (package-cache.sh), so
+// a damaged or planted file is never installed.
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BuildPlan } from '@img/shared/kickstart';
+
+export interface BuildCacheOptions {
+  dir: string;
+  /** Keep .deb files between builds. */
+  packages: boolean;
+  /** How long an installed root file system is reused; 0: never. */
+  rootfsHours: number;
+  /** The caches together are kept under this size; the least recently used files go first. */
+  maxBytes: number;
+}
+
+/** What a build gets from the caches. */
+export interface CachePlan {
+  /** Every repository is the default mirror: this build's downloads and root file system may be kept. */
+  shareable: boolean;
+  /** The key of this build's installed root file system. */
+  rootfsKey: string;
+  /** A cached root file system for exactly this selection, young enough to use. */
+  rootfsHit?: string;
+  debDir?: string;
+  /** Export the root file system too (shareable, no hit, reuse enabled). */
+  exportRootfs: boolean;
+}
+
+export interface Admitted {
+  debs: number;
+  debBytes: number;
+  rootfs: boolean;
+}
+
+/** Names apt gives downloaded packages: name_version_arch.deb, with an epoch's colon as %3a. */
+const DEB_NAME = /^[a-z0-9][a-z0-9+.-]*_[A-Za-z0-9.+~%-]+_[a-z0-9-]+\.deb$/;
+const MAX_DEB_BYTES = 2 * 1024 ** 3;
+
+export class BuildCache {
+  readonly debDir: string;
+  readonly rootfsDir: string;
+  private readonly incoming: string;
+
+  constructor(private readonly o: BuildCacheOptions) {
+    this.debDir = join(o.dir, 'debs');
+    this.rootfsDir = join(o.dir, 'rootfs');
+    this.incoming = join(o.dir, 'incoming');
+  }
+
+  async init(): Promise<void> {
+    await Promise.all([this.debDir, this.rootfsDir, this.incoming].map((d) => mkdir(d, { recursive: true })));
+  }
+
+  /**
+   * The installed root file system depends on the builder, the suite, the repositories and the
+   * package selection; nothing else the kickstart says is applied before it is offered.
+   */
+  static rootfsKey(plan: BuildPlan, include: string[], builderVersion: string, mirror: string): string {
+    const repos = plan.repos.map((r) => `${r.baseurl ?? 'default'} ${r.suite} ${[...r.components].sort().join(',')}`).sort();
+    const doc = {
+      builder: builderVersion, mirror, suite: plan.suite, repos,
+      include: [...new Set(include)].sort(), exclude: [...new Set(plan.packages.exclude)].sort(),
+    };
+    return createHash('sha256').update(JSON.stringify(doc)).digest('hex').slice(0, 32);
+  }
+
+  async plan(plan: BuildPlan, include: string[], builderVersion: string, mirror: string): Promise<CachePlan> {
+    const shareable = plan.repos.every((r) => !r.baseurl);
+    const rootfsKey = BuildCache.rootfsKey(plan, include, builderVersion, mirror);
+    const out: CachePlan = { shareable, rootfsKey, exportRootfs: false };
+    if (this.o.packages) out.debDir = this.debDir;
+    if (!shareable || this.o.rootfsHours <= 0) return out;
+    const file = join(this.rootfsDir, `${rootfsKey}.tar.zst`);
+    const st = await stat(file).catch(() => undefined);
+    if (st && Date.now() - st.mtimeMs < this.o.rootfsHours * 3_600_000) {
+      out.rootfsHit = file;
+      // Used now: the size limit removes the least recently used first (mtime stays: it is the age).
+      await utimes(file, new Date(), st.mtime).catch(() => {});
+    } else {
+      out.exportRootfs = true;
+    }
+    return out;
+  }
+
+  /**
+   * Takes a build's offer: one rename moves it out of the build's reach, then each file that looks
+   * like what the script writes is moved into the cache (a rename: atomic, so a build reading the
+   * cache sees a file whole or not at all).
+   */
+  async admit(offerDir: string, key: string, jobId: string): Promise<Admitted> {
+    const taken = join(this.incoming, jobId);
+    await rm(taken, { recursive: true, force: true });
+    await rename(offerDir, taken);
+    const result: Admitted = { debs: 0, debBytes: 0, rootfs: false };
+    try {
+      if (this.o.packages) {
+        const debs = join(taken, 'debs');
+        for (const name of await readdir(debs).catch(() => [] as string[])) {
+          const file = join(debs, name);
+          const st = await lstat(file);
+          if (!DEB_NAME.test(name) || !st.isFile() || st.size === 0 || st.size > MAX_DEB_BYTES) continue;
+          await rename(file, join(this.debDir, name));
+          result.debs++;
+          result.debBytes += st.size;
+        }
+      }
+      const rootfs = join(taken, 'rootfs.tar.zst');
+      const st = await lstat(rootfs).catch(() => undefined);
+      if (this.o.rootfsHours > 0 && st?.isFile() && st.size > 0) {
+        await rename(rootfs, join(this.rootfsDir, `${key}.tar.zst`));
+        result.rootfs = true;
+      }
+    } finally {
+      await rm(taken, { recursive: true, force: true });
+    }
+    return result;
+  }
+
+  /** Removes expired root file systems, then the least recently used files until the caches fit. */
+  async prune(): Promise<{ removed: number; bytes: number }> {
+    const files: Array<{ path: string; size: number; used: number }> = [];
+    let removed = 0;
+    for (const dir of [this.debDir, this.rootfsDir]) {
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        const path = join(dir, name);
+        const st = await stat(path).catch(() => undefined);
+        if (!st?.isFile()) continue;
+        const expired = dir === this.rootfsDir && Date.now() - st.mtimeMs >= this.o.rootfsHours * 3_600_000;
+        if (expired) {
+          await rm(path, { force: true });
+          removed++;
+          continue;
+        }
+        files.push({ path, size: st.size, used: Math.max(st.atimeMs, st.mtimeMs) });
+      }
+    }
+    let bytes = files.reduce((n, f) => n + f.size, 0);
+    for (const f of files.sort((a, b) => a.used - b.used)) {
+      if (bytes <= this.o.maxBytes) break;
+      // A build that has the file open or mounted keeps reading it: removing only unlinks the name.
+      await rm(f.path, { force: true });
+      bytes -= f.size;
+      removed++;
+    }
+    return { removed, bytes };
+  }
+}

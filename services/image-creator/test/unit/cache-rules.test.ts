@@ -1,0 +1,126 @@
+// The rules of the build caches that need no Docker: which builds may share what they install, what
+// a build's offer may put into the cache, that the offer is only heard before the kickstart's own
+// code runs, how old and how much is kept; and how `bootloader --append` is quoted for GRUB.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseKickstart } from '@img/shared/kickstart';
+import { BuildCache } from '../../src/build-cache.ts';
+import { LogScanner } from '../../src/log-scanner.ts';
+import { grubKernelArgs } from '../../src/image-types.ts';
+
+function plan(ks: string) {
+  const r = parseKickstart(ks);
+  assert.deepEqual(r.errors, []);
+  return r.plan!;
+}
+
+function withCache(fn: (cache: BuildCache, dir: string) => Promise<void>, o: { rootfsHours?: number; maxBytes?: number } = {}) {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'img-cache-'));
+    try {
+      const cache = new BuildCache({ dir: join(dir, 'cache'), packages: true, rootfsHours: o.rootfsHours ?? 24, maxBytes: o.maxBytes ?? 1e12 });
+      await cache.init();
+      await fn(cache, dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+test('the root file system key follows packages, exclusions, repositories and builder, not the %post or the settings', () => {
+  const base = plan('%packages\nvim\ncurl\n-nano\n%end\n%post\necho a\n%end\n');
+  const key = (p: ReturnType<typeof plan>, include = p.packages.include, builder = 'b1') => BuildCache.rootfsKey(p, include, builder, '');
+  const k = key(base);
+  assert.equal(key(plan('network --hostname=x\nrootpw secret\n%packages\ncurl\nvim\n-nano\n%end\n%post\necho b\n%end\n')), k, 'order, %post, hostname and password do not matter');
+  assert.notEqual(key(plan('%packages\nvim\n%end\n')), k, 'packages do');
+  assert.notEqual(key(plan('%packages\nvim\ncurl\n%end\n')), k, 'exclusions do');
+  assert.notEqual(key(base, base.packages.include, 'b2'), k, 'the builder does');
+  assert.notEqual(key(plan('repo --name=x --baseurl=http://repo.example/debian --suite=bookworm --components=main\n%packages\nvim\ncurl\n-nano\n%end\n')), k, 'repositories do');
+});
+
+test('a kickstart with its own repository shares nothing; one on the default mirror may', withCache(async (cache) => {
+  const own = await cache.plan(plan('repo --name=x --baseurl=http://repo.example/debian --suite=bookworm --components=main\n%packages\nvim\n%end\n'), ['vim'], 'b', '');
+  assert.equal(own.shareable, false);
+  assert.equal(own.exportRootfs, false);
+  assert.equal(own.rootfsHit, undefined);
+  const def = await cache.plan(plan('%packages\nvim\n%end\n'), ['vim'], 'b', '');
+  assert.equal(def.shareable, true);
+  assert.equal(def.exportRootfs, true, 'nothing cached yet: the build offers its root file system');
+}));
+
+test('an offer is taken whole: well-named packages and the root file system go in, anything else is dropped', withCache(async (cache, dir) => {
+  const offer = join(dir, 'offer');
+  mkdirSync(join(offer, 'debs'), { recursive: true });
+  writeFileSync(join(offer, 'debs', 'libc6_2.36-9+deb12u10_amd64.deb'), 'deb');
+  writeFileSync(join(offer, 'debs', 'tzdata_2025b-0+deb12u1_all.deb'), 'deb');
+  writeFileSync(join(offer, 'debs', 'bash_1%3a5.2.15-2+b8_amd64.deb'), 'deb');
+  writeFileSync(join(offer, 'debs', '../../evil.deb'.replaceAll('/', '_')), 'x');
+  writeFileSync(join(offer, 'debs', 'notes.txt'), 'x');
+  writeFileSync(join(offer, 'debs', 'empty_1_all.deb'), '');
+  execFileSync('ln', ['-s', '/etc/passwd', join(offer, 'debs', 'link_1_all.deb')]);
+  writeFileSync(join(offer, 'rootfs.tar.zst'), 'tar');
+  const got = await cache.admit(offer, 'k1', 'job1');
+  assert.deepEqual(got, { debs: 3, debBytes: 9, rootfs: true });
+  assert.deepEqual(readdirSync(cache.debDir).sort(), ['bash_1%3a5.2.15-2+b8_amd64.deb', 'libc6_2.36-9+deb12u10_amd64.deb', 'tzdata_2025b-0+deb12u1_all.deb']);
+  assert.deepEqual(readdirSync(cache.rootfsDir), ['k1.tar.zst']);
+  assert.equal(existsSync(offer), false, 'the offer is out of the build\'s reach');
+  const p = await cache.plan(plan('%packages\nvim\n%end\n'), ['vim'], 'b', '');
+  assert.equal(p.rootfsHit, undefined, 'another key is not a hit');
+  await assert.rejects(cache.admit(offer, 'k1', 'job1'), /ENOENT/, 'a second offer from the same place finds nothing');
+}));
+
+test('a cached root file system is used while young, and not after IMG_ROOTFS_CACHE_HOURS', withCache(async (cache) => {
+  const p = plan('%packages\nvim\n%end\n');
+  const key = BuildCache.rootfsKey(p, ['vim'], 'b', '');
+  const file = join(cache.rootfsDir, `${key}.tar.zst`);
+  writeFileSync(file, 'tar');
+  assert.equal((await cache.plan(p, ['vim'], 'b', '')).rootfsHit, file);
+  const old = new Date(Date.now() - 25 * 3_600_000);
+  utimesSync(file, old, old);
+  const stale = await cache.plan(p, ['vim'], 'b', '');
+  assert.equal(stale.rootfsHit, undefined);
+  assert.equal(stale.exportRootfs, true, 'a stale one is replaced by the next build');
+  await cache.prune();
+  assert.equal(existsSync(file), false, 'the prune removes it');
+}));
+
+test('the caches are kept under their size, least recently used first', withCache(async (cache) => {
+  const now = Date.now() / 1000;
+  for (const [i, name] of ['a_1_all.deb', 'b_1_all.deb', 'c_1_all.deb'].entries()) {
+    const f = join(cache.debDir, name);
+    writeFileSync(f, Buffer.alloc(400));
+    utimesSync(f, now - 1000 + i * 100, now - 1000 + i * 100);
+  }
+  const r = await cache.prune();
+  assert.deepEqual(readdirSync(cache.debDir).sort(), ['b_1_all.deb', 'c_1_all.deb']);
+  assert.equal(r.bytes, 800);
+}, { maxBytes: 1000 }));
+
+test('the cache offer is heard once, and never once the kickstart\'s %post may be running', () => {
+  let offers = 0;
+  const s = new LogScanner({ onPhase: () => {}, onCacheExport: () => offers++ });
+  s.push(Buffer.from('@@IMG-PHASE installing\n@@IMG-CACHE-EXPORT\n@@IMG-CACHE-EXPORT\n'));
+  assert.equal(offers, 1);
+  const late = new LogScanner({ onPhase: () => {}, onCacheExport: () => offers++ });
+  late.push(Buffer.from('@@IMG-PHASE post\n@@IMG-POST 4\n@@IMG-CACHE-EXPORT\n'));
+  assert.equal(offers, 1, 'printed by a %post: ignored');
+});
+
+test('a full work area is noticed in the log', () => {
+  const s = new LogScanner({ onPhase: () => {} });
+  s.push(Buffer.from('dd: error writing \'/fill\': No space left on device\n'));
+  assert.equal(s.diskFullLines.length, 1);
+});
+
+test('bootloader --append is quoted for GRUB word by word, as the kernel splits it', () => {
+  assert.equal(grubKernelArgs(''), '');
+  assert.equal(grubKernelArgs('quiet  splash'), "'quiet' 'splash'");
+  assert.equal(grubKernelArgs('a=$x;reboot #c {b}'), "'a=$x;reboot' '#c' '{b}'");
+  assert.equal(grubKernelArgs('msg="hello world" x'), "'msg=hello world' 'x'");
+  assert.equal(grubKernelArgs("it's"), "'it'\\''s'");
+  assert.equal(grubKernelArgs('empty=""'), "'empty='");
+});
