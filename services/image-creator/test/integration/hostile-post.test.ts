@@ -4,6 +4,7 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
@@ -17,7 +18,7 @@ let env: Awaited<ReturnType<typeof stackEnv>>;
 let creator: ServiceProcess | undefined;
 let broker: Broker;
 
-const LIMITS = { IMG_BUILD_TIMEOUT_S: '90', IMG_BUILD_MEMORY_MB: '1024', IMG_BUILD_PIDS: '300', IMG_VERIFY_BOOT: 'false' };
+const LIMITS = { IMG_BUILD_TIMEOUT_S: '90', IMG_BUILD_MEMORY_MB: '1024', IMG_BUILD_PIDS: '300', IMG_BUILD_DISK_MB: '1536', IMG_VERIFY_BOOT: 'false' };
 
 before(async () => {
   execFileSync('bash', [join(repoRoot, 'deploy/builder/build-image.sh')], { stdio: 'ignore' });
@@ -97,6 +98,34 @@ test('a %post eating memory is stopped at the memory limit', async () => {
   const id = await build('x=aaaaaaaaaaaaaaaa\nwhile true; do x="$x$x"; done', { interpreter: '/bin/bash' });
   const err = await failsWith(id, 'resource_limit', 150_000);
   assert.match(err.error, /memory limit of 1024 MiB/);
+});
+
+test('a %post filling the disk ends the build at its work area\'s size, and the host keeps its space', async () => {
+  const free = () => Number(execFileSync('df', ['--output=avail', '-B1M', env.IMG_DATA_DIR], { encoding: 'utf8' }).split('\n')[1]);
+  const before = free();
+  const id = await build('dd if=/dev/zero of=/fill bs=1M count=100000');
+  const err = await failsWith(id, 'resource_limit', 150_000);
+  assert.match(err.error, /filled its work area of 1536 MiB \(no space left on device\) in the %post script at kickstart line 4/);
+  assert.ok(err.excerpt?.some((l) => /No space left on device/.test(l)), JSON.stringify(err.excerpt));
+  assert.equal(err.position?.line, 4);
+  // The work area was memory, and is gone with its container: the host's disk did not fill.
+  assert.ok(free() > before - 500, `the data disk kept its space: ${before} MiB free before, ${free()} MiB after`);
+});
+
+test('a --nochroot %post writing to the output directory is stopped at the same size', async () => {
+  const id = await build('dd if=/dev/zero of=/out/fill bs=1M count=100000', { nochroot: true });
+  const err = await failsWith(id, 'resource_limit', 150_000);
+  assert.match(err.error, /wrote \d+ MiB to its output, more than its limit of 1536 MiB/);
+  await waitFor('the output to be removed', async () => !existsSync(join(env.IMG_DATA_DIR, 'images', id)), { timeoutMs: 10_000 });
+});
+
+test('the build cannot write outside its work area: the container is read-only', async () => {
+  const id = await build('for d in /opt/img /usr /etc /var /root; do if touch "$d/img-probe" 2>/dev/null; then echo "WROTE $d"; else echo "refused $d"; fi; done', { nochroot: true, interpreter: '/bin/bash' });
+  const [o] = await outcomes(id, 150_000);
+  assert.equal(o?.kind, 'link', JSON.stringify(o));
+  const log = execFileSync('cat', [join(env.IMG_DATA_DIR, 'logs', `${id}.log`)], { encoding: 'utf8' });
+  assert.doesNotMatch(log, /^WROTE/m);
+  for (const d of ['/opt/img', '/usr', '/etc', '/var', '/root']) assert.match(log, new RegExp(`^refused ${d}$`, 'm'));
 });
 
 test('sleep infinity is stopped at the wall-clock limit', async () => {
