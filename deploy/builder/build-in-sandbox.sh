@@ -11,7 +11,7 @@
 #   /in/sources.list  one "deb URL SUITE COMPONENTS" line per repository; @DEFAULT_MIRROR@ stands for the default mirror
 #   /in/post/NN       %post scripts, with /in/post/NN.interp (interpreter), NN.nochroot (present if --nochroot), NN.line
 #   caches, all optional and decided by image-creator:
-#   IMG_ROOTFS_CACHED  a read-only tar.zst of the installed root file system of an earlier build with exactly
+#   IMG_ROOTFS_CACHED  a read-only tar (uncompressed: packing and unpacking are then as fast as the disk) of the installed root file system of an earlier build with exactly
 #                      these packages and repositories: used instead of installing them again
 #   IMG_DEB_CACHE      a read-only directory of .deb files (see package-cache.sh)
 #   IMG_CACHE_EXPORT   1: offer what this build downloaded (and, with IMG_ROOTFS_EXPORT=1, its installed root file
@@ -73,7 +73,7 @@ if [ -n "${IMG_ROOTFS_CACHED:-}" ]; then
   echo "IMG: an earlier build installed exactly these packages from these repositories: its root file system is taken from the cache"
   phase installing
   mkdir -p "$root"
-  if ! zstd -dc "$IMG_ROOTFS_CACHED" | tar --numeric-owner --xattrs --xattrs-include='*' -xpf - -C "$root"; then
+  if ! tar --numeric-owner --xattrs --xattrs-include='*' -xpf "$IMG_ROOTFS_CACHED" -C "$root"; then
     echo "IMG: the cached root file system could not be unpacked; installing the packages instead"
     rm -rf "$root"
     install_packages
@@ -88,8 +88,8 @@ current=installing
 if [ -n "${IMG_CACHE_EXPORT:-}" ]; then
   mkdir -p /out/.cache-export
   if [ -n "${IMG_ROOTFS_EXPORT:-}" ] && [ -z "${IMG_ROOTFS_CACHED:-}" ]; then
-    tar --numeric-owner --xattrs -C "$root" -cf - . | zstd -q -T0 -1 -o /out/.cache-export/rootfs.tar.zst \
-      || { echo "IMG: the root file system could not be packed for the cache"; rm -f /out/.cache-export/rootfs.tar.zst; }
+    tar --numeric-owner --xattrs -C "$root" -cf /out/.cache-export/rootfs.tar . \
+      || { echo "IMG: the root file system could not be packed for the cache"; rm -f /out/.cache-export/rootfs.tar; }
   fi
   echo "@@IMG-CACHE-EXPORT"
   for _ in $(seq 600); do [ -e /out/.cache-export ] || break; sleep 0.1; done

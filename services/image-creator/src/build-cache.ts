@@ -78,9 +78,10 @@ export class BuildCache {
     const shareable = plan.repos.every((r) => !r.baseurl);
     const rootfsKey = BuildCache.rootfsKey(plan, include, builderVersion, mirror);
     const out: CachePlan = { shareable, rootfsKey, exportRootfs: false };
-    if (this.o.packages) out.debDir = this.debDir;
+    // An empty cache has nothing to give: the build need not ask apt what it could take.
+    if (this.o.packages && (await readdir(this.debDir).catch(() => [])).length > 0) out.debDir = this.debDir;
     if (!shareable || this.o.rootfsHours <= 0) return out;
-    const file = join(this.rootfsDir, `${rootfsKey}.tar.zst`);
+    const file = join(this.rootfsDir, `${rootfsKey}.tar`);
     const st = await stat(file).catch(() => undefined);
     if (st && Date.now() - st.mtimeMs < this.o.rootfsHours * 3_600_000) {
       out.rootfsHit = file;
@@ -114,10 +115,10 @@ export class BuildCache {
           result.debBytes += st.size;
         }
       }
-      const rootfs = join(taken, 'rootfs.tar.zst');
+      const rootfs = join(taken, 'rootfs.tar');
       const st = await lstat(rootfs).catch(() => undefined);
       if (this.o.rootfsHours > 0 && st?.isFile() && st.size > 0) {
-        await rename(rootfs, join(this.rootfsDir, `${key}.tar.zst`));
+        await rename(rootfs, join(this.rootfsDir, `${key}.tar`));
         result.rootfs = true;
       }
     } finally {

@@ -10,7 +10,8 @@ const schema = z.object({
   IMG_BUILD_CONCURRENCY: env.int(Math.max(1, Math.floor(availableParallelism() / 2)), 1),
   IMG_BUILD_TIMEOUT_S: env.int(3600, 10),
   IMG_BUILD_MEMORY_MB: env.int(3072, 256),
-  IMG_BUILD_CPUS: z.coerce.number().positive().default(Math.max(1, availableParallelism() / 2)),
+  /** CPUs per build; empty: the machine's cores shared among the concurrent builds. */
+  IMG_BUILD_CPUS: z.coerce.number().positive().optional(),
   IMG_BUILD_PIDS: env.int(2048, 64),
   /**
    * The build's work area in MiB: a tmpfs, so a full one fails the build with "no space left", and its
@@ -36,5 +37,8 @@ const schema = z.object({
   IMG_DEBIAN_MIRROR: env.optionalStr(),
 });
 
-export type Config = z.infer<typeof schema>;
-export const loadConfig = (e: NodeJS.ProcessEnv): Config => parseConfig(schema, e);
+export type Config = Omit<z.infer<typeof schema>, 'IMG_BUILD_CPUS'> & { IMG_BUILD_CPUS: number };
+export const loadConfig = (e: NodeJS.ProcessEnv): Config => {
+  const c = parseConfig(schema, e);
+  return { ...c, IMG_BUILD_CPUS: c.IMG_BUILD_CPUS ?? Math.max(1, availableParallelism() / c.IMG_BUILD_CONCURRENCY) };
+};

@@ -249,7 +249,7 @@ function buildOnce(deps: BuildDeps) {
           { host: inDir, container: '/in', readOnly: true },
           { host: paths.imageDir, container: '/out', readOnly: false },
           ...(cachePlan?.debDir ? [{ host: cachePlan.debDir, container: '/cache/debs', readOnly: true }] : []),
-          ...(cachePlan?.rootfsHit ? [{ host: cachePlan.rootfsHit, container: '/cache/rootfs.tar.zst', readOnly: true }] : []),
+          ...(cachePlan?.rootfsHit ? [{ host: cachePlan.rootfsHit, container: '/cache/rootfs.tar', readOnly: true }] : []),
         ],
         workAreaMb: diskMb,
         memoryBytes: (deps.config.IMG_BUILD_MEMORY_MB + diskMb) * 1024 * 1024,
@@ -264,6 +264,7 @@ function buildOnce(deps: BuildDeps) {
         deps.cancellations.finish(msg.id);
       });
       scan.end();
+      const sandboxS = (Date.now() - started) / 1000;
       await Promise.all(progress);
       await offer;
       // Whatever a %post left where the offer goes is not part of the result.
@@ -325,7 +326,9 @@ function buildOnce(deps: BuildDeps) {
         verified = { ok: true, detail: boot.detail, seconds: boot.seconds };
       }
       const { size } = await stat(finalPath);
+      const summing = Date.now();
       const sha256 = await sha256File(finalPath);
+      const checksumS = (Date.now() - summing) / 1000;
       const duration_s = Math.round((Date.now() - started) / 100) / 10;
       write(`\nIMG built ${filename}: ${size} bytes, sha256 ${sha256}, ${duration_s} s\n`);
       await closeStream(logStream);
@@ -339,7 +342,7 @@ function buildOnce(deps: BuildDeps) {
         completed = true;
         link.request_hash = claimedHash;
       }
-      log.info({ size, duration_s }, 'image built');
+      log.info({ size, duration_s, sandbox_s: sandboxS, checksum_s: checksumS }, 'image built');
       await deps.broker.publish(routes.link, linkMessage, link);
     } catch (err) {
       const e = err as Error;
@@ -365,7 +368,7 @@ function cacheEnv(plan: CachePlan | undefined): Record<string, string> {
   if (!plan) return {};
   return {
     ...(plan.debDir ? { IMG_DEB_CACHE: '/cache/debs' } : {}),
-    ...(plan.rootfsHit ? { IMG_ROOTFS_CACHED: '/cache/rootfs.tar.zst' } : {}),
+    ...(plan.rootfsHit ? { IMG_ROOTFS_CACHED: '/cache/rootfs.tar' } : {}),
     ...(plan.shareable ? { IMG_CACHE_EXPORT: '1' } : {}),
     ...(plan.exportRootfs ? { IMG_ROOTFS_EXPORT: '1' } : {}),
   };

@@ -83,7 +83,7 @@ test('a build keeps its packages and installed root file system; the next with t
   assert.ok(debs().length > 50, `the essential packages are cached too: ${debs().length}`);
   assert.equal(rootfsFiles().length, 1);
   const cached = join(cacheDir, 'rootfs', rootfsFiles()[0]!);
-  const listing = execFileSync('bash', ['-c', 'zstd -dc "$1" | tar -t', '_', cached], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const listing = execFileSync('tar', ['-tf', cached], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   assert.match(listing, /^\.\/usr\/bin\/hostname$/m);
   assert.doesNotMatch(listing, /img-tag/, 'the cached root file system was taken before the %post');
 
@@ -125,7 +125,7 @@ test('a %post cannot put anything into the cache, and two builds at once share i
   const before = new Set(rootfsFiles());
   const poison = [
     'mkdir -p /out/.cache-export/debs',
-    'echo planted > /out/.cache-export/rootfs.tar.zst',
+    'echo planted > /out/.cache-export/rootfs.tar',
     'echo planted > /out/.cache-export/debs/hostname_9.9_amd64.deb',
     'echo @@IMG-CACHE-EXPORT',
     'sleep 3',
@@ -139,7 +139,7 @@ test('a %post cannot put anything into the cache, and two builds at once share i
   const added = rootfsFiles().filter((f) => !before.has(f));
   assert.equal(added.length, 1, `one root file system for the new package set: ${rootfsFiles().join(' ')}`);
   const cached = join(cacheDir, 'rootfs', added[0]!);
-  execFileSync('zstd', ['-tq', cached]);
+  execFileSync('tar', ['-tf', cached], { stdio: 'ignore', maxBuffer: 64 * 1024 * 1024 });
   assert.ok(statSync(cached).size > 1_000_000, 'it is the real one, not the planted file');
   // A third build starts from it and is whole.
   const third = await outcome(await build(['hostname', 'less', 'bzip2'], 'echo third > /etc/img-tag'));

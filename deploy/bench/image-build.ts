@@ -1,0 +1,154 @@
+// Benchmark of a minimal bootable `raw` image, measured side by side in each round:
+//   (a)  by hand: the builder's own script in a plain `docker run` with the sandbox's settings, no
+//        service, no queue, no cache: root file system + disk assembly;
+//   (b)  cold, through the four services: submit over the REST API → email, with the build caches emptied;
+//   (c)  warm, a different request (another %post) with the same packages: caches filled by (b);
+//   (c2) warm, a different request with one more package: only the package cache helps;
+//   (d)  the request of (c) again: answered from its image (submit → job done, and → email).
+// Prints every round, the medians, the ratios of the medians and whether the targets are met
+// (b/a <= 1.15, c/b <= 0.5, d < 1 s); exits 1 when one is not.
+//
+//   node --import tsx deploy/bench/image-build.ts [--rounds 3]
+//
+// Needs the infrastructure of `bash deploy/local/up.sh --infra-only` and no test run at the same
+// time (it uses the tests' RabbitMQ virtual host and database). The boot check is off for (b)–(d),
+// as (a) does not boot either; it is timed on its own in the tests (bootable-images).
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { mailsTo, purgeAllQueues, repoRoot, stackEnv, startService, tempDir, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
+import { SANDBOX_CAPABILITIES } from '../../services/image-creator/src/docker-runner.ts';
+
+const { values: opts } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
+const ROUNDS = Number(opts.rounds);
+const WORK_MB = 8192;
+const MEMORY_MB = 3072;
+/** One build at a time, with the whole machine: the service's default for one build. Both sides get the same. */
+const CPUS = availableParallelism();
+
+const builder = execFileSync('bash', [join(repoRoot, 'deploy/builder/build-image.sh'), '--print-tag'], { encoding: 'utf8' }).trim();
+execFileSync('bash', [join(repoRoot, 'deploy/builder/build-image.sh')], { stdio: 'ignore' });
+
+function kickstart(tag: string, extra: string[] = []): string {
+  return [
+    'part / --size=1024 --fstype=ext4',
+    'bootloader --timeout=1',
+    ...(extra.length ? ['%packages', ...extra, '%end'] : []),
+    '%post',
+    `echo ${tag} > /etc/img-bench`,
+    '%end',
+    '',
+  ].join('\n');
+}
+
+/** (a): what image-creator would run, started by hand. The packages are those image-creator adds to a raw image. */
+async function byHand(tag: string): Promise<number> {
+  const dir = await tempDir('img-bench-hand-');
+  try {
+    await mkdir(join(dir, 'in', 'post'), { recursive: true });
+    await mkdir(join(dir, 'out'));
+    await writeFile(join(dir, 'in', 'sources.list'), 'deb @DEFAULT_MIRROR@ bookworm main\n');
+    await writeFile(join(dir, 'in', 'post', '01'), `echo ${tag} > /etc/img-bench\n`);
+    await writeFile(join(dir, 'in', 'post', '01.interp'), '/bin/sh');
+    await writeFile(join(dir, 'in', 'post', '01.line'), '3');
+    const env = { IMG_IMAGETYPE: 'raw', IMG_SUITE: 'bookworm', IMG_INCLUDE: 'linux-image-amd64,systemd-sysv', IMG_ROOT_SIZE_MIB: '1024', IMG_ROOT_FSTYPE: 'ext4', IMG_BOOT_TIMEOUT: '1' };
+    const args = [
+      'run', '--rm', '--cap-drop', 'ALL', ...SANDBOX_CAPABILITIES.flatMap((c) => ['--cap-add', c]), '--security-opt', 'no-new-privileges',
+      '--read-only', '--tmpfs', `/work:rw,exec,dev,suid,mode=0755,size=${WORK_MB}m`, '--tmpfs', '/tmp:rw,exec,nosuid,nodev,mode=1777,size=64m',
+      '--memory', `${MEMORY_MB + WORK_MB}m`, '--cpus', String(CPUS), '--init',
+      '-v', `${join(dir, 'in')}:/in:ro`, '-v', `${join(dir, 'out')}:/out`,
+      ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+      builder, '/opt/img/build-in-sandbox.sh',
+    ];
+    const started = performance.now();
+    const code = await new Promise<number>((resolve) => spawn('docker', args, { stdio: 'ignore' }).on('exit', (c) => resolve(c ?? 1)));
+    const seconds = (performance.now() - started) / 1000;
+    const made = await readdir(join(dir, 'out'));
+    if (code !== 0 || !made.includes('image.raw')) throw new Error(`the build by hand failed (exit ${code}, made ${made.join(' ')})`);
+    return seconds;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+let env!: Awaited<ReturnType<typeof stackEnv>>;
+
+async function submit(ks: string, email: string): Promise<string> {
+  const res = await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs`, {
+    method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ email, imagetype: 'raw', kickstart: ks }),
+  });
+  const body = (await res.json()) as { id: string };
+  if (res.status !== 201) throw new Error(`submit answered ${res.status}: ${JSON.stringify(body)}`);
+  return body.id;
+}
+
+async function status(id: string): Promise<{ status: string; error?: string }> {
+  return (await (await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${id}`, { headers: { accept: 'application/json' } })).json()) as { status: string; error?: string };
+}
+
+/** Submit → email in the mail catcher, in seconds; also submit → job done. */
+async function throughService(ks: string): Promise<{ email: number; done: number }> {
+  const email = uniqueEmail('bench');
+  const started = performance.now();
+  const id = await submit(ks, email);
+  const done = await waitFor(`job ${id} to finish`, async () => {
+    const j = await status(id);
+    if (j.status === 'failed' || j.status === 'cancelled') throw new Error(`job ${id} ${j.status}: ${j.error}`);
+    return j.status === 'done' ? (performance.now() - started) / 1000 : undefined;
+  }, { timeoutMs: 1_800_000, intervalMs: 50 });
+  const mailed = await waitFor(`the email for ${id}`, async () => ((await mailsTo(email)).length > 0 ? (performance.now() - started) / 1000 : undefined), { timeoutMs: 120_000, intervalMs: 50 });
+  return { email: mailed, done };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const f = (x: number) => x.toFixed(2).padStart(7);
+
+const services: ServiceProcess[] = [];
+try {
+  await purgeAllQueues();
+  env = await stackEnv({ IMG_VERIFY_BOOT: 'false', IMG_BUILD_CONCURRENCY: '1', IMG_BUILD_DISK_MB: String(WORK_MB), IMG_BUILD_MEMORY_MB: String(MEMORY_MB), IMG_BUILD_CPUS: String(CPUS) });
+  for (const name of ['kickstarter', 'image-creator', 'notifier', 'frontend']) services.push(await startService(name, env, { readyTimeoutMs: 60_000 }));
+  const cacheDir = join(env.IMG_DATA_DIR, 'cache');
+  const rows: Array<{ a: number; b: number; c: number; c2: number; d: number; dMail: number }> = [];
+  console.log(`builder ${builder}; ${ROUNDS} rounds; ${CPUS} CPUs per build on both sides; seconds`);
+  console.log('round       a       b       c      c2  d(done) d(email)');
+  for (let round = 1; round <= ROUNDS; round++) {
+    const tag = `bench-${Date.now().toString(36)}`;
+    const a = await byHand(`${tag}-a`);
+    // Cold: nothing cached, a request never seen.
+    for (const sub of ['debs', 'rootfs']) await rm(join(cacheDir, sub), { recursive: true, force: true }).then(() => mkdir(join(cacheDir, sub), { recursive: true }));
+    const b = await throughService(kickstart(`${tag}-b`));
+    const cKs = kickstart(`${tag}-c`);
+    const c = await throughService(cKs);
+    const c2 = await throughService(kickstart(`${tag}-c2`, ['less']));
+    const d = await throughService(cKs);
+    rows.push({ a, b: b.email, c: c.email, c2: c2.email, d: d.done, dMail: d.email });
+    console.log(`${String(round).padStart(5)} ${f(a)} ${f(b.email)} ${f(c.email)} ${f(c2.email)} ${f(d.done)} ${f(d.email)}`);
+  }
+  const m = { a: median(rows.map((r) => r.a)), b: median(rows.map((r) => r.b)), c: median(rows.map((r) => r.c)), c2: median(rows.map((r) => r.c2)), d: median(rows.map((r) => r.d)), dMail: median(rows.map((r) => r.dMail)) };
+  console.log(`median ${f(m.a)} ${f(m.b)} ${f(m.c)} ${f(m.c2)} ${f(m.d)} ${f(m.dMail)}`);
+  const targets = [
+    { what: 'b/a (service overhead, cold)', value: m.b / m.a, limit: 1.15 },
+    { what: 'c/b (warm, same packages)', value: m.c / m.b, limit: 0.5 },
+    { what: 'd (identical request, submit → done), s', value: m.d, limit: 1 },
+  ];
+  console.log(`c2/b (warm, one more package): ${(m.c2 / m.b).toFixed(2)} (no target: only the package cache applies)`);
+  console.log(`d (identical request, submit → email): ${m.dMail.toFixed(2)} s`);
+  let ok = true;
+  for (const t of targets) {
+    const met = t.value <= t.limit;
+    ok &&= met;
+    console.log(`${t.what}: ${t.value.toFixed(2)} (target <= ${t.limit}) ${met ? 'met' : 'NOT MET'}`);
+  }
+  process.exitCode = ok ? 0 : 1;
+} finally {
+  await Promise.all(services.map((s) => s.stop()));
+  if (env) await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
+}
