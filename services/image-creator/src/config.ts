@@ -19,8 +19,8 @@ const schema = z.object({
    * host is held to the same size.
    */
   IMG_BUILD_DISK_MB: env.int(8192, 256),
-  /** Where the build caches live; empty: <IMG_DATA_DIR>/cache. */
-  IMG_CACHE_DIR: env.optionalStr(),
+  /** Where the build caches live (packages, installed root file systems); empty: <IMG_DATA_DIR>/cache. */
+  IMG_BUILD_CACHE_DIR: env.optionalStr(),
   /** Keep downloaded .deb files for later builds. */
   IMG_PACKAGE_CACHE: env.bool(true),
   /** Reuse an installed root file system of the same packages and repositories for this many hours; 0: never. */

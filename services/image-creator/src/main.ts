@@ -54,7 +54,7 @@ const builds = new BuildRegistry(db, {
 });
 await builds.init();
 const cache = new BuildCache({
-  dir: config.IMG_CACHE_DIR ?? join(config.IMG_DATA_DIR, 'cache'),
+  dir: config.IMG_BUILD_CACHE_DIR ?? join(config.IMG_DATA_DIR, 'cache'),
   packages: config.IMG_PACKAGE_CACHE,
   rootfsHours: config.IMG_ROOTFS_CACHE_HOURS,
   maxBytes: config.IMG_CACHE_MAX_MB * 1024 * 1024,
