@@ -9,7 +9,7 @@
 // A cached .deb is used only when its SHA256 is the one in the signed index (package-cache.sh), so
 // a damaged or planted file is never installed.
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { lstat, mkdir, opendir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildPlan } from '@img/shared/kickstart';
 
@@ -79,7 +79,7 @@ export class BuildCache {
     const rootfsKey = BuildCache.rootfsKey(plan, include, builderVersion, mirror);
     const out: CachePlan = { shareable, rootfsKey, exportRootfs: false };
     // An empty cache has nothing to give: the build need not ask apt what it could take.
-    if (this.o.packages && (await readdir(this.debDir).catch(() => [])).length > 0) out.debDir = this.debDir;
+    if (this.o.packages && await hasEntries(this.debDir)) out.debDir = this.debDir;
     if (!shareable || this.o.rootfsHours <= 0) return out;
     const file = join(this.rootfsDir, `${rootfsKey}.tar`);
     const st = await stat(file).catch(() => undefined);
@@ -154,5 +154,15 @@ export class BuildCache {
       removed++;
     }
     return { removed, bytes };
+  }
+}
+
+async function hasEntries(dir: string): Promise<boolean> {
+  const d = await opendir(dir).catch(() => undefined);
+  if (!d) return false;
+  try {
+    return (await d.read()) !== null;
+  } finally {
+    await d.close().catch(() => {});
   }
 }
