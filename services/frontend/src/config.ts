@@ -21,6 +21,8 @@ const schema = z.object({
   IMG_SUBMIT_RATE_WINDOW_S: env.int(600, 1),
   /** Jobs waiting or building at once; past it submissions get a 503 until the queue drains. */
   IMG_MAX_PENDING_JOBS: env.int(200, 1),
+  /** Jobs one submitter may have waiting or building, counted by email address and by client address alike. */
+  IMG_MAX_PENDING_PER_SUBMITTER: env.int(10, 1),
   /** Operator views (clear, delete) need these basic-auth credentials or the token, when set. */
   IMG_OPERATOR_USER: env.optionalStr(),
   IMG_OPERATOR_PASSWORD: env.optionalStr(),
@@ -35,6 +37,8 @@ const schema = z.object({
   IMG_QUEUE_REFRESH_MS: env.int(1000, 100),
   /** Live-update connections (server-sent events) held open at once. */
   IMG_MAX_EVENT_STREAMS: env.int(200, 1),
+  /** Of those, how many one client address may hold. */
+  IMG_MAX_STREAMS_PER_CLIENT: env.int(10, 1),
 }).superRefine((c, ctx) => {
   if (Boolean(c.IMG_OPERATOR_USER) !== Boolean(c.IMG_OPERATOR_PASSWORD)) {
     ctx.addIssue({ code: 'custom', path: ['IMG_OPERATOR_PASSWORD'], message: 'IMG_OPERATOR_USER and IMG_OPERATOR_PASSWORD go together' });

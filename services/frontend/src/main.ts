@@ -19,6 +19,7 @@ import { operatorAuth } from './http/operator-auth.ts';
 import { SseHub } from './http/sse-hub.ts';
 import { submissionParser } from './http/upload.ts';
 import { jobActions } from './jobs/job-actions.ts';
+import { FairShare } from './jobs/fair-share.ts';
 import { JobIndex } from './jobs/job-index.ts';
 import { MongoJobSource } from './jobs/mongo-job-source.ts';
 import { NotificationReader } from './jobs/notifications.ts';
@@ -57,19 +58,20 @@ await broker.consume(queues.error, errorMessage, results.error, { prefetch: 20 }
 await broker.consume(queues.result, resultMessage, results.result, { prefetch: 50 });
 
 if (!config.IMG_CSRF_SECRET) log.info('IMG_CSRF_SECRET is not set: forms are signed with a key of this process only');
-const hub = new SseHub(config.IMG_MAX_EVENT_STREAMS);
+const hub = new SseHub(config.IMG_MAX_EVENT_STREAMS, config.IMG_MAX_STREAMS_PER_CLIENT);
+const share = new FairShare(() => index.all(), config.IMG_MAX_PENDING_PER_SUBMITTER);
 const uploadLimit = config.IMG_MAX_UPLOAD_BYTES * 2 + 64 * 1024;
 const app = createApp({
   config, store, index, log, hub,
   estimator: new QueueEstimator(index, config.IMG_BUILD_SLOTS),
-  actions: jobActions({ store, index, broker, log, dataDir: config.IMG_DATA_DIR, reuse: { registry: builds, builderVersion: builderVersion(), publicUrl: config.IMG_PUBLIC_URL } }),
+  actions: jobActions({ store, index, broker, log, dataDir: config.IMG_DATA_DIR, share, reuse: { registry: builds, builderVersion: builderVersion(), publicUrl: config.IMG_PUBLIC_URL } }),
   notifications: new NotificationReader(db),
   csrf: csrfProtection({ secret: config.IMG_CSRF_SECRET ?? randomBytes(32).toString('hex'), secureCookie: config.IMG_PUBLIC_URL.startsWith('https:') }),
   requireOperator: operatorAuth({ user: config.IMG_OPERATOR_USER, password: config.IMG_OPERATOR_PASSWORD, token: config.IMG_OPERATOR_TOKEN }),
   submitGuards: [
     bodySizeGuard(uploadLimit),
     submissionRateLimit({ limit: config.IMG_SUBMIT_RATE_LIMIT, windowS: config.IMG_SUBMIT_RATE_WINDOW_S }),
-    pendingJobsCap({ max: config.IMG_MAX_PENDING_JOBS, pending: () => index.pendingCount() }),
+    pendingJobsCap({ max: config.IMG_MAX_PENDING_JOBS, pending: () => index.pendingCount(), share }),
   ],
   parseSubmission: submissionParser(config.IMG_MAX_UPLOAD_BYTES),
   platforms: listPlatforms(loaded.template),

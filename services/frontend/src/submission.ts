@@ -17,6 +17,8 @@ export interface SubmissionInput {
   template?: { text: string; filename?: string };
   platform?: string;
   overlay?: string;
+  /** The client address it came from (see jobs/fair-share.ts), kept on the job for the per-client cap. */
+  client?: string;
 }
 
 export type Checked =
@@ -85,5 +87,6 @@ export function checkSubmission(input: SubmissionInput, defaults: { templateText
     job = { email: email.data ?? '', type: type as ImageType, source: 'template', config: text, platform, overlay: input.overlay ?? '', filename: file };
   }
   if (errors.length > 0) return { ok: false, errors };
+  if (input.client) job.client = input.client;
   return { ok: true, job, kind: useTemplate ? 'template' : 'kickstart' };
 }

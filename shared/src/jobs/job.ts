@@ -58,6 +58,8 @@ export interface Job {
   sha256?: string;
   /** Hash of the normalised request (kickstart, image type, builder version): identical requests share one build. */
   request_hash?: string;
+  /** The submitter's client address (an IPv6 one by its /64), for the per-client pending cap; never shown. */
+  client?: string;
   /** The boot check of a disk or ISO image, as image-creator recorded it. */
   verified?: { ok: boolean; detail: string; seconds: number };
   error?: string;
@@ -71,7 +73,7 @@ export interface Job {
 }
 
 export type NewJob = Pick<Job, 'email' | 'type' | 'source'> &
-  Partial<Pick<Job, 'kickstart' | 'config' | 'platform' | 'overlay' | 'filename' | 'request_hash'>>;
+  Partial<Pick<Job, 'kickstart' | 'config' | 'platform' | 'overlay' | 'filename' | 'request_hash' | 'client'>>;
 
 /** 128 random bits: a job id cannot be guessed from another one. */
 export function newJobId(): string {

@@ -44,6 +44,7 @@ const imageJobSchema = new mongoose.Schema<JobDoc>({
   size: Number,
   sha256: String,
   request_hash: String,
+  client: { type: String, maxlength: 64 },
   verified: { type: new mongoose.Schema({ ok: Boolean, detail: String, seconds: Number }, { _id: false }), default: undefined },
   error: { type: String, maxlength: 20_000 },
   error_code: { type: String, enum: Object.keys(errorCodes) },

@@ -1,8 +1,10 @@
-// Limits on submissions: a body size checked before reading, a rate per client, and a cap on the
-// jobs waiting, so one client cannot fill the queue and a full queue says so plainly.
+// Limits on submissions: a body size checked before reading, a rate per client, and caps on the
+// jobs waiting (in all, and per submitter), so one client cannot fill the queue and a full queue
+// says so plainly.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { refuseBody } from './respond.ts';
+import { clientKey, type FairShare } from '../jobs/fair-share.ts';
 
 /** Refuses a body whose declared length is over `maxBytes` before a byte of it is read. */
 export function bodySizeGuard(maxBytes: number): RequestHandler {
@@ -30,12 +32,19 @@ export function submissionRateLimit(opts: { limit: number; windowS: number }): R
   });
 }
 
-export function pendingJobsCap(opts: { max: number; pending: () => number }): RequestHandler {
+/** The global cap, then this client's share (its email's share is checked once the body is read). */
+export function pendingJobsCap(opts: { max: number; pending: () => number; share?: FairShare }): RequestHandler {
   return (req, res, next) => {
     const pending = opts.pending();
     if (pending >= opts.max) {
       res.setHeader('Retry-After', '60');
       refuseBody(req, res, 503, 'queue_full', `the build queue is full (${pending} jobs waiting or building); try again in a few minutes`);
+      return;
+    }
+    const refusal = opts.share?.check({ client: clientKey(req.ip) });
+    if (refusal) {
+      res.setHeader('Retry-After', '60');
+      refuseBody(req, res, refusal.status, refusal.code, refusal.message);
       return;
     }
     next();

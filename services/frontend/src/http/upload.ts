@@ -6,6 +6,7 @@ import multer from 'multer';
 import { z } from 'zod';
 import type { FieldError, SubmissionInput } from '../submission.ts';
 import { closeAfterAnswer } from './respond.ts';
+import { clientKey } from '../jobs/fair-share.ts';
 
 export type Parsed = { ok: true; input: SubmissionInput; values: Record<string, string> } | { ok: false; errors: FieldError[]; status: number };
 
@@ -24,7 +25,7 @@ export function submissionParser(maxUploadBytes: number) {
     kickstart: text(maxUploadBytes), config: text(maxUploadBytes),
   }).strict();
 
-  function fromFields(body: Record<string, unknown>, files: Record<string, Express.Multer.File[] | undefined>): Parsed {
+  function fromFields(body: Record<string, unknown>, files: Record<string, Express.Multer.File[] | undefined>, client: string): Parsed {
     const str = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : undefined);
     const ks = files.ksfile?.[0];
     const tpl = files.template?.[0];
@@ -40,6 +41,7 @@ export function submissionParser(maxUploadBytes: number) {
       overlay: str('overlay'),
       kickstart: ks ? { text: ks.buffer.toString('utf8'), filename: ks.originalname } : pasted ? { text: pasted } : undefined,
       template: tpl ? { text: tpl.buffer.toString('utf8'), filename: tpl.originalname } : str('config') ? { text: str('config')! } : undefined,
+      client,
     };
     // An uploaded kickstart comes back in the text box: a browser cannot fill a file input again.
     const values = { email: input.email ?? '', imagetype: input.imagetype ?? '', platform: input.platform ?? '', overlay: input.overlay ?? '', kickstart: pasted ?? input.kickstart?.text ?? '' };
@@ -53,7 +55,7 @@ export function submissionParser(maxUploadBytes: number) {
       if (!body.success) {
         return Promise.resolve({ ok: false, status: 400, errors: body.error.issues.map((i) => ({ field: i.path.join('.') || 'body', message: i.message })) });
       }
-      return Promise.resolve(fromFields(body.data, {}));
+      return Promise.resolve(fromFields(body.data, {}, clientKey(req.ip)));
     }
     return new Promise((resolve, reject) => {
       let settled = false;
@@ -84,7 +86,7 @@ export function submissionParser(maxUploadBytes: number) {
           reject(err);
           return;
         }
-        settle(fromFields((req.body ?? {}) as Record<string, unknown>, (req.files ?? {}) as Record<string, Express.Multer.File[] | undefined>));
+        settle(fromFields((req.body ?? {}) as Record<string, unknown>, (req.files ?? {}) as Record<string, Express.Multer.File[] | undefined>, clientKey(req.ip)));
       });
       // multer reads an oversized body to its end before it answers; counted here, the answer
       // goes out at the limit and the connection closes behind it.

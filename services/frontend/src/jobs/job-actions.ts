@@ -8,10 +8,11 @@ import { terminalStatuses, type Job, type JobStore, type NewJob } from '@img/sha
 import type { Logger } from '@img/shared/logging';
 import type { JobIndex } from './job-index.ts';
 import { removeJobFiles } from './job-files.ts';
+import type { FairShare } from './fair-share.ts';
 
-export type ActionResult<T> = { ok: true; value: T } | { ok: false; status: 404 | 409 | 503; code: string; message: string };
+export type ActionResult<T> = { ok: true; value: T } | { ok: false; status: 404 | 409 | 429 | 503; code: string; message: string };
 
-const fail = (status: 404 | 409 | 503, code: string, message: string) => ({ ok: false as const, status, code, message });
+const fail = (status: 404 | 409 | 429 | 503, code: string, message: string) => ({ ok: false as const, status, code, message });
 const notFound = () => fail(404, 'not_found', 'there is no job with this id; it may have been deleted');
 
 export interface JobActionDeps {
@@ -22,6 +23,8 @@ export interface JobActionDeps {
   dataDir: string;
   /** Identical kickstart requests are answered at once from a finished build's image. */
   reuse?: { registry: BuildRegistry; builderVersion: string; publicUrl: string };
+  /** The per-submitter cap on pending jobs (by email and client address). */
+  share?: FairShare;
 }
 
 export function jobActions(deps: JobActionDeps) {
@@ -33,7 +36,9 @@ export function jobActions(deps: JobActionDeps) {
     const plan = submitted.source === 'kickstart' && deps.reuse ? parseKickstart(submitted.kickstart ?? '').plan : undefined;
     const hash = plan && deps.reuse ? requestHash(plan, submitted.type, deps.reuse.builderVersion) : undefined;
     const newJob = hash ? { ...submitted, request_hash: hash } : submitted;
-    const job = await store.create(newJob);
+    const place = deps.share?.reserve({ email: submitted.email, client: submitted.client });
+    if (place && !place.ok) return fail(place.refusal.status, place.refusal.code, place.refusal.message);
+    const job = await store.create(newJob).finally(() => place?.release());
     try {
       const built = hash && deps.reuse ? await deps.reuse.registry.lookup(hash) : undefined;
       if (built && deps.reuse) {
@@ -81,7 +86,7 @@ export function jobActions(deps: JobActionDeps) {
     if (!old) return notFound();
     if (!terminalStatuses.includes(old.status)) return fail(409, 'conflict', `the job is still ${old.status}; it can be retried once it has finished`);
     const again: NewJob = { email: old.email, type: old.type, source: old.source };
-    for (const k of ['kickstart', 'config', 'platform', 'overlay', 'filename'] as const) if (old[k] !== undefined) again[k] = old[k];
+    for (const k of ['kickstart', 'config', 'platform', 'overlay', 'filename', 'client'] as const) if (old[k] !== undefined) again[k] = old[k];
     const queued = await queue(again);
     if (queued.ok) log.info({ jobId: queued.value.id, retryOf: id }, 'job retried');
     return queued;

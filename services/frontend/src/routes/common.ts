@@ -36,11 +36,12 @@ function queueFields(spot: QueueSpot | undefined) {
 
 /** One job in full, as GET /api/v1/jobs/:id shows it: no paths inside the server. */
 export function publicJob(base: string, job: Job, spot?: QueueSpot, email?: EmailState) {
-  const { logfile: _l, ...rest } = job;
+  const { logfile: _l, client: _c, ...rest } = job;
   return { ...rest, ...queueFields(spot), ...(email ? { email_status: email } : {}), links: jobLinks(base, job) };
 }
 
 /** One job in a list: the submitter masked, as in the queue page. */
 export function listedJob(base: string, job: JobSummary, spot?: QueueSpot) {
-  return { ...job, email: maskEmail(job.email), ...queueFields(spot), links: jobLinks(base, job) };
+  const { client: _c, ...rest } = job;
+  return { ...rest, email: maskEmail(job.email), ...queueFields(spot), links: jobLinks(base, job) };
 }

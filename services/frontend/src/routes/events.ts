@@ -18,8 +18,10 @@ const offsetSchema = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
 export function eventRoutes(deps: RouteDeps): Router {
   const { hub, index } = deps;
   const r = Router();
-  const busy = (req: Request, res: Response) =>
-    sendError(req, res, 503, 'busy', 'too many live connections right now; reload the page to see the latest state');
+  const busy = (req: Request, res: Response) => {
+    const why = hub.refusal(req) ?? { status: 503, code: 'busy', message: 'too many live connections right now; reload the page to see the latest state' };
+    sendError(req, res, why.status, why.code, why.message);
+  };
 
   r.get('/api/v1/queue/events', (req, res) => {
     const stream = hub.open(req, res);
