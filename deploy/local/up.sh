@@ -130,6 +130,34 @@ if ! port_open 1025; then
   wait_port 1025 "the mail catcher" 30 "$IMG_LOG_DIR/mail-catcher.log"
 fi
 
+# --- Operator credentials ------------------------------------------------------------------
+# The operator's routes (clear, delete, every job without its token) are always authenticated. The
+# first run makes the operator's credentials: user `operator` with a random password (HTTP basic,
+# for the browser) and a random bearer token (for scripts), kept readable by root only in
+# $IMG_STATE_DIR/operator-credentials as KEY=value lines (so `. FILE` or compose's `.env` read
+# them); later runs reuse them. IMG_OPERATOR_USER, _PASSWORD or _TOKEN set when running up.sh win.
+# The secrets are never printed, only where they are.
+operator_file=$IMG_STATE_DIR/operator-credentials
+operator_value() { [ -f "$operator_file" ] && sed -n "s/^$1=//p" "$operator_file" | tail -n 1 || true; }
+operator_secret() { head -c 30 /dev/urandom | base64 -w0 | tr '+/' '-_'; } # 240 bits, 40 characters
+[ ! -L "$operator_file" ] || die "$operator_file is a symbolic link; remove it and run up.sh again"
+(
+  umask 077
+  if [ ! -f "$operator_file" ]; then
+    printf '# The IMG operator'"'"'s credentials, made by deploy/local/up.sh. Keep them secret.\n' >"$operator_file"
+    say "made the operator's credentials"
+  fi
+  chmod 600 "$operator_file"
+  [ -n "$(operator_value IMG_OPERATOR_USER)" ] || printf 'IMG_OPERATOR_USER=operator\n' >>"$operator_file"
+  [ -n "$(operator_value IMG_OPERATOR_PASSWORD)" ] || printf 'IMG_OPERATOR_PASSWORD=%s\n' "$(operator_secret)" >>"$operator_file"
+  [ -n "$(operator_value IMG_OPERATOR_TOKEN)" ] || printf 'IMG_OPERATOR_TOKEN=%s\n' "$(operator_secret)" >>"$operator_file"
+)
+IMG_OPERATOR_USER=${IMG_OPERATOR_USER:-$(operator_value IMG_OPERATOR_USER)}
+IMG_OPERATOR_PASSWORD=${IMG_OPERATOR_PASSWORD:-$(operator_value IMG_OPERATOR_PASSWORD)}
+IMG_OPERATOR_TOKEN=${IMG_OPERATOR_TOKEN:-$(operator_value IMG_OPERATOR_TOKEN)}
+export IMG_OPERATOR_USER IMG_OPERATOR_PASSWORD IMG_OPERATOR_TOKEN
+say "operator credentials (user $IMG_OPERATOR_USER, password, bearer token): $operator_file (root only; \`. $operator_file\` puts them in a shell)"
+
 # --- Builder image (mmdebstrap + docker import; no registry) ----------------------------------
 bash deploy/builder/build-image.sh >"$IMG_LOG_DIR/builder-image.log" 2>&1 || die "building the builder image failed; see $IMG_LOG_DIR/builder-image.log"
 IMG_BUILDER_IMAGE=$(bash deploy/builder/build-image.sh --print-tag)
