@@ -16,7 +16,8 @@ export interface FrontendStack {
 export async function startFrontendStack(name: string, settings: Record<string, string>): Promise<FrontendStack> {
   await purgeAllQueues();
   await wipeJobs();
-  const env = await stackEnv({ IMG_SUBMIT_RATE_LIMIT: '1000', ...settings });
+  // The tests submit from one address and many jobs stay queued: the limits are for fair-share.test.ts to set.
+  const env = await stackEnv({ IMG_SUBMIT_RATE_LIMIT: '1000', IMG_MAX_PENDING_PER_SUBMITTER: '1000', ...settings });
   const frontend = await startService('frontend', env);
   const broker = await connectTestBroker(name);
   return {
