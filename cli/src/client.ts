@@ -1,5 +1,6 @@
 // A small client of the IMG REST API (/api/v1) for the `img` subcommands. The server comes from
-// --server, else IMG_SERVER, else http://localhost:8080.
+// --server, else IMG_SERVER, else http://localhost:8080. A job's routes need its token (or the
+// operator's): the client sends it as `Authorization: Bearer`, never in a URL.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
@@ -29,6 +30,8 @@ export interface ApiJob {
   estimated_start?: string;
   email_status?: { state: string; error?: string };
   links: Record<string, string>;
+  /** The job's secret token: in the submission's answer, and for the token's holder. */
+  token?: string;
 }
 
 export const finishedStatuses: readonly string[] = ['done', 'failed', 'cancelled'];
@@ -46,12 +49,18 @@ export function serverUrl(flag: string | undefined, env: NodeJS.ProcessEnv = pro
 }
 
 export class ImgClient {
-  constructor(readonly server: string) {}
+  /** The Authorization header value sent with every request, if any (the job's token, or the operator's). */
+  authorization: string | undefined;
+
+  constructor(readonly server: string, opts: { authorization?: string } = {}) {
+    this.authorization = opts.authorization;
+  }
 
   private async request(path: string, init: RequestInit = {}): Promise<Response> {
     let res: Response;
+    const auth: Record<string, string> = this.authorization ? { authorization: this.authorization } : {};
     try {
-      res = await fetch(`${this.server}${path}`, { ...init, headers: { accept: 'application/json', ...(init.headers ?? {}) } });
+      res = await fetch(`${this.server}${path}`, { ...init, headers: { accept: 'application/json', ...auth, ...(init.headers ?? {}) } });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new ApiError(0, 'unreachable', `cannot reach the IMG server at ${this.server}: ${cause?.code ?? cause?.message ?? (err as Error).message} (set --server or IMG_SERVER)`);
@@ -130,6 +139,25 @@ export function describeError(err: unknown): string {
     return fields.length > 0 ? `${err.status ? `${err.status} ` : ''}the server refused the request:\n${fields.join('\n')}` : err.message;
   }
   return (err as Error).message;
+}
+
+/** A link as the CLI prints it: without its `token=`, which the CLI holds itself and keeps off terminals and logs. */
+export function shownLink(url: string | undefined): string {
+  if (!url) return '';
+  try {
+    const u = new URL(url);
+    if (!u.searchParams.has('token')) return url;
+    u.searchParams.delete('token');
+    return u.toString();
+  } catch {
+    return url.replace(/([?&])token=[^&#]*&?/, '$1').replace(/[?&]$/, '');
+  }
+}
+
+/** The job as `--json` prints it: the same, without the token in it or in its links. */
+export function shownJob(job: ApiJob): Omit<ApiJob, 'token'> {
+  const { token: _t, ...rest } = job;
+  return { ...rest, links: Object.fromEntries(Object.entries(job.links ?? {}).map(([k, v]) => [k, shownLink(v)])) };
 }
 
 /** "building · installing 40%", "queued · #2, starts in ~3 min": one line of a job's state. */

@@ -3,10 +3,10 @@ const commands: Record<string, string> = {
   kickstart: 'print a kickstart (or the merged platform) from a YAML template and an overlay',
   'ks-check': 'validate a kickstart file; errors as FILE:LINE: message',
   submit: 'submit a build: --ks FILE | --config FILE --platform NAME [--overlay TEXT], --type TYPE --email ADDR [--wait]',
-  status: 'show a job: img status ID',
-  log: 'print a job\'s log: img log ID [--follow]',
-  download: 'download a job\'s image: img download ID [-o FILE]',
-  cancel: 'cancel a job: img cancel ID',
+  status: 'show a job: img status ID [--token TOKEN]',
+  log: 'print a job\'s log: img log ID [--follow] [--token TOKEN]',
+  download: 'download a job\'s image: img download ID [-o FILE] [--token TOKEN]',
+  cancel: 'cancel a job: img cancel ID [--token TOKEN]',
   verify: 'boot a disk or ISO image in QEMU and wait for its marker or a login prompt: img verify FILE',
 };
 

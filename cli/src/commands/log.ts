@@ -1,17 +1,20 @@
 // `img log ID [--follow]`: prints a job's build log; with --follow, keeps printing as it grows
 // until the job has finished.
 import { commandArgs } from '../args.ts';
-import { ApiError, commonOptions, describeError, finishedStatuses, ImgClient, serverUrl } from '../client.ts';
+import { ApiError, commonOptions, finishedStatuses, ImgClient, serverUrl } from '../client.ts';
+import { credentialFor, describeJobError, TOKEN_USAGE, tokenOption } from '../job-auth.ts';
 
-const USAGE = 'usage: img log ID [--follow] [--server URL]\n';
+const USAGE = `usage: img log ID [--follow] [--token TOKEN] [--server URL]\n${TOKEN_USAGE}`;
 const POLL_MS = 1000;
 
 export async function run(args: string[]): Promise<number> {
-  const parsed = commandArgs('log', USAGE, args, { ...commonOptions(), follow: { type: 'boolean', short: 'f' } }, { min: 1, max: 1 });
+  const parsed = commandArgs('log', USAGE, args, { ...commonOptions(), ...tokenOption(), follow: { type: 'boolean', short: 'f' } }, { min: 1, max: 1 });
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  const client = new ImgClient(serverUrl(values.server));
   const id = positionals[0]!;
+  const server = serverUrl(values.server);
+  const cred = await credentialFor(server, id, values.token, { warn: (l) => process.stderr.write(`img log: ${l}\n`) });
+  const client = new ImgClient(server, cred);
   let offset = 0;
   try {
     for (;;) {
@@ -33,7 +36,7 @@ export async function run(args: string[]): Promise<number> {
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   } catch (err) {
-    process.stderr.write(`img log: ${describeError(err)}\n`);
+    process.stderr.write(`img log: ${describeJobError(err, id, cred)}\n`);
     return 1;
   }
 }

@@ -1,9 +1,11 @@
 // `img submit`: sends a kickstart, or a platform (of the server's template or your own) with an
 // overlay; with --wait, follows the job and exits 0 when the image is built, 1 when it is not.
+// The job's token, in the answer, is kept for this user (token-store.ts) for the other subcommands.
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { commandArgs } from '../args.ts';
-import { ApiError, commonOptions, describeError, finishedStatuses, ImgClient, serverUrl, stateLine, type ApiJob } from '../client.ts';
+import { ApiError, commonOptions, describeError, finishedStatuses, ImgClient, serverUrl, shownLink, stateLine, type ApiJob } from '../client.ts';
+import { TokenStore } from '../token-store.ts';
 
 const USAGE = `usage: img submit (--ks FILE | [--config FILE] --platform NAME [--overlay TEXT]) --type TYPE --email ADDR [--wait] [--server URL]
   --ks FILE         a kickstart file
@@ -14,6 +16,8 @@ const USAGE = `usage: img submit (--ks FILE | [--config FILE] --platform NAME [-
   --email ADDR      where the link or the error is mailed
   --wait            follow the build; exit 0 when the image is built, 1 when it failed or was cancelled
   --server URL      the IMG server (default: $IMG_SERVER, else http://localhost:8080)
+The job's token is kept in $XDG_STATE_HOME/img/tokens.json (else ~/.local/state/img/tokens.json),
+readable by you only, so img status, log, download and cancel work on the job from this account.
 `;
 
 const POLL_MS = 2000;
@@ -38,12 +42,12 @@ async function wait(client: ImgClient, job: ApiJob, interval: number): Promise<n
     }
   }
   if (job.status === 'done') {
-    process.stdout.write(`done: ${job.links.image ?? ''}\nsha256 ${job.sha256 ?? ''}  ${job.imagefile ?? ''}\n`);
+    process.stdout.write(`done: ${shownLink(job.links.image)}\nsha256 ${job.sha256 ?? ''}  ${job.imagefile ?? ''}\n`);
     return 0;
   }
   process.stderr.write(`${job.status}${job.error_code && job.status === 'failed' ? ` (${job.error_code})` : ''}: ${job.error ?? 'no reason given'}\n`);
   if (job.error_excerpt?.length) process.stderr.write(`${job.error_excerpt.map((l) => `  | ${l}`).join('\n')}\n`);
-  process.stderr.write(`log: ${job.links.page ?? ''}\n`);
+  process.stderr.write(`log: ${shownLink(job.links.page)}\n`);
   return 1;
 }
 
@@ -81,7 +85,16 @@ export async function run(args: string[]): Promise<number> {
   try {
     const job = await client.submit(form);
     process.stdout.write(`${job.id}\n`);
-    process.stderr.write(`queued: ${job.links.page ?? ''}\n`);
+    process.stderr.write(`queued: ${shownLink(job.links.page)}\n`);
+    if (job.token) {
+      const store = new TokenStore();
+      try {
+        await store.put(client.server, job.id, job.token);
+      } catch (err) {
+        process.stderr.write(`img submit: could not keep the job's token in ${store.file}: ${(err as Error).message}; the links in the job's email carry it\n`);
+      }
+      client.authorization = `Bearer ${job.token}`;
+    }
     if (!values.wait) return 0;
     const interval = Math.max(200, Number(values.interval ?? POLL_MS) || POLL_MS);
     return await wait(client, job, interval);
