@@ -1,11 +1,14 @@
 // One AMQP connection per process, kept alive: reconnects with backoff, declares the topology again
-// and re-registers every consumer. Publishing goes through a confirm channel with persistent
-// messages; consuming acks only after the handler has stored its effect.
+// and re-registers every consumer. A consumer whose channel the broker closes while the connection
+// lives (an ack past consumer_timeout, a refused ack, its queue deleted) is reopened too, so a
+// service never stays connected while consuming nothing. Publishing goes through a confirm channel
+// with persistent messages; consuming acks only after the handler has stored its effect.
 import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Channel } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { Logger } from '../logging/index.ts';
 import { redactUrl } from '../logging/index.ts';
+import { DEFAULT_BACKOFF, RetryAbortedError, abortableSleep, retryWithBackoff, type Backoff } from '../lifecycle/backoff.ts';
 import { declareTopology, DEFAULT_DELIVERY_LIMIT, type QueueName, type Route } from './topology.ts';
 
 export interface BrokerOptions {
@@ -17,7 +20,8 @@ export interface BrokerOptions {
   deliveryLimit?: number;
   /** Give up connecting after this many attempts (default: never, for services; tests set it). */
   maxConnectAttempts?: number;
-  backoff?: { initialMs: number; maxMs: number };
+  /** Reconnect and consumer-reopen schedule; default DEFAULT_BACKOFF (at most 3 s, with jitter). */
+  backoff?: Backoff;
 }
 
 export interface DeliveryInfo {
@@ -45,6 +49,8 @@ interface ConsumerSpec {
   opts: ConsumeOptions;
   channel?: Channel;
   tag?: string;
+  /** Set while the consumer is being reopened after the broker closed its channel. */
+  reopening?: Promise<void>;
 }
 
 export class BrokerClosedError extends Error {
@@ -61,6 +67,8 @@ export class Broker {
   private closing = false;
   private connecting?: Promise<void>;
   private readonly log: Logger;
+  /** Aborted by close(): wakes every reconnect or reopen that is waiting out a backoff. */
+  private readonly stopped = new AbortController();
 
   private constructor(private readonly opts: BrokerOptions) {
     this.log = opts.logger.child({ component: 'broker' });
@@ -87,23 +95,22 @@ export class Broker {
   }
 
   private async connectLoop(): Promise<void> {
-    const { initialMs, maxMs } = this.opts.backoff ?? { initialMs: 500, maxMs: 15_000 };
     const where = redactUrl(this.opts.url);
-    for (let attempt = 1; ; attempt++) {
-      if (this.closing) throw new BrokerClosedError();
-      try {
+    let attempts = 0;
+    try {
+      await retryWithBackoff(async (attempt) => {
+        attempts = attempt;
         await this.open();
         this.log.info({ url: where, attempt }, 'connected to RabbitMQ');
-        return;
-      } catch (err) {
-        const max = this.opts.maxConnectAttempts;
-        if (max !== undefined && attempt >= max) {
-          throw new Error(`RabbitMQ at ${where} is unreachable after ${attempt} attempts: ${(err as Error).message}`, { cause: err });
-        }
-        const delay = Math.min(maxMs, initialMs * 2 ** (attempt - 1));
-        this.log.warn({ url: where, attempt, retryInMs: delay, err: (err as Error).message }, 'RabbitMQ unreachable, retrying');
-        await sleep(delay);
-      }
+      }, {
+        backoff: this.opts.backoff ?? DEFAULT_BACKOFF,
+        maxAttempts: this.opts.maxConnectAttempts,
+        signal: this.stopped.signal,
+        onRetry: (attempt, delay, err) => this.log.warn({ url: where, attempt, retryInMs: delay, err: err.message }, 'RabbitMQ unreachable, retrying'),
+      });
+    } catch (err) {
+      if (err instanceof RetryAbortedError) throw new BrokerClosedError();
+      throw new Error(`RabbitMQ at ${where} is unreachable after ${attempts} attempts: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -121,10 +128,21 @@ export class Broker {
       await conn.close().catch(() => {});
       throw err;
     }
+    if (this.closing) {
+      await conn.close().catch(() => {});
+      throw new BrokerClosedError();
+    }
     this.conn = conn;
     conn.on('error', (err) => this.log.warn({ err: err.message }, 'connection error'));
     conn.on('close', () => this.onConnectionClosed(conn));
-    for (const c of this.consumers) await this.startConsumer(c);
+    // One consumer the broker refuses (its queue gone, say) must not cost the others their
+    // connection: it is reopened on its own schedule.
+    for (const c of this.consumers) {
+      await this.startConsumer(c).catch((err: Error) => {
+        this.log.warn({ queue: describe(c), err: err.message }, 'consumer could not start, retrying');
+        this.reopenConsumer(c, conn);
+      });
+    }
   }
 
   /**
@@ -191,24 +209,95 @@ export class Broker {
     if (this.conn) await this.startConsumer(spec);
   }
 
-  private async startConsumer(spec: ConsumerSpec): Promise<void> {
-    if (!this.conn) return;
-    const ch = await this.conn.createChannel();
-    ch.on('error', (err) => this.log.error({ queue: spec.queue, err: err.message }, 'consumer channel error'));
-    await ch.prefetch(spec.opts.prefetch);
-    spec.channel = ch;
-    let queue: string = spec.queue;
-    if (spec.fanout) {
-      queue = (await ch.assertQueue('', { exclusive: true, autoDelete: true })).queue;
-      await ch.bindQueue(queue, spec.fanout, '');
+  /**
+   * Opens the consumer's channel and consumes. If this throws, the caller retries; once consuming,
+   * the channel's own close event brings it back (see onConsumerChannelClosed).
+   */
+  private async startConsumer(spec: ConsumerSpec, opts: { declare?: boolean } = {}): Promise<void> {
+    const conn = this.conn;
+    if (!conn) return;
+    const ch = await conn.createChannel();
+    let consuming = false;
+    let settling = 0;
+    ch.on('error', (err) => this.log.error({ queue: describe(spec), err: err.message }, 'consumer channel error'));
+    ch.on('close', () => {
+      if (consuming) this.onConsumerChannelClosed(spec, ch, conn);
+    });
+    try {
+      // After the broker closed the channel the queue may be gone too (deleted by hand, say).
+      if (opts.declare) await declareTopology(ch, this.opts.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT);
+      await ch.prefetch(spec.opts.prefetch);
+      let queue: string = spec.queue;
+      if (spec.fanout) {
+        queue = (await ch.assertQueue('', { exclusive: true, autoDelete: true })).queue;
+        await ch.bindQueue(queue, spec.fanout, '');
+      }
+      spec.channel = ch;
+      const { consumerTag } = await ch.consume(queue, (msg) => {
+        if (!msg) {
+          // The broker cancelled the consumer (its queue was deleted) but kept the channel: close
+          // it once the deliveries in flight have been acked, and the close reopens the consumer.
+          this.log.warn({ queue: describe(spec) }, 'the broker cancelled the consumer, reopening it');
+          spec.tag = undefined;
+          const closeWhenSettled = () => (settling === 0 ? void ch.close().catch(() => {}) : setTimeout(closeWhenSettled, 100));
+          closeWhenSettled();
+          return;
+        }
+        settling++;
+        const p = this.deliver(spec, ch, msg).finally(() => {
+          settling--;
+          this.inFlight.delete(p);
+        });
+        this.inFlight.add(p);
+      }, { noAck: false });
+      spec.tag = consumerTag;
+      consuming = true;
+    } catch (err) {
+      if (spec.channel === ch) spec.channel = undefined;
+      await ch.close().catch(() => {});
+      throw err;
     }
-    const { consumerTag } = await ch.consume(queue, (msg) => {
-      if (!msg) return;
-      const p = this.deliver(spec, ch, msg).finally(() => this.inFlight.delete(p));
-      this.inFlight.add(p);
-    }, { noAck: false });
-    spec.tag = consumerTag;
-    this.log.info({ queue: spec.fanout ? `${spec.fanout} (fanout)` : spec.queue, prefetch: spec.opts.prefetch }, 'consuming');
+    this.log.info({ queue: describe(spec), prefetch: spec.opts.prefetch }, 'consuming');
+  }
+
+  private onConsumerChannelClosed(spec: ConsumerSpec, ch: Channel, conn: ChannelModel): void {
+    if (spec.channel !== ch) return;
+    spec.channel = undefined;
+    spec.tag = undefined;
+    // A channel also closes when its connection goes; then the reconnect restores every consumer.
+    // amqplib closes the channels just before it reports the connection closed, so look after that.
+    setImmediate(() => {
+      if (this.closing || this.conn !== conn || !this.consumers.includes(spec)) return;
+      this.log.warn({ queue: describe(spec) }, 'the broker closed the consumer channel, reopening it');
+      this.reopenConsumer(spec, conn);
+    });
+  }
+
+  /**
+   * Reopens one consumer on the connection it lost its channel on, with backoff, until it consumes
+   * again, the connection goes (the reconnect takes over), or the consumer is stopped.
+   * Deliveries still in flight on the closed channel finish, but their acks are lost: the broker
+   * has already put those messages back, and the handlers must take a redelivery (they do).
+   */
+  private reopenConsumer(spec: ConsumerSpec, conn: ChannelModel): void {
+    if (spec.reopening) return;
+    const current = () => !this.closing && this.conn === conn && this.consumers.includes(spec);
+    spec.reopening = retryWithBackoff(async (attempt) => {
+      if (!current() || spec.channel) return;
+      await this.startConsumer(spec, { declare: true });
+      this.log.info({ queue: describe(spec), attempt }, 'consumer reopened');
+    }, {
+      backoff: this.opts.backoff ?? DEFAULT_BACKOFF,
+      signal: this.stopped.signal,
+      onRetry: (attempt, delay, err) => {
+        if (current()) this.log.warn({ queue: describe(spec), attempt, retryInMs: delay, err: err.message }, 'consumer could not be reopened, retrying');
+      },
+    }).catch(() => {
+      /* stopped by close() */
+    }).finally(() => {
+      spec.reopening = undefined;
+    });
+    // Every attempt after the connection went is a no-op, so the loop ends with the connection.
   }
 
   private async deliver(spec: ConsumerSpec, ch: Channel, msg: ConsumeMessage): Promise<void> {
@@ -242,7 +331,7 @@ export class Broker {
     } catch (err) {
       const delay = (spec.opts.retryDelayMs ?? defaultRetryDelay)(attempt);
       log.error({ err: (err as Error).message, retryInMs: delay }, 'handler failed, the message goes back to the queue');
-      await sleep(delay);
+      await abortableSleep(delay, this.stopped.signal);
       // After the queue's delivery limit RabbitMQ dead-letters it rather than redelivering.
       safe(() => ch.nack(msg, false, true));
     }
@@ -250,12 +339,12 @@ export class Broker {
 
   /** Stops taking new messages; lets the handlers in flight finish (their acks still go out). */
   async stopConsuming(): Promise<void> {
-    for (const c of this.consumers) {
+    const stopping = this.consumers.splice(0);
+    for (const c of stopping) {
       if (c.channel && c.tag) await c.channel.cancel(c.tag).catch(() => {});
       c.tag = undefined;
     }
-    this.consumers.length = 0;
-    await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled([...this.inFlight, ...stopping.map((c) => c.reopening)]);
   }
 
   /**
@@ -267,6 +356,7 @@ export class Broker {
     if (opts.handBack) this.consumers.length = 0;
     else await this.stopConsuming();
     this.closing = true;
+    this.stopped.abort();
     const conn = this.conn;
     this.conn = undefined;
     this.pubChannel = undefined;
@@ -287,6 +377,6 @@ function safe(fn: () => void): void {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+function describe(spec: ConsumerSpec): string {
+  return spec.fanout ? `${spec.fanout} (fanout)` : spec.queue;
 }

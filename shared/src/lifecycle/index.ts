@@ -1,6 +1,8 @@
 // Graceful shutdown: stop taking work, finish or hand back what is in flight, close connections.
 import type { Logger } from '../logging/index.ts';
 
+export * from './backoff.ts';
+
 export type ShutdownStep = { name: string; run: () => Promise<void> };
 
 /**
