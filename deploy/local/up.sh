@@ -158,6 +158,19 @@ IMG_OPERATOR_TOKEN=${IMG_OPERATOR_TOKEN:-$(operator_value IMG_OPERATOR_TOKEN)}
 export IMG_OPERATOR_USER IMG_OPERATOR_PASSWORD IMG_OPERATOR_TOKEN
 say "operator credentials (user $IMG_OPERATOR_USER, password, bearer token): $operator_file (root only; \`. $operator_file\` puts them in a shell)"
 
+# --- Job-token secret -----------------------------------------------------------------------
+# The key of the jobs' secret tokens (frontend and notifier must share it), made once and kept in
+# the state directory, root only. IMG_TOKEN_SECRET set when running up.sh wins. Never printed.
+token_secret_file=$IMG_STATE_DIR/token-secret
+[ ! -L "$token_secret_file" ] || die "$token_secret_file is a symbolic link; remove it and run up.sh again"
+if [ ! -s "$token_secret_file" ]; then
+  (umask 077; head -c 48 /dev/urandom | base64 -w0 >"$token_secret_file")
+  say "made the job-token secret: $token_secret_file"
+fi
+chmod 600 "$token_secret_file"
+IMG_TOKEN_SECRET=${IMG_TOKEN_SECRET:-$(cat "$token_secret_file")}
+export IMG_TOKEN_SECRET
+
 # --- Builder image (mmdebstrap + docker import; no registry) ----------------------------------
 bash deploy/builder/build-image.sh >"$IMG_LOG_DIR/builder-image.log" 2>&1 || die "building the builder image failed; see $IMG_LOG_DIR/builder-image.log"
 IMG_BUILDER_IMAGE=$(bash deploy/builder/build-image.sh --print-tag)

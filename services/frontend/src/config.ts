@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { commonEnv, env, parseConfig } from '@img/shared/config';
+import { tokenSecretSetting } from '@img/shared/jobs';
 
 const trustProxy = z.string().default('false').transform((v, ctx): boolean | number => {
   if (/^(true|yes|1)$/i.test(v)) return true;
@@ -23,7 +24,9 @@ const schema = z.object({
   IMG_MAX_PENDING_JOBS: env.int(200, 1),
   /** Jobs one submitter may have waiting or building, counted by email address and by client address alike. */
   IMG_MAX_PENDING_PER_SUBMITTER: env.int(10, 1),
-  /** Operator views (clear, delete) need these basic-auth credentials or the token, when set. */
+  /** Signs the job tokens (HMAC key); the notifier needs the same value for its email links. */
+  IMG_TOKEN_SECRET: tokenSecretSetting,
+  /** The operator's routes (clear, delete, the queue by email) need these basic-auth credentials or the token; with none set they refuse. */
   IMG_OPERATOR_USER: env.optionalStr(),
   IMG_OPERATOR_PASSWORD: env.optionalStr(),
   IMG_OPERATOR_TOKEN: env.optionalStr(),

@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import { commonEnv, env, parseConfig } from '@img/shared/config';
+import { tokenSecretSetting } from '@img/shared/jobs';
 
 const schema = z.object({
   ...commonEnv,
+  /** The frontend's job-token key: the emails' links carry the job's token. */
+  IMG_TOKEN_SECRET: tokenSecretSetting,
   IMG_SMTP_HOST: env.str('127.0.0.1'),
   IMG_SMTP_PORT: env.int(1025, 1),
   /** true: TLS from the first byte (port 465); false: STARTTLS when the server offers it. */

@@ -2,3 +2,4 @@ export * from './job.ts';
 export * from './job-store.ts';
 export * from './mongo-job-store.ts';
 export * from './doc-lock.ts';
+export * from './job-token.ts';

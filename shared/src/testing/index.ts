@@ -20,6 +20,9 @@ export const testEnv = {
   smtpPort: Number(process.env.IMG_TEST_SMTP_PORT ?? 1025),
 };
 
+/** The job-token key every stack under test shares (the frontend checks tokens, the notifier makes them). */
+export const testTokenSecret = 'img-test-token-secret-0123456789abcdefghijklmnop';
+
 export function testLogger(name = 'test'): Logger {
   return createLogger(name, { level: process.env.IMG_TEST_LOG_LEVEL ?? 'silent' });
 }
@@ -194,6 +197,7 @@ export async function stackEnv(extra: Record<string, string> = {}): Promise<Reco
     IMG_PUBLIC_URL: `http://127.0.0.1:${port}`,
     IMG_SMTP_HOST: '127.0.0.1',
     IMG_SMTP_PORT: String(testEnv.smtpPort),
+    IMG_TOKEN_SECRET: testTokenSecret,
     ...extra,
   };
 }
