@@ -5,6 +5,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import { builtImageTypes } from '@img/shared/contracts';
 import { sendError } from './http/respond.ts';
+import { sameOriginWrites } from './http/same-origin.ts';
 import { viewHelpers } from './http/view-helpers.ts';
 import { apiRoutes } from './routes/api.ts';
 import type { RouteDeps } from './routes/deps.ts';
@@ -48,6 +49,9 @@ export function createApp(deps: RouteDeps): express.Express {
     referrerPolicy: { policy: 'same-origin' },
   }));
   app.use('/static', express.static(publicDir, { maxAge: '1h', index: false, dotfiles: 'deny' }));
+
+  // Before any route reads a body: a state-changing request from another site is refused outright.
+  app.use(sameOriginWrites(config.IMG_PUBLIC_URL));
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });

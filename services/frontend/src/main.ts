@@ -15,7 +15,8 @@ import { BuildRegistry, builderVersion, imageExists } from '@img/shared/builds';
 import { resultHandlers } from './handlers/results.ts';
 import { csrfProtection } from './http/csrf.ts';
 import { bodySizeGuard, pendingJobsCap, submissionRateLimit } from './http/limits.ts';
-import { operatorAuth } from './http/operator-auth.ts';
+import { jobAccess } from './http/job-access.ts';
+import { OPERATOR_HOW_TO, operatorAuth } from './http/operator-auth.ts';
 import { SseHub } from './http/sse-hub.ts';
 import { submissionParser } from './http/upload.ts';
 import { jobActions } from './jobs/job-actions.ts';
@@ -58,6 +59,8 @@ await broker.consume(queues.error, errorMessage, results.error, { prefetch: 20 }
 await broker.consume(queues.result, resultMessage, results.result, { prefetch: 50 });
 
 if (!config.IMG_CSRF_SECRET) log.info('IMG_CSRF_SECRET is not set: forms are signed with a key of this process only');
+const operator = operatorAuth({ user: config.IMG_OPERATOR_USER, password: config.IMG_OPERATOR_PASSWORD, token: config.IMG_OPERATOR_TOKEN });
+if (!operator.configured) log.warn(`no operator credentials are configured: the operator routes (clear, delete) refuse every request; ${OPERATOR_HOW_TO}`);
 const hub = new SseHub(config.IMG_MAX_EVENT_STREAMS, config.IMG_MAX_STREAMS_PER_CLIENT);
 const share = new FairShare(() => index.all(), config.IMG_MAX_PENDING_PER_SUBMITTER);
 const uploadLimit = config.IMG_MAX_UPLOAD_BYTES * 2 + 64 * 1024;
@@ -67,7 +70,9 @@ const app = createApp({
   actions: jobActions({ store, index, broker, log, dataDir: config.IMG_DATA_DIR, share, reuse: { registry: builds, builderVersion: builderVersion(), publicUrl: config.IMG_PUBLIC_URL } }),
   notifications: new NotificationReader(db),
   csrf: csrfProtection({ secret: config.IMG_CSRF_SECRET ?? randomBytes(32).toString('hex'), secureCookie: config.IMG_PUBLIC_URL.startsWith('https:') }),
-  requireOperator: operatorAuth({ user: config.IMG_OPERATOR_USER, password: config.IMG_OPERATOR_PASSWORD, token: config.IMG_OPERATOR_TOKEN }),
+  operator,
+  requireOperator: operator.requireOperator,
+  access: jobAccess({ secret: config.IMG_TOKEN_SECRET, operator }),
   submitGuards: [
     bodySizeGuard(uploadLimit),
     submissionRateLimit({ limit: config.IMG_SUBMIT_RATE_LIMIT, windowS: config.IMG_SUBMIT_RATE_WINDOW_S }),

@@ -24,7 +24,7 @@ await notifications.init();
 const mailer = smtpMailer(config);
 const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'notifier' });
 await broker.consume(queues.notify, z.union([linkMessage, errorMessage, cancelledMessage]), notifyHandler({
-  notifications, jobs: new MongoJobStore(db), mailer, log, publicUrl: config.IMG_PUBLIC_URL,
+  notifications, jobs: new MongoJobStore(db), mailer, log, publicUrl: config.IMG_PUBLIC_URL, tokenSecret: config.IMG_TOKEN_SECRET,
   retentionDays: config.IMG_IMAGE_RETENTION_DAYS,
   retry: { windowMs: config.IMG_MAIL_RETRY_WINDOW_S * 1000, maxDelayMs: config.IMG_MAIL_RETRY_MAX_DELAY_S * 1000 },
 }), { prefetch: config.IMG_MAIL_CONCURRENCY });

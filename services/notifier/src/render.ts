@@ -1,8 +1,10 @@
 // Emails from ejs templates: a text part and an HTML part, links built from the public base URL.
+// Every link to the job carries its token (the same HMAC the frontend checks), so the person can
+// open the page, the log and the download; a link to anywhere else never gets the token.
 import { fileURLToPath } from 'node:url';
 import ejs from 'ejs';
 import { errorCodes } from '@img/shared/errors';
-import type { Job } from '@img/shared/jobs';
+import { jobToken, withJobToken, type Job } from '@img/shared/jobs';
 import type { Mail } from './mailer.ts';
 import type { OutcomeMessage } from './handlers/notify.ts';
 
@@ -17,14 +19,30 @@ function humanSize(bytes: number): string {
   return `${Math.max(1, Math.round(bytes / 1024))} KiB`;
 }
 
-export async function renderMail(opts: { publicUrl: string; retentionDays: number }, msg: OutcomeMessage, job: Job | null): Promise<Mail> {
+/** The link with the job's token when it points into IMG (the public URL's origin); as it is otherwise. */
+function tokenLink(publicUrl: string, url: string | undefined, token: string): string | undefined {
+  if (!url) return url;
+  try {
+    return new URL(url).origin === new URL(publicUrl).origin ? withJobToken(url, token) : url;
+  } catch {
+    return url;
+  }
+}
+
+export async function renderMail(opts: { publicUrl: string; retentionDays: number; tokenSecret: string }, msg: OutcomeMessage, job: Job | null): Promise<Mail> {
+  const token = jobToken(opts.tokenSecret, msg.id);
   const kind = 'sha256' in msg ? 'done' : 'code' in msg ? 'failed' : 'cancelled';
   const type = msg.imagetype ?? job?.type ?? 'image';
   const platform = job?.platform ?? '';
   const data = {
-    msg, type, platform,
+    msg: {
+      ...msg,
+      ...('url' in msg ? { url: tokenLink(opts.publicUrl, msg.url, token) } : {}),
+      ...('logurl' in msg ? { logurl: tokenLink(opts.publicUrl, msg.logurl, token) } : {}),
+    },
+    type, platform,
     retentionDays: opts.retentionDays,
-    jobUrl: `${opts.publicUrl}/job/${msg.id}`,
+    jobUrl: withJobToken(`${opts.publicUrl}/job/${msg.id}`, token),
     size: 'size' in msg ? humanSize(msg.size) : '',
     title: 'code' in msg ? errorCodes[msg.code].title : '',
   };

@@ -7,7 +7,14 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const error = (description: string) => ({ description, content: { 'application/json': { schema: ref('Error') } } });
 const ok = (description: string, schema: object, type = 'application/json') => ({ description, content: { [type]: { schema } } });
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{32}$' }, description: 'the job id' };
-const operator = [{ basicAuth: [] }, { bearerAuth: [] }, {}];
+const operator = [{ basicAuth: [] }, { bearerAuth: [] }];
+/** The job's token (a bearer header, or `token=` in the query, as the page's and the email's links carry it), or the operator. */
+const owner = [{ jobToken: [] }, { jobTokenQuery: [] }, { basicAuth: [] }, { bearerAuth: [] }];
+const tokenParam = { name: 'token', in: 'query', schema: { type: 'string' }, description: 'the job\'s token, when not sent as `Authorization: Bearer`' };
+const revealParam = { name: 'reveal', in: 'query', schema: { type: 'string', enum: ['secrets'] }, description: 'show the passwords of `rootpw`, `sshpw` and `user --password` instead of `[redacted]`' };
+const denied = { 401: error('no credential: this needs the job\'s token or the operator'), 403: error('a token that is not this job\'s, or wrong operator credentials') };
+const operatorDenied = { 401: error('no operator credentials sent'), 403: error('wrong operator credentials'), 503: error('no operator credentials are configured, so operator routes refuse') };
+const crossSite = { 403: error('refused: another site\'s Origin or `Sec-Fetch-Site: cross-site` (code `cross_origin`), or a credential that is not the right one') };
 
 const submission = {
   type: 'object',
@@ -37,14 +44,14 @@ export function openApiDocument(publicUrl: string) {
           summary: 'list jobs, newest first',
           parameters: [
             { name: 'status', in: 'query', schema: { type: 'string' }, description: `comma-separated: ${['active', 'finished', ...jobStatuses].join(', ')}` },
-            { name: 'email', in: 'query', schema: { type: 'string' }, description: 'only this submitter\'s jobs' },
+            { name: 'email', in: 'query', schema: { type: 'string' }, description: 'only this submitter\'s jobs (the operator only: with it the request needs operator credentials)' },
             { name: 'page', in: 'query', schema: { type: 'integer', minimum: 1, default: 1 } },
             { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
           ],
-          responses: { 200: ok('a page of jobs', ref('JobList')), 400: error('a bad filter') },
+          responses: { 200: ok('a page of jobs, each in its public view', ref('JobList')), 400: error('a bad filter'), ...operatorDenied },
         },
         post: {
-          summary: 'submit a build',
+          summary: 'submit a build; the answer carries the job\'s `token`, which every other request about the job needs',
           requestBody: {
             required: true,
             content: {
@@ -53,48 +60,69 @@ export function openApiDocument(publicUrl: string) {
             },
           },
           responses: {
-            201: ok('queued', ref('Job')), 400: error('the submission has errors; `fields` names each, with its line'),
+            201: ok('queued; `token` is the job\'s secret token', ref('Job')), ...crossSite, 400: error('the submission has errors; `fields` names each, with its line'),
             413: error('the upload is over the size limit'), 429: error('too many submissions from this client'),
             503: error('the queue is full or the broker is down'),
           },
         },
-        delete: { summary: 'clear: remove every finished job and its files (operator)', security: operator, responses: { 200: ok('how many went', { type: 'object', properties: { deleted: { type: 'integer' } } }), 401: error('operator auth is on and missing') } },
+        delete: { summary: 'clear: remove every finished job and its files (operator)', security: operator, responses: { 200: ok('how many went', { type: 'object', properties: { deleted: { type: 'integer' } } }), ...operatorDenied, ...crossSite } },
       },
       '/api/v1/jobs/{id}': {
-        get: { summary: 'one job, with its queue position and estimated start while it waits', parameters: [idParam], responses: { 200: ok('the job', ref('Job')), 404: error('no such job') } },
-        delete: { summary: 'delete a finished job and its files (operator)', security: operator, parameters: [idParam], responses: { 200: ok('the deleted job', ref('Job')), 401: error('operator auth is on and missing'), 404: error('no such job'), 409: error('the job has not finished; cancel it first') } },
+        get: {
+          summary: 'one job, with its queue position and estimated start while it waits: the whole job with its token or as the operator, its public view without',
+          security: [...owner, {}], parameters: [idParam, tokenParam, revealParam],
+          responses: { 200: ok('the job (`Job`), or without a credential its public view (`PublicJob`)', { oneOf: [ref('Job'), ref('PublicJob')] }), 403: denied[403], 404: error('no such job') },
+        },
+        delete: { summary: 'delete a finished job and its files (operator)', security: operator, parameters: [idParam], responses: { 200: ok('the deleted job', ref('Job')), ...operatorDenied, ...crossSite, 404: error('no such job'), 409: error('the job has not finished; cancel it first') } },
       },
-      '/api/v1/jobs/{id}/cancel': { post: { summary: 'cancel a job that has not finished', parameters: [idParam], responses: { 200: ok('the cancelled job', ref('Job')), 404: error('no such job'), 409: error('the job has already finished') } } },
-      '/api/v1/jobs/{id}/retry': { post: { summary: 'submit the same request again as a new job', parameters: [idParam], responses: { 201: ok('the new job', ref('Job')), 404: error('no such job'), 409: error('the job has not finished'), 429: error('too many submissions'), 503: error('the queue is full') } } },
+      '/api/v1/jobs/{id}/kickstart': {
+        get: {
+          summary: 'the job\'s kickstart as text, passwords shown as `[redacted]` unless `reveal=secrets` (header X-Secrets-Redacted says when some were)',
+          security: owner, parameters: [idParam, tokenParam, revealParam],
+          responses: { 200: ok('the kickstart', { type: 'string' }, 'text/plain'), ...denied, 404: error('no such job, or a template job (its kickstart is not kept)') },
+        },
+      },
+      '/api/v1/jobs/{id}/cancel': { post: { summary: 'cancel a job that has not finished', security: owner, parameters: [idParam, tokenParam], responses: { 200: ok('the cancelled job', ref('Job')), ...denied, ...crossSite, 404: error('no such job'), 409: error('the job has already finished') } } },
+      '/api/v1/jobs/{id}/retry': { post: { summary: 'submit the same request again as a new job; the answer carries the new job\'s token', security: owner, parameters: [idParam, tokenParam], responses: { 201: ok('the new job', ref('Job')), ...denied, ...crossSite, 404: error('no such job'), 409: error('the job has not finished'), 429: error('too many submissions'), 503: error('the queue is full') } } },
       '/api/v1/jobs/{id}/log': {
         get: {
           summary: 'the build log from a byte offset; follow it by asking again from X-Log-Offset',
-          parameters: [idParam, { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } }, { name: 'max', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1048576 } }],
+          security: owner,
+          parameters: [idParam, tokenParam, { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } }, { name: 'max', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1048576 } }],
           responses: {
             200: { description: 'log text', headers: { 'X-Log-Offset': { schema: { type: 'integer' }, description: 'where the next read starts' }, 'X-Log-Size': { schema: { type: 'integer' } }, 'X-Job-Status': { schema: { type: 'string', enum: jobStatuses } } }, content: { 'text/plain': { schema: { type: 'string' } } } },
-            400: error('a bad offset'), 404: error('no such job'),
+            400: error('a bad offset'), ...denied, 404: error('no such job'),
           },
         },
       },
       '/api/v1/jobs/{id}/events': {
         get: {
           summary: 'server-sent events: `job` (status, phase, progress), `log` (text; the event id is the log offset), `end`',
-          parameters: [idParam, { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0 } }, { name: 'Last-Event-ID', in: 'header', schema: { type: 'integer' } }],
-          responses: { 200: ok('an event stream', { type: 'string' }, 'text/event-stream'), 404: error('no such job'), 503: error('too many live connections') },
+          security: owner,
+          parameters: [idParam, { ...tokenParam, description: 'the job\'s token (EventSource cannot send headers)' }, { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0 } }, { name: 'Last-Event-ID', in: 'header', schema: { type: 'integer' } }],
+          responses: { 200: ok('an event stream', { type: 'string' }, 'text/event-stream'), ...denied, 404: error('no such job'), 503: error('too many live connections') },
         },
       },
       '/api/v1/queue/events': { get: { summary: 'server-sent events: `change` whenever a job is added, moves or goes', responses: { 200: ok('an event stream', { type: 'string' }, 'text/event-stream'), 503: error('too many live connections') } } },
     },
     components: {
-      securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, bearerAuth: { type: 'http', scheme: 'bearer' } },
+      securitySchemes: {
+        basicAuth: { type: 'http', scheme: 'basic', description: 'the operator (IMG_OPERATOR_USER, IMG_OPERATOR_PASSWORD)' },
+        bearerAuth: { type: 'http', scheme: 'bearer', description: 'the operator token (IMG_OPERATOR_TOKEN)' },
+        jobToken: { type: 'http', scheme: 'bearer', description: 'the job\'s token, as the submission answered it (`token`)' },
+        jobTokenQuery: { type: 'apiKey', in: 'query', name: 'token', description: 'the job\'s token in the query, as the job page\'s and the email\'s links carry it' },
+      },
       schemas: {
         Error: { type: 'object', properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, fields: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' }, line: { type: 'integer' } } } } } } } },
         ImageTypes: { type: 'object', properties: { built: { type: 'array', items: { type: 'string' } }, not_built_yet: { type: 'array', items: { type: 'string' } }, not_supported: { type: 'array', items: { type: 'string' } } } },
         Job: {
           type: 'object',
-          required: ['id', 'email', 'type', 'status', 'phase', 'created'],
+          description: 'the whole job, for its owner (its token) and the operator',
+          required: ['id', 'email', 'type', 'status', 'phase', 'created', 'token'],
           properties: {
             id: { type: 'string' }, email: { type: 'string' }, type: { type: 'string', enum: imageTypes },
+            token: { type: 'string', description: 'the job\'s secret token: send it as `Authorization: Bearer TOKEN` or `?token=TOKEN`' },
+            secrets_redacted: { type: 'boolean', description: 'passwords in `kickstart` or `config` are shown as `[redacted]`; ask with `reveal=secrets`' },
             status: { type: 'string', enum: jobStatuses }, phase: { type: 'string', enum: phases }, progress: { type: 'number' },
             source: { type: 'string', enum: ['kickstart', 'template'] }, kickstart: { type: 'string' }, platform: { type: 'string' }, overlay: { type: 'string' },
             created: { type: 'string', format: 'date-time' }, started: { type: 'string', format: 'date-time' }, finished: { type: 'string', format: 'date-time' },
@@ -105,7 +133,19 @@ export function openApiDocument(publicUrl: string) {
             links: { type: 'object', additionalProperties: { type: 'string', format: 'uri' } },
           },
         },
-        JobList: { type: 'object', properties: { jobs: { type: 'array', items: ref('Job') }, total: { type: 'integer' }, page: { type: 'integer' }, pages: { type: 'integer' }, limit: { type: 'integer' } } },
+        PublicJob: {
+          type: 'object',
+          description: 'what anyone may see of a job: the submitter masked, the type, the state, the place in the queue and the timings',
+          required: ['id', 'email', 'type', 'status', 'phase', 'created'],
+          properties: {
+            id: { type: 'string' }, email: { type: 'string', description: 'masked: j***@example.com' }, type: { type: 'string', enum: imageTypes },
+            status: { type: 'string', enum: jobStatuses }, phase: { type: 'string', enum: phases }, progress: { type: 'number' },
+            created: { type: 'string', format: 'date-time' }, started: { type: 'string', format: 'date-time' }, finished: { type: 'string', format: 'date-time' },
+            duration_s: { type: 'number' }, queue_position: { type: 'integer' }, estimated_start: { type: 'string', format: 'date-time' },
+            links: { type: 'object', properties: { page: { type: 'string', format: 'uri' }, api: { type: 'string', format: 'uri' } } },
+          },
+        },
+        JobList: { type: 'object', properties: { jobs: { type: 'array', items: ref('PublicJob') }, total: { type: 'integer' }, page: { type: 'integer' }, pages: { type: 'integer' }, limit: { type: 'integer' } } },
       },
     },
   };

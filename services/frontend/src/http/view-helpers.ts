@@ -1,7 +1,10 @@
 // Small formatters the templates use; every value they return is still escaped by ejs.
+/** `j***@example.com`: the first character and the domain, never the whole address. */
 export function maskEmail(email: string): string {
-  const [user = '', domain = ''] = email.split('@');
-  return `${user.slice(0, 2)}${'•'.repeat(Math.max(1, Math.min(6, user.length - 2)))}@${domain}`;
+  const at = email.lastIndexOf('@');
+  const user = at >= 0 ? email.slice(0, at) : email;
+  const domain = at >= 0 ? email.slice(at + 1) : '';
+  return `${user.slice(0, 1)}***@${domain}`;
 }
 
 export function formatDuration(seconds: number | undefined): string {

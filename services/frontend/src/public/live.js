@@ -26,19 +26,30 @@ function liveQueue(box) {
   setInterval(refresh, 30000);
 }
 
-function liveJob(state, log) {
-  const id = state.dataset.job;
-  const note = document.getElementById('live-note');
+// The state fragment's address comes from the page: it carries the job's token when the page has one.
+function stateRefresher(state) {
   let fetching = false;
-  const refreshState = async () => {
+  return async () => {
     if (fetching) return;
     fetching = true;
     try {
-      const res = await fetch(`/job/${id}?fragment=state`, { headers: { accept: 'text/html' }, credentials: 'same-origin' });
+      const res = await fetch(state.dataset.stateUrl, { headers: { accept: 'text/html' }, credentials: 'same-origin' });
       if (res.ok) state.innerHTML = await res.text();
     } catch { /* the next event tries again */ }
     fetching = false;
   };
+}
+
+// A job page without the token has no log to follow: its state is fetched again when the queue changes.
+function livePublicJob(state) {
+  const refreshState = stateRefresher(state);
+  const es = new EventSource(state.dataset.liveQueueState);
+  es.addEventListener('change', refreshState);
+}
+
+function liveJob(state, log) {
+  const note = document.getElementById('live-note');
+  const refreshState = stateRefresher(state);
   if (log.dataset.finished) return;
   const url = new URL(log.dataset.events, location.href);
   url.searchParams.set('offset', log.dataset.offset || '0');
@@ -64,6 +75,7 @@ document.addEventListener('DOMContentLoaded', () => {
   const state = document.getElementById('job-state');
   const log = document.getElementById('log');
   if (state && log && 'EventSource' in window) liveJob(state, log);
+  else if (state && state.dataset.liveQueueState && 'EventSource' in window) livePublicJob(state);
   for (const t of document.querySelectorAll('time[datetime]')) {
     if (!t.title) t.title = new Date(t.getAttribute('datetime')).toLocaleString();
   }

@@ -2,13 +2,15 @@
 import express, { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { builtImageTypes, imageTypes, jobIdSchema, legacyImageTypes } from '@img/shared/contracts';
+import type { Job } from '@img/shared/jobs';
 import { sendError } from '../http/respond.ts';
 import { jobFilePaths, readLog } from '../jobs/job-files.ts';
 import { checkSubmission } from '../submission.ts';
 import { openApiDocument } from '../api/openapi.ts';
-import { listedJob, loadJob, publicJob } from './common.ts';
+import { loadJob } from './common.ts';
+import { fullJobView, publicJobView, shownSources } from './job-views.ts';
 import type { RouteDeps } from './deps.ts';
-import { queueQuery, queueQueryError } from './queue-query.ts';
+import { emailFilterRefused, queueQuery, queueQueryError, revealQuery } from './queue-query.ts';
 import { eventRoutes } from './events.ts';
 
 const LOG_CHUNK_MAX = 1024 * 1024;
@@ -18,14 +20,17 @@ const logQuery = z.object({
 });
 
 export function apiRoutes(deps: RouteDeps): Router {
-  const { config, store, index, estimator, actions } = deps;
+  const { config, store, index, estimator, actions, access } = deps;
   const base = config.IMG_PUBLIC_URL;
   const r = Router();
   const json = express.json({ limit: config.IMG_MAX_UPLOAD_BYTES * 2 + 64 * 1024 });
+  const full = (job: Job) => fullJobView(base, job, access.tokenOf(job), { spot: estimator.current().spots.get(job.id) });
   const answer = (req: Request, res: Response, result: Awaited<ReturnType<typeof actions.cancel>>, status = 200) => {
     if (!result.ok) sendError(req, res, result.status, result.code, result.message);
-    else res.status(status).json(publicJob(base, result.value));
+    else res.status(status).json(full(result.value));
   };
+  /** The job's token or the operator; the job is then in res.locals.job. */
+  const owner = access.require(store);
 
   r.get('/api/v1/openapi.json', (_req, res) => {
     res.json(openApiDocument(base));
@@ -50,10 +55,11 @@ export function apiRoutes(deps: RouteDeps): Router {
       return;
     }
     const q = parsed.data;
+    if (emailFilterRefused(deps.operator, req, res, q)) return;
     const { jobs, total } = index.list({ status: q.status, email: q.email }, { offset: (q.page - 1) * q.limit, limit: q.limit });
     const spots = estimator.current().spots;
     res.setHeader('Cache-Control', 'no-store');
-    res.json({ jobs: jobs.map((j) => listedJob(base, j, spots.get(j.id))), total, page: q.page, pages: Math.max(1, Math.ceil(total / q.limit)), limit: q.limit });
+    res.json({ jobs: jobs.map((j) => publicJobView(base, j, spots.get(j.id))), total, page: q.page, pages: Math.max(1, Math.ceil(total / q.limit)), limit: q.limit });
   });
 
   r.post('/api/v1/jobs', ...deps.submitGuards, json, async (req, res) => {
@@ -72,7 +78,8 @@ export function apiRoutes(deps: RouteDeps): Router {
       sendError(req, res, queued.status, queued.code, queued.message);
       return;
     }
-    res.status(201).location(`/api/v1/jobs/${queued.value.id}`).json(publicJob(base, queued.value, estimator.current().spots.get(queued.value.id)));
+    // The one answer that hands out the job's token: the submitter keeps it (the email's links carry it too).
+    res.status(201).location(`/api/v1/jobs/${queued.value.id}`).json(full(queued.value));
   });
 
   /** Clears every finished job (operator). DELETE, so a cross-site form cannot send it with a browser's saved credentials. */
@@ -80,12 +87,46 @@ export function apiRoutes(deps: RouteDeps): Router {
     res.json({ deleted: await actions.clear() });
   });
 
+  /** Anyone: the public view; with the job's token or as the operator: the whole job. */
   r.get('/api/v1/jobs/:id', async (req, res) => {
+    const reveal = revealQuery.safeParse(req.query);
+    if (!reveal.success) {
+      sendError(req, res, 400, 'invalid_request', queueQueryError(reveal.error));
+      return;
+    }
     const job = await loadJob(store, req, res);
     if (!job) return;
-    const email = await deps.notifications.forJob(job.id, job.status);
+    const who = access.of(req, job.id);
     res.setHeader('Cache-Control', 'no-store');
-    res.json(publicJob(base, job, estimator.current().spots.get(job.id), email));
+    const spot = estimator.current().spots.get(job.id);
+    if (who === 'wrong') {
+      access.refuse(req, res, who);
+      return;
+    }
+    if (who === 'none') {
+      res.json(publicJobView(base, job, spot));
+      return;
+    }
+    const email = await deps.notifications.forJob(job.id, job.status);
+    res.json(fullJobView(base, job, access.tokenOf(job), { spot, email, reveal: reveal.data.reveal === 'secrets' }));
+  });
+
+  /** The kickstart as text, passwords blanked unless ?reveal=secrets. */
+  r.get('/api/v1/jobs/:id/kickstart', owner, (req, res) => {
+    const reveal = revealQuery.safeParse(req.query);
+    if (!reveal.success) {
+      sendError(req, res, 400, 'invalid_request', queueQueryError(reveal.error));
+      return;
+    }
+    const job = res.locals.job as Job;
+    const shown = shownSources(job, reveal.data.reveal === 'secrets');
+    if (shown.kickstart === undefined) {
+      sendError(req, res, 404, 'not_found', 'this job was made from a template; its kickstart was generated by the kickstarter and is not kept');
+      return;
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    if (shown.secrets_redacted) res.setHeader('X-Secrets-Redacted', 'true');
+    res.type('text/plain; charset=utf-8').send(shown.kickstart);
   });
 
   r.delete('/api/v1/jobs/:id', deps.requireOperator, async (req, res) => {
@@ -97,33 +138,23 @@ export function apiRoutes(deps: RouteDeps): Router {
     answer(req, res, await actions.remove(id.data));
   });
 
-  r.post('/api/v1/jobs/:id/cancel', async (req, res) => {
-    const id = jobIdSchema.safeParse(req.params.id);
-    if (!id.success) {
-      sendError(req, res, 404, 'not_found', 'there is no job with this id; it may have been deleted');
-      return;
-    }
-    answer(req, res, await actions.cancel(id.data));
+  r.post('/api/v1/jobs/:id/cancel', owner, async (_req, res) => {
+    answer(_req, res, await actions.cancel((res.locals.job as Job).id));
   });
 
-  r.post('/api/v1/jobs/:id/retry', ...deps.submitGuards, async (req, res) => {
-    const id = jobIdSchema.safeParse(req.params.id);
-    if (!id.success) {
-      sendError(req, res, 404, 'not_found', 'there is no job with this id; it may have been deleted');
-      return;
-    }
-    answer(req, res, await actions.retry(id.data), 201);
+  /** The new job's answer carries the new job's token. */
+  r.post('/api/v1/jobs/:id/retry', owner, ...deps.submitGuards, async (req, res) => {
+    answer(req, res, await actions.retry((res.locals.job as Job).id), 201);
   });
 
   /** The log from a byte offset; X-Log-Offset says where the next read starts, so a client can follow it. */
-  r.get('/api/v1/jobs/:id/log', async (req, res) => {
+  r.get('/api/v1/jobs/:id/log', owner, async (req, res) => {
     const q = logQuery.safeParse(req.query);
     if (!q.success) {
       sendError(req, res, 400, 'invalid_request', queueQueryError(q.error));
       return;
     }
-    const job = await loadJob(store, req, res);
-    if (!job) return;
+    const job = res.locals.job as Job;
     const chunk = await readLog(jobFilePaths(config.IMG_DATA_DIR, job.id).log, q.data.offset, q.data.max);
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Log-Offset', String(chunk.next));

@@ -4,6 +4,8 @@ import type { JobStore } from '@img/shared/jobs';
 import type { Logger } from '@img/shared/logging';
 import type { Config } from '../config.ts';
 import type { Csrf } from '../http/csrf.ts';
+import type { JobAccess } from '../http/job-access.ts';
+import type { OperatorAuth } from '../http/operator-auth.ts';
 import type { SseHub } from '../http/sse-hub.ts';
 import type { SubmissionParser } from '../http/upload.ts';
 import type { JobActions } from '../jobs/job-actions.ts';
@@ -20,7 +22,11 @@ export interface RouteDeps {
   notifications: Pick<NotificationReader, 'forJob'>;
   hub: SseHub;
   csrf: Csrf;
+  operator: OperatorAuth;
+  /** Answers 503 (none configured), 401 or 403 unless the request is the operator's. */
   requireOperator: RequestHandler;
+  /** A job's token or the operator: see http/job-access.ts. */
+  access: JobAccess;
   /** Body size, rate and queue-cap checks, run before a submission's body is read. */
   submitGuards: RequestHandler[];
   parseSubmission: SubmissionParser;

@@ -1,18 +1,18 @@
 // The image download: streamed, with Content-Length, range requests (a broken download resumes)
-// and the checksum in headers and as a sha256sum line.
+// and the checksum in headers and as a sha256sum line. Both are the job owner's (its token) or the operator's.
 import { Router } from 'express';
 import { sendError } from '../http/respond.ts';
 import { imagePath } from '../jobs/job-files.ts';
-import { loadJob } from './common.ts';
+import type { Job } from '@img/shared/jobs';
 import type { RouteDeps } from './deps.ts';
 
 export function downloadRoutes(deps: RouteDeps): Router {
   const r = Router();
   const dataDir = deps.config.IMG_DATA_DIR;
+  const owner = deps.access.require(deps.store);
 
-  r.get('/images/:id', async (req, res) => {
-    const job = await loadJob(deps.store, req, res);
-    if (!job) return;
+  r.get('/images/:id', owner, async (req, res) => {
+    const job = res.locals.job as Job;
     if (job.status !== 'done') {
       sendError(req, res, 404, 'not_found', `this job has no image: it is ${job.status}`);
       return;
@@ -40,9 +40,8 @@ export function downloadRoutes(deps: RouteDeps): Router {
   });
 
   /** `sha256sum -c` reads this next to the downloaded file. */
-  r.get('/images/:id/sha256', async (req, res) => {
-    const job = await loadJob(deps.store, req, res);
-    if (!job) return;
+  r.get('/images/:id/sha256', owner, async (req, res) => {
+    const job = res.locals.job as Job;
     if (job.status !== 'done' || !job.sha256 || !job.imagefile) {
       sendError(req, res, 404, 'not_found', `this job has no image: it is ${job.status}`);
       return;

@@ -5,7 +5,6 @@ import { z } from 'zod';
 import { terminalStatuses, type Job } from '@img/shared/jobs';
 import { sendError } from '../http/respond.ts';
 import { jobFilePaths, readLog } from '../jobs/job-files.ts';
-import { loadJob } from './common.ts';
 import type { RouteDeps } from './deps.ts';
 
 const LOG_POLL_MS = 500;
@@ -47,15 +46,15 @@ export function eventRoutes(deps: RouteDeps): Router {
     stream.send('hello', { version: index.version });
   });
 
-  r.get('/api/v1/jobs/:id/events', async (req, res) => {
+  // The live log is the job's owner's (its token, in the query: EventSource sends no headers) or the operator's.
+  r.get('/api/v1/jobs/:id/events', deps.access.require(deps.store), async (req, res) => {
     // Where the log resumes: a reconnecting EventSource sends the last event id it saw.
     const resume = offsetSchema.safeParse(req.get('last-event-id') ?? req.query.offset ?? 0);
     if (!resume.success) {
       sendError(req, res, 400, 'invalid_request', 'offset: a byte offset into the log (a whole number, 0 or more)');
       return;
     }
-    const job = await loadJob(deps.store, req, res);
-    if (!job) return;
+    const job = res.locals.job as Job;
     const stream = hub.open(req, res);
     if (!stream) {
       busy(req, res);

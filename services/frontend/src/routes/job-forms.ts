@@ -1,8 +1,10 @@
 // The buttons of the job page and the operator's clear page: small form posts, each carrying the
-// CSRF token; delete and clear also need the operator when operator auth is on.
+// CSRF token. Cancel and retry need the job's token (in the form's action URL) or the operator;
+// delete and clear need the operator.
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { jobIdSchema } from '@img/shared/contracts';
-import { terminalStatuses } from '@img/shared/jobs';
+import { terminalStatuses, type Job } from '@img/shared/jobs';
+import { tokenQuery } from '../http/job-access.ts';
 import { sendError } from '../http/respond.ts';
 import type { ActionResult } from '../jobs/job-actions.ts';
 import type { RouteDeps } from './deps.ts';
@@ -24,15 +26,20 @@ export function jobFormRoutes(deps: RouteDeps): Router {
     else sendError(req, res, result.status, result.code, result.message);
   };
 
-  r.post('/job/:id/cancel', form, checkToken, async (req, res) => {
-    const id = idOr404(req, res);
-    if (id) answer(req, res, await deps.actions.cancel(id), () => `/job/${id}`);
+  const owner = deps.access.require(deps.store);
+  /** The job page again, with the token when the person came with one (the operator needs none). */
+  const jobPage = (job: Job, res: Response) => `/job/${job.id}${res.locals.access === 'owner' ? tokenQuery(deps.access.tokenOf(job)) : ''}`;
+
+  r.post('/job/:id/cancel', owner, form, checkToken, async (req, res) => {
+    const job = res.locals.job as Job;
+    answer(req, res, await deps.actions.cancel(job.id), () => jobPage(job, res));
   });
 
-  // A retry is a new submission: the same guards apply (the size guard passes a small form).
-  r.post('/job/:id/retry', ...deps.submitGuards, form, checkToken, async (req, res) => {
-    const id = idOr404(req, res);
-    if (id) answer(req, res, await deps.actions.retry(id), (job) => `/job/${job.id}`);
+  // A retry is a new submission: the same guards apply (the size guard passes a small form). The
+  // new job's page is opened with the new job's token.
+  r.post('/job/:id/retry', owner, ...deps.submitGuards, form, checkToken, async (req, res) => {
+    const job = res.locals.job as Job;
+    answer(req, res, await deps.actions.retry(job.id), (again) => jobPage(again, res));
   });
 
   r.post('/job/:id/delete', deps.requireOperator, form, checkToken, async (req, res) => {

@@ -1,18 +1,24 @@
 // The pages people read: the start page, the queue and a job. Each renders whole without
 // JavaScript; with it, the queue and the job's state come back as fragments when they change.
+// A job's page opened without its token shows the public view only (state, type, timings, the
+// submitter masked); with the token (or as the operator) the log, the kickstart with its passwords
+// blanked (unless ?reveal=secrets), the download and the buttons, every link carrying the token.
 import { createReadStream } from 'node:fs';
 import { Router } from 'express';
 import { z } from 'zod';
-import { terminalStatuses } from '@img/shared/jobs';
+import { terminalStatuses, type Job } from '@img/shared/jobs';
 import { sendError } from '../http/respond.ts';
 import { jobFilePaths, logSize, readLogTail } from '../jobs/job-files.ts';
 import { loadJob } from './common.ts';
+import { tokenQuery } from '../http/job-access.ts';
+import { shownSources } from './job-views.ts';
+import { emailFilterRefused } from './queue-query.ts';
 import type { RouteDeps } from './deps.ts';
 import { queueQuery, queueQueryError, statusChoices, type QueueQuery } from './queue-query.ts';
 
 const LOG_PAGE_BYTES = 256 * 1024;
 const PAGE_SIZE = 50;
-const jobFragment = z.object({ fragment: z.enum(['state']).optional() });
+const jobFragment = z.object({ fragment: z.enum(['state']).optional(), reveal: z.enum(['secrets']).optional() });
 
 function pageHref(q: QueueQuery, rawStatus: string, page: number): string {
   const p = new URLSearchParams();
@@ -39,13 +45,14 @@ export function pageRoutes(deps: RouteDeps): Router {
       return;
     }
     const q = parsed.data;
+    if (emailFilterRefused(deps.operator, req, res, q)) return;
     const { jobs, total } = index.list({ status: q.status, email: q.email }, { offset: (q.page - 1) * PAGE_SIZE, limit: PAGE_SIZE });
     const estimate = estimator.current();
     const rawStatus = typeof req.query.status === 'string' ? req.query.status : '';
     const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
     const view = {
       title: 'Queue', jobs, total, page: q.page, pages, estimate, spots: estimate.spots, now: new Date(),
-      rawStatus, email: q.email ?? '', statusChoices, cleared: q.cleared,
+      rawStatus, email: q.email ?? '', statusChoices, cleared: q.cleared, isOperator: deps.operator.check(req) === 'operator',
       newerHref: q.page > 1 ? pageHref(q, rawStatus, q.page - 1) : undefined,
       olderHref: q.page < pages ? pageHref(q, rawStatus, q.page + 1) : undefined,
     };
@@ -57,28 +64,40 @@ export function pageRoutes(deps: RouteDeps): Router {
   r.get('/job/:id', deps.csrf.issue, async (req, res) => {
     const frag = jobFragment.safeParse(req.query);
     if (!frag.success) {
-      sendError(req, res, 400, 'invalid_request', 'fragment: only "state" is known');
+      sendError(req, res, 400, 'invalid_request', 'fragment: only "state" is known; reveal: only "secrets"');
       return;
     }
     const job = await loadJob(store, req, res);
     if (!job) return;
-    const [email, log] = await Promise.all([
+    const who = deps.access.of(req, job.id);
+    if (who === 'wrong') {
+      deps.access.refuse(req, res, who);
+      return;
+    }
+    const full = who === 'owner' || who === 'operator';
+    const [email, log] = full ? await Promise.all([
       deps.notifications.forJob(job.id, job.status),
       frag.data.fragment ? undefined : readLogTail(jobFilePaths(config.IMG_DATA_DIR, job.id).log, LOG_PAGE_BYTES),
-    ]);
+    ]) : [undefined, undefined];
+    const reveal = frag.data.reveal === 'secrets';
+    // Every link of a full page carries the token, so they work for the owner and the operator alike.
+    const tq = full ? tokenQuery(deps.access.tokenOf(job)) : '';
     const view = {
       title: `Job ${job.id.slice(0, 8)}`, job, log, email, spot: estimator.current().spots.get(job.id), now: new Date(),
-      finished: terminalStatuses.includes(job.status),
+      finished: terminalStatuses.includes(job.status), full, tq, reveal,
+      isOperator: who === 'operator', sources: full ? shownSources(job, reveal) : {},
+      stateUrl: `/job/${job.id}${full ? tokenQuery(deps.access.tokenOf(job), { fragment: 'state' }) : '?fragment=state'}`,
+      revealUrl: full ? `/job/${job.id}${tokenQuery(deps.access.tokenOf(job), { reveal: 'secrets' })}` : '',
     };
+    // The token is in this page's address: no cache may keep it, and no other site learns it (Referrer-Policy: same-origin).
     res.setHeader('Cache-Control', 'no-store');
     if (frag.data.fragment === 'state') res.render('partials/job-state', view);
     else res.render('job', view);
   });
 
   /** The whole log as plain text, as IMG served it. */
-  r.get('/job/:id/log', async (req, res) => {
-    const job = await loadJob(store, req, res);
-    if (!job) return;
+  r.get('/job/:id/log', deps.access.require(store), async (_req, res) => {
+    const job = res.locals.job as Job;
     const path = jobFilePaths(config.IMG_DATA_DIR, job.id).log;
     res.type('text/plain; charset=utf-8');
     res.setHeader('Cache-Control', 'no-store');

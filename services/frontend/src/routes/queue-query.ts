@@ -1,5 +1,7 @@
 // The queue's filters and paging, for the page and the API alike.
+import type { Request, Response } from 'express';
 import { z } from 'zod';
+import type { OperatorAuth } from '../http/operator-auth.ts';
 import { jobStatuses, terminalStatuses, type JobStatus } from '@img/shared/jobs';
 
 const groups: Record<string, readonly JobStatus[]> = {
@@ -38,4 +40,20 @@ export type QueueQuery = z.infer<typeof queueQuery>;
 
 export function queueQueryError(err: z.ZodError): string {
   return err.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ');
+}
+
+/** `?reveal=secrets` shows a kickstart's passwords to whoever may read it; nothing else is known. */
+export const revealQuery = z.object({ reveal: z.enum(['secrets']).optional() });
+
+/**
+ * Filtering the queue by email address is the operator's: for anyone else it would tell whether
+ * an address has jobs here, and which ones, which the masked queue is meant not to. True when
+ * the request was refused (answered 503, 401 or 403).
+ */
+export function emailFilterRefused(operator: OperatorAuth, req: Request, res: Response, q: Pick<QueueQuery, 'email'>): boolean {
+  if (!q.email) return false;
+  const who = operator.check(req);
+  if (who === 'operator') return false;
+  operator.refuse(req, res, who);
+  return true;
 }

@@ -2,6 +2,7 @@
 // with every error next to its field and the person's input kept.
 import { Router, type Request, type Response } from 'express';
 import { checkSubmission, type FieldError } from '../submission.ts';
+import { tokenQuery } from '../http/job-access.ts';
 import { sendError } from '../http/respond.ts';
 import type { RouteDeps } from './deps.ts';
 
@@ -37,7 +38,8 @@ export function submitRoutes(deps: RouteDeps): Router {
       sendError(req, res, queued.status, queued.code, queued.message);
       return;
     }
-    res.redirect(303, `/job/${queued.value.id}`);
+    // The job page with the job's token: bookmarking it keeps the log, the download and the buttons.
+    res.redirect(303, `/job/${queued.value.id}${tokenQuery(deps.access.tokenOf(queued.value))}`);
   });
 
   return r;

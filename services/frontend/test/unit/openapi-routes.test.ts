@@ -26,6 +26,7 @@ test('every /api/v1 route is in the OpenAPI document, and every path of the docu
     config: { IMG_PUBLIC_URL: 'http://img.test', IMG_MAX_UPLOAD_BYTES: 1024 },
     submitGuards: [],
     requireOperator: () => undefined,
+    access: { require: () => () => undefined },
   } as unknown as RouteDeps;
   const routes = routesOf(apiRoutes(deps)).filter((r) => r.includes(' /api/v1/'));
   const doc = openApiDocument('http://img.test');

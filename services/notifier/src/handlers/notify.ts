@@ -23,6 +23,8 @@ export interface NotifyDeps {
   mailer: Mailer;
   log: Logger;
   publicUrl: string;
+  /** IMG_TOKEN_SECRET: the emails' links carry the job's token. */
+  tokenSecret: string;
   retentionDays: number;
   retry: { windowMs: number; maxDelayMs: number };
 }
@@ -63,7 +65,7 @@ async function tryOnce(deps: NotifyDeps, msg: OutcomeMessage, outcome: Outcome, 
     log.info('job was cancelled; no email for its late result');
     return { state: 'handled' };
   }
-  const mail = await renderMail({ publicUrl: deps.publicUrl, retentionDays: deps.retentionDays }, msg, job);
+  const mail = await renderMail({ publicUrl: deps.publicUrl, retentionDays: deps.retentionDays, tokenSecret: deps.tokenSecret }, msg, job);
   const base = { job: msg.id, outcome, to: msg.email, attempts: tryNo, at: new Date() };
   try {
     const { messageId } = await deps.mailer.send(mail);
