@@ -13,10 +13,19 @@ export interface PlanRepo {
 
 export interface PlanUser {
   name: string;
+  /** Plain text unless `iscrypted`; absent: the account has no password (locked), as useradd leaves it. */
   password?: string;
   iscrypted: boolean;
+  /** Supplementary groups; those the image lacks are created. */
   groups: string[];
+  /** authorized_keys lines. */
   sshkeys: string[];
+  /** Absent: /home/NAME. */
+  homedir?: string;
+  /** Absent: useradd's default (/bin/sh on Debian). */
+  shell?: string;
+  uid?: number;
+  gecos?: string;
 }
 
 export interface PlanPartition {
@@ -46,6 +55,8 @@ export interface BuildPlan {
   keyboard?: string;
   timezone?: { zone: string; utc: boolean };
   rootpw?: { password: string; iscrypted: boolean; lock: boolean };
+  /** `sshkey --username=root`: root's authorized_keys lines (root has no user line). */
+  rootSshkeys?: string[];
   users: PlanUser[];
   hostname?: string;
   partitions: PlanPartition[];

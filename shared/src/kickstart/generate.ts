@@ -2,6 +2,9 @@
 // reader: a template that yields a kickstart the parser refuses is reported here, not by the builder.
 import type { TemplateIssue } from './errors.ts';
 import { parseKickstart } from './ks-parser.ts';
+import { maxRootSizeMib } from './limits.ts';
+import type { KickstartLimits } from './limits.ts';
+import { issueAt } from './platform.ts';
 import { kickstartFromPlan } from './ks-writer.ts';
 import { applyOverlay } from './overlay.ts';
 import type { Platform } from './platform.ts';
@@ -31,14 +34,24 @@ export function mergedPlatform(template: Template, name: string, overlay?: strin
   return { platform: applied.platform, errors: [], warnings: applied.warnings };
 }
 
-export function generateKickstart(template: Template, platformName: string, overlay?: string): GenerateResult {
+/** `opts.limits`: the operator's caps, the same the kickstart parser is given (IMG_MAX_DISK_MB). */
+export function generateKickstart(
+  template: Template, platformName: string, overlay?: string, opts: { limits?: KickstartLimits } = {},
+): GenerateResult {
   const merged = mergedPlatform(template, platformName, overlay);
   if (!merged.platform) return { errors: merged.errors, warnings: merged.warnings };
+  // Said of the template line or overlay that set it: the generated kickstart's line means nothing to its author.
+  const size = merged.platform.values.PartSize;
+  const cap = maxRootSizeMib(opts.limits);
+  if (size !== undefined && size > cap) {
+    const at = issueAt(merged.platform.origins.PartSize?.[0], `PartSize ${size} is above this service's limit of ${cap} MiB`);
+    return { errors: [at], warnings: merged.warnings };
+  }
   const planned = platformToPlan(template, merged.platform);
   const warnings = [...merged.warnings, ...planned.warnings];
   if (!planned.plan) return { errors: planned.errors, warnings };
   const kickstart = kickstartFromPlan(planned.plan);
-  const check = parseKickstart(kickstart);
+  const check = parseKickstart(kickstart, opts.limits ? { limits: opts.limits } : {});
   if (check.errors.length > 0) {
     const errors = check.errors.map((e): TemplateIssue => ({
       source: 'template',

@@ -4,8 +4,13 @@
 // ignored because the image configures its network itself (DHCP); only --hostname matters.
 import type { BuildPlan, PlanUser } from './build-plan.ts';
 import {
-  isValidHostname, isValidRepoName, isValidRepoUrl, isValidSettingWord, isValidSuiteName, isValidUserName,
+  isValidAbsolutePath, isValidGecos, isValidHostname, isValidRepoName, isValidRepoUrl, isValidSettingWord, isValidSshKey,
+  isValidSuiteName, isValidUserName,
 } from './names.ts';
+import {
+  MAX_COMPONENTS, MAX_REPOS, MAX_SSHKEYS, MAX_USER_GROUPS, MAX_USERS, maxRootSizeMib,
+} from './limits.ts';
+import type { KickstartLimits } from './limits.ts';
 import { parseCount, parseOptions } from './ks-options.ts';
 import type { OptionSpec } from './ks-options.ts';
 import type { Token } from './ks-tokenize.ts';
@@ -16,6 +21,7 @@ export interface Draft {
   /** Singleton command or user/repo/mountpoint key → the line it first appeared on. */
   firstSeen: Map<string, number>;
   sshkeys: { user: string; key: string; line: number }[];
+  limits?: KickstartLimits;
 }
 
 interface Context {
@@ -34,6 +40,8 @@ interface CommandDef {
 }
 
 export const MAX_PART_MIB = 1048576;
+/** The largest user id useradd takes, less the one of nobody's overflow id. */
+const MAX_UID = 4294967294;
 const FSTYPES = ['ext4', 'ext3', 'ext2', 'xfs', 'btrfs', 'vfat'];
 const NETWORK_IGNORED: OptionSpec = {
   bootproto: 'value', device: 'value', onboot: 'value', activate: 'flag', 'no-activate': 'flag',
@@ -115,22 +123,46 @@ export const COMMANDS: Readonly<Record<string, CommandDef>> = {
     },
   },
   user: {
-    options: { name: 'value', password: 'value', iscrypted: 'flag', plaintext: 'flag', groups: 'value' },
+    options: {
+      name: 'value', password: 'value', iscrypted: 'flag', plaintext: 'flag', groups: 'value',
+      homedir: 'value', shell: 'value', uid: 'value', gecos: 'value',
+    },
     run(ctx) {
       if (!noArgs(ctx)) return;
       const name = str(ctx, 'name');
       if (name === undefined) return ctx.fail('missing --name');
       if (!isValidUserName(name)) return ctx.fail(`'${name}' is not a valid user name`);
+      if (name === 'root') return ctx.fail("root is not made with a user line: use rootpw, and sshkey --username=root for its keys");
+      if (ctx.draft.plan.users.length >= MAX_USERS) return ctx.fail(`too many user lines: the limit is ${MAX_USERS}`);
       const password = str(ctx, 'password');
       const iscrypted = ctx.options.has('iscrypted');
       if (iscrypted && ctx.options.has('plaintext')) return ctx.fail('--iscrypted and --plaintext exclude each other');
       if (iscrypted && password === undefined) return ctx.fail('--iscrypted needs --password');
       const groups = (str(ctx, 'groups') ?? '').split(',').map((g) => g.trim()).filter((g) => g !== '');
+      if (groups.length > MAX_USER_GROUPS) return ctx.fail(`--groups lists ${groups.length} groups: the limit is ${MAX_USER_GROUPS}`);
       const bad = groups.find((g) => !isValidUserName(g));
       if (bad !== undefined) return ctx.fail(`'${bad}' is not a valid group name`);
+      const homedir = str(ctx, 'homedir');
+      if (homedir !== undefined && (!isValidAbsolutePath(homedir) || homedir === '/')) {
+        return ctx.fail(`--homedir=${homedir} is not an absolute path (letters, digits, _ . + - and /)`);
+      }
+      const shell = str(ctx, 'shell');
+      if (shell !== undefined && !isValidAbsolutePath(shell)) return ctx.fail(`--shell=${shell} is not an absolute path`);
+      const uidText = str(ctx, 'uid');
+      let uid: number | undefined;
+      if (uidText !== undefined) {
+        uid = parseCount(uidText, MAX_UID);
+        if (uid === undefined || uid === 0) return ctx.fail(`--uid=${uidText} is not a user id between 1 and ${MAX_UID}`);
+      }
+      const gecos = str(ctx, 'gecos');
+      if (gecos !== undefined && !isValidGecos(gecos)) return ctx.fail('--gecos must be at most 256 characters, without : or control characters');
       if (!firstTime(ctx, `user ${name}`, `user '${name}' is defined twice`)) return;
       const user: PlanUser = { name, iscrypted, groups, sshkeys: [] };
       if (password !== undefined) user.password = password;
+      if (homedir !== undefined) user.homedir = homedir;
+      if (shell !== undefined) user.shell = shell;
+      if (uid !== undefined) user.uid = uid;
+      if (gecos !== undefined) user.gecos = gecos;
       ctx.draft.plan.users.push(user);
     },
   },
@@ -140,7 +172,11 @@ export const COMMANDS: Readonly<Record<string, CommandDef>> = {
       const user = str(ctx, 'username');
       const key = oneArg(ctx, 'key', 'sshkey --username=admin "ssh-ed25519 AAAA… admin@host"');
       if (user === undefined) return ctx.fail('missing --username');
-      if (key !== undefined) ctx.draft.sshkeys.push({ user, key, line: ctx.line });
+      if (!isValidUserName(user)) return ctx.fail(`'${user}' is not a valid user name`);
+      if (key === undefined) return;
+      if (!isValidSshKey(key)) return ctx.fail('the key must be one line of at most 16384 characters, e.g. "ssh-ed25519 AAAA… admin@host"');
+      if (ctx.draft.sshkeys.length >= MAX_SSHKEYS) return ctx.fail(`too many sshkey lines: the limit is ${MAX_SSHKEYS}`);
+      ctx.draft.sshkeys.push({ user, key, line: ctx.line });
     },
   },
   network: {
@@ -161,10 +197,10 @@ export const COMMANDS: Readonly<Record<string, CommandDef>> = {
       if (!mountpoint.startsWith('/')) return ctx.fail(`mount point '${mountpoint}' must be an absolute path`);
       const sizeText = str(ctx, 'size');
       if (sizeText === undefined) return ctx.fail('missing --size (MiB)');
-      const sizeMiB = parseCount(sizeText, MAX_PART_MIB);
-      if (sizeMiB === undefined || sizeMiB === 0) {
-        return ctx.fail(`--size=${sizeText} is not a size in MiB between 1 and ${MAX_PART_MIB}`);
-      }
+      const sizeMiB = parseCount(sizeText, Number.MAX_SAFE_INTEGER);
+      if (sizeMiB === undefined || sizeMiB === 0) return ctx.fail(`--size=${sizeText} is not a size in MiB (a whole number from 1)`);
+      const cap = Math.min(maxRootSizeMib(ctx.draft.limits), MAX_PART_MIB);
+      if (sizeMiB > cap) return ctx.fail(`part ${mountpoint} --size ${sizeMiB} is above this service's limit of ${cap} MiB`);
       const fstype = str(ctx, 'fstype') ?? 'ext4';
       if (!FSTYPES.includes(fstype)) return ctx.fail(`file system '${fstype}' is not supported (${FSTYPES.join(', ')})`);
       if (!firstTime(ctx, `part ${mountpoint}`, `mount point ${mountpoint} is partitioned twice`)) return;
@@ -203,11 +239,13 @@ export const COMMANDS: Readonly<Record<string, CommandDef>> = {
       if (!isValidSuiteName(suite)) return ctx.fail(`'${suite}' is not a valid suite name`);
       if (components === undefined) return ctx.fail('missing --components (e.g. main,contrib)');
       const list = components.split(',');
+      if (list.length > MAX_COMPONENTS) return ctx.fail(`--components lists ${list.length} components: the limit is ${MAX_COMPONENTS}`);
       const bad = list.find((c) => !isValidSuiteName(c));
       if (bad !== undefined) return ctx.fail(`'${bad}' is not a valid component name`);
       const baseurl = str(ctx, 'baseurl');
       if (baseurl !== undefined && !isValidRepoUrl(baseurl)) return ctx.fail(`--baseurl=${baseurl} is not an http, https or file URL`);
       if (!firstTime(ctx, `repo ${name}`, `repository '${name}' is defined twice`)) return;
+      if (ctx.draft.plan.repos.length >= MAX_REPOS) return ctx.fail(`too many repo lines: the limit is ${MAX_REPOS}`);
       const repo: BuildPlan['repos'][number] = { name, suite, components: list };
       if (baseurl !== undefined) repo.baseurl = baseurl;
       const key = str(ctx, 'key');

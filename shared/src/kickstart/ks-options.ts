@@ -68,7 +68,7 @@ export function parseOptions(command: string, tokens: readonly Token[], spec: Op
 
 /** A non-negative decimal integer, without signs, exponents or fractions; undefined otherwise. */
 export function parseCount(text: string, max: number): number | undefined {
-  if (!/^[0-9]{1,9}$/.test(text)) return undefined;
+  if (!/^[0-9]{1,15}$/.test(text)) return undefined;
   const n = Number(text);
   return n <= max ? n : undefined;
 }

@@ -9,6 +9,8 @@ import { sectionWord } from './ks-sections.ts';
 import { tokenize } from './ks-tokenize.ts';
 import type { KsError } from './errors.ts';
 import { isValidAbsolutePath, isValidDebianPackageName, isValidGroupName } from './names.ts';
+import { MAX_GROUPS, MAX_PACKAGES, MAX_POST_SCRIPTS, MAX_REPORTED_ERRORS } from './limits.ts';
+import type { KickstartLimits } from './limits.ts';
 
 export interface ParseResult {
   /** Present only when there are no errors. */
@@ -20,12 +22,18 @@ export interface ParseResult {
 export const DEFAULT_SUITE = 'bookworm';
 
 /** Past this, a file is not a kickstart with mistakes but something else: stop, and keep the report readable. */
-const MAX_ERRORS = 100;
+const MAX_ERRORS = MAX_REPORTED_ERRORS;
+
+export interface ParseOptions {
+  /** Accepted for symmetry with loadTemplate; errors carry lines and formatKsErrors adds the name. */
+  file?: string;
+  /** The operator's caps (IMG_MAX_DISK_MB → maxRootSizeMib); absent: the defaults of limits.ts. */
+  limits?: KickstartLimits;
+}
 
 const PACKAGE_RULE = 'lowercase letters, digits, +, - and . only; at least two characters; starting with a letter or digit';
 
-/** `opts.file` is accepted for symmetry with loadTemplate; errors carry lines and formatKsErrors adds the name. */
-export function parseKickstart(text: string, _opts: { file?: string } = {}): ParseResult {
+export function parseKickstart(text: string, opts: ParseOptions = {}): ParseResult {
   const lines = (text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text).split('\n');
   const errors: KsError[] = [];
   const warnings: KsError[] = [];
@@ -40,6 +48,7 @@ export function parseKickstart(text: string, _opts: { file?: string } = {}): Par
     firstSeen: new Map(),
     sshkeys: [],
   };
+  if (opts.limits) draft.limits = opts.limits;
   const seenPackages = new Map<string, number>();
 
   let i = 0;
@@ -132,6 +141,12 @@ export function parseKickstart(text: string, _opts: { file?: string } = {}): Par
         }
         list = exclude ? pkgs.exclude : pkgs.include;
       }
+      const cap = list === pkgs.groups ? MAX_GROUPS : MAX_PACKAGES;
+      if (list.length >= cap) {
+        const what = list === pkgs.groups ? '@group lines' : list === pkgs.exclude ? 'excluded packages' : 'packages';
+        report(errors, ln, `%packages lists more than ${cap} ${what}: the limit is ${cap}`);
+        return;
+      }
       const key = list === pkgs.groups ? `@${name}` : list === pkgs.exclude ? `-${name}` : name;
       const first = seenPackages.get(key);
       if (first !== undefined) {
@@ -144,6 +159,7 @@ export function parseKickstart(text: string, _opts: { file?: string } = {}): Par
   }
 
   function readPost(header: string, ln: number, from: number, to: number): void {
+    if (draft.plan.post.length >= MAX_POST_SCRIPTS) return report(errors, ln, `more than ${MAX_POST_SCRIPTS} %post sections: the limit is ${MAX_POST_SCRIPTS}`);
     const tok = tokenize(header);
     if (tok.error !== undefined) return report(errors, ln, tok.error);
     const spec = { interpreter: 'value', nochroot: 'flag', erroronfail: 'flag', log: 'value' } as const;
@@ -184,7 +200,8 @@ function finish(
   for (const k of draft.sshkeys) {
     const user = users.get(k.user);
     if (user) user.sshkeys.push(k.key);
-    else report(errors, k.line, `sshkey for '${k.user}', who has no user line`);
+    else if (k.user === 'root') (plan.rootSshkeys ??= []).push(k.key);
+    else report(errors, k.line, `sshkey for '${k.user}', who has no user line (only root needs none)`);
   }
   const excluded = new Set(plan.packages.exclude);
   for (const p of plan.packages.include) {

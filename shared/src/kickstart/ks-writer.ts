@@ -19,8 +19,13 @@ export function kickstartFromPlan(plan: BuildPlan): string {
     const parts = ['user', `--name=${quoteWord(u.name)}`];
     if (u.password !== undefined) parts.push(`--password=${quoteWord(u.password)}`, u.iscrypted ? '--iscrypted' : '--plaintext');
     if (u.groups.length > 0) parts.push(`--groups=${quoteWord(u.groups.join(','))}`);
+    if (u.homedir !== undefined) parts.push(`--homedir=${quoteWord(u.homedir)}`);
+    if (u.shell !== undefined) parts.push(`--shell=${quoteWord(u.shell)}`);
+    if (u.uid !== undefined) parts.push(`--uid=${u.uid}`);
+    if (u.gecos !== undefined) parts.push(`--gecos=${doubleQuote(u.gecos)}`);
     out.push(parts.join(' '));
   }
+  for (const key of plan.rootSshkeys ?? []) out.push(`sshkey --username=root ${doubleQuote(key)}`);
   for (const u of plan.users) {
     for (const key of u.sshkeys) out.push(`sshkey --username=${quoteWord(u.name)} ${doubleQuote(key)}`);
   }

@@ -21,6 +21,16 @@ export function isValidUserName(name: string): boolean {
   return name.length <= 32 && /^[a-z_][a-z0-9_-]*$/.test(name);
 }
 
+/** A passwd comment field (`user --gecos`): one line, no `:` (the field separator), no control characters. */
+export function isValidGecos(text: string): boolean {
+  return text.length <= 256 && !/[:\x00-\x1f\x7f]/.test(text);
+}
+
+/** One authorized_keys line (`sshkey`): no control characters, so it stays one line of the file. */
+export function isValidSshKey(key: string): boolean {
+  return key.length > 0 && key.length <= 16384 && !/[\x00-\x1f\x7f]/.test(key);
+}
+
 /** RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens, 63 characters each. */
 export function isValidHostname(name: string): boolean {
   if (name.length === 0 || name.length > 253) return false;

@@ -5,11 +5,15 @@
 // An overlay may instead be a YAML mapping of platform keys: its lists are appended, its other values
 // replace the platform's. Group and repository names are not looked up here: an overlay may name what
 // the template defines later or elsewhere; generation and the build check them.
+//
+// An overlay is bounded: at most MAX_OVERLAY_ITEMS items, no YAML aliases, and each list no longer,
+// with the platform's entries, than its cap; past any of these the overlay is refused with one error.
 import type { TemplateIssue } from './errors.ts';
+import { MAX_OVERLAY_ITEMS, MAX_REPORTED_ERRORS } from './limits.ts';
 import { isValidDebianPackageName, isValidGroupName, isValidRepoName } from './names.ts';
 import { readPlatformNode } from './platform.ts';
 import type { Origin, Platform } from './platform.ts';
-import { isListKey, LIST_KEYS } from './template-schema.ts';
+import { isListKey, LIST_CAPS, LIST_KEYS } from './template-schema.ts';
 import type { ListKey, PlatformKey, PlatformValues } from './template-schema.ts';
 import { loadYamlTree } from './yaml-tree.ts';
 import type { YamlLoadResult } from './yaml-tree.ts';
@@ -25,7 +29,9 @@ const PACKAGE_RULE = 'lowercase letters, digits, +, - and . only; at least two c
 
 export function applyOverlay(platform: Platform, overlayText: string): OverlayResult {
   if (overlayText.trim() === '') return { platform, errors: [], warnings: [] };
-  const doc = loadYamlTree(overlayText);
+  const doc = loadYamlTree(overlayText, { refuseAliasesIn: 'an overlay' });
+  const bound = doc.errors.find((e) => e.limit);
+  if (bound) return { platform, errors: [{ source: 'overlay', line: bound.line, message: bound.message }], warnings: [] };
   // `repo:` alone also reads as a YAML mapping; a one-line mapping needs `key: value` or braces to count.
   const looksLikeMapping = overlayText.trim().includes('\n') || overlayText.includes(': ') || overlayText.trim().startsWith('{');
   if (doc.root?.kind === 'map' && doc.errors.length === 0 && looksLikeMapping) return applyYamlOverlay(platform, doc);
@@ -38,9 +44,16 @@ export function applyOverlay(platform: Platform, overlayText: string): OverlayRe
 }
 
 function applyListOverlay(platform: Platform, text: string): OverlayResult {
+  // Counted before the text is split: a megabyte of commas is one error, not a million.
+  let commas = 0;
+  for (let i = text.indexOf(','); i >= 0 && commas < MAX_OVERLAY_ITEMS; i = text.indexOf(',', i + 1)) commas++;
+  if (commas >= MAX_OVERLAY_ITEMS) {
+    return { platform, errors: [{ source: 'overlay', message: `the overlay has more than ${MAX_OVERLAY_ITEMS} items: the limit is ${MAX_OVERLAY_ITEMS}` }], warnings: [] };
+  }
   const errors: TemplateIssue[] = [];
   const additions: { key: ListKey; value: string; origin: Origin }[] = [];
   text.split(',').forEach((raw, index) => {
+    if (errors.length >= MAX_REPORTED_ERRORS) return;
     const item = raw.trim();
     const origin: Origin = { source: 'overlay', item: index + 1, text: item };
     const fail = (message: string) => errors.push({ source: 'overlay', item: index + 1, text: item, message });
@@ -69,7 +82,23 @@ function applyListOverlay(platform: Platform, text: string): OverlayResult {
     values[key] = [...(values[key] ?? []), ...added.map((a) => a.value)];
     origins[key] = [...(origins[key] ?? []), ...added.map((a) => a.origin)];
   }
+  const long = tooLong(values);
+  if (long) return { platform, errors: [long], warnings: [] };
   return { platform: { name: platform.name, values, origins }, errors: [], warnings: [] };
+}
+
+/** A list the overlay made longer than its cap, counting the platform's own entries. */
+function tooLong(values: PlatformValues, lineOf?: (key: string) => number | undefined): TemplateIssue | undefined {
+  for (const key of LIST_KEYS) {
+    const n = values[key]?.length ?? 0;
+    if (n <= LIST_CAPS[key]) continue;
+    const line = lineOf?.(key);
+    return {
+      source: 'overlay', ...(line !== undefined ? { line } : {}),
+      message: `with the overlay, ${key} has ${n} entries: the limit is ${LIST_CAPS[key]}`,
+    };
+  }
+  return undefined;
 }
 
 function applyYamlOverlay(platform: Platform, doc: YamlLoadResult): OverlayResult {
@@ -89,5 +118,8 @@ function applyYamlOverlay(platform: Platform, doc: YamlLoadResult): OverlayResul
       origins[k] = origin;
     }
   }
+  const root = doc.root;
+  const long = tooLong(values as PlatformValues, (key) => (root?.kind === 'map' ? root.entries.find((e) => e.key === key)?.line : undefined));
+  if (long) return { platform, errors: [long], warnings };
   return { platform: { name: platform.name, values: values as PlatformValues, origins }, errors: [], warnings };
 }

@@ -5,6 +5,9 @@ import {
   isValidAbsolutePath, isValidDebianPackageName, isValidGroupName, isValidHostname, isValidRepoName, isValidRepoUrl,
   isValidSettingWord, isValidSuiteName, isValidUserName, SUPPORTED_ARCHITECTURES,
 } from './names.ts';
+import {
+  MAX_COMPONENTS, MAX_GROUPS, MAX_PACKAGES, MAX_POST_SCRIPTS, MAX_REPOS, MAX_USER_GROUPS,
+} from './limits.ts';
 
 const oneLine = z.string().min(1, 'must not be empty')
   .refine((s) => !s.includes('\n') && !s.includes('\r'), 'must be a single line');
@@ -17,15 +20,19 @@ const packageName = named(isValidDebianPackageName, 'Debian package name');
 const packageEntry = named((s) => isValidDebianPackageName(s.startsWith('-') ? s.slice(1) : s),
   'Debian package name (or -name to exclude one)');
 
-/** An empty list key (`Groups:`) reads as null in YAML; it means an empty list, which clears Default's. */
-const list = <T extends z.ZodTypeAny>(item: T) =>
-  z.preprocess((v) => (v === null ? [] : v), z.array(item));
+/**
+ * An empty list key (`Groups:`) reads as null in YAML; it means an empty list, which clears Default's.
+ * The length is checked before the items, so a huge list costs one issue, not one per item.
+ */
+const list = <T extends z.ZodTypeAny>(item: T, cap: number) =>
+  z.preprocess((v) => (v === null ? [] : v),
+    z.array(z.unknown()).max(cap, `lists more than ${cap} entries: the limit is ${cap}`).pipe(z.array(item)));
 
 export const userSchema = z.object({
   Name: named(isValidUserName, 'user name'),
   /** Starting with `$` it is a crypt(3) hash, otherwise plain text. */
   Password: oneLine.optional(),
-  Groups: list(named(isValidUserName, 'group name')).optional(),
+  Groups: list(named(isValidUserName, 'group name'), MAX_USER_GROUPS).optional(),
   SshKey: oneLine.optional(),
 }).strict();
 
@@ -34,10 +41,10 @@ export const platformSchema = z.object({
   BootloaderAppend: oneLine,
   BootloaderTimeout: z.number().int().min(0).max(3600),
   Kernel: packageName,
-  Groups: list(named(isValidGroupName, 'group name')),
-  Repos: list(named(isValidRepoName, 'repository name')),
-  PostScripts: list(named(isValidRepoName, 'post-script name')),
-  ExtraPackages: list(packageEntry),
+  Groups: list(named(isValidGroupName, 'group name'), MAX_GROUPS),
+  Repos: list(named(isValidRepoName, 'repository name'), MAX_REPOS),
+  PostScripts: list(named(isValidRepoName, 'post-script name'), MAX_POST_SCRIPTS),
+  ExtraPackages: list(packageEntry, MAX_PACKAGES),
   Suite: named(isValidSuiteName, 'Debian suite name'),
   Architecture: z.string().refine((a) => SUPPORTED_ARCHITECTURES.includes(a),
     (a) => ({ message: `architecture '${a}' is not supported; only ${SUPPORTED_ARCHITECTURES.join(', ')} for now` })),
@@ -58,6 +65,11 @@ export const PLATFORM_KEYS = Object.keys(platformSchema.shape) as PlatformKey[];
 export const LIST_KEYS = ['Groups', 'Repos', 'PostScripts', 'ExtraPackages'] as const;
 export type ListKey = (typeof LIST_KEYS)[number];
 
+/** The most entries each list may have, also once an overlay has added to it. */
+export const LIST_CAPS: Readonly<Record<ListKey, number>> = {
+  Groups: MAX_GROUPS, Repos: MAX_REPOS, PostScripts: MAX_POST_SCRIPTS, ExtraPackages: MAX_PACKAGES,
+};
+
 export function isListKey(key: string): key is ListKey {
   return (LIST_KEYS as readonly string[]).includes(key);
 }
@@ -67,7 +79,9 @@ export const repositorySchema = z.object({
   /** Absent: the builder's default Debian mirror. */
   Url: oneLine.refine(isValidRepoUrl, 'must be an http, https or file URL').optional(),
   Suite: named(isValidSuiteName, 'Debian suite name'),
-  Components: z.array(named(isValidSuiteName, 'component name')).min(1, 'must list at least one component'),
+  Components: z.array(z.unknown()).min(1, 'must list at least one component')
+    .max(MAX_COMPONENTS, `lists more than ${MAX_COMPONENTS} components: the limit is ${MAX_COMPONENTS}`)
+    .pipe(z.array(named(isValidSuiteName, 'component name'))),
   Key: oneLine.optional(),
 }).strict();
 
@@ -81,4 +95,4 @@ export const postScriptObjectSchema = z.object({
   ErrorOnFail: z.boolean().optional(),
 }).strict();
 
-export const groupSchema = list(packageName);
+export const groupSchema = list(packageName, MAX_PACKAGES);

@@ -9,6 +9,7 @@ import { byLine, inheritDefaults, readPlatformNode } from './platform.ts';
 import type { Platform } from './platform.ts';
 import { groupSchema, postScriptObjectSchema, repositorySchema } from './template-schema.ts';
 import type { TemplateRepositoryValues } from './template-schema.ts';
+import { MAX_PLATFORMS, MAX_REPORTED_ERRORS } from './limits.ts';
 import { lineAt, loadYamlTree, plainValue } from './yaml-tree.ts';
 import type { YamlEntry, YamlNode } from './yaml-tree.ts';
 
@@ -61,7 +62,12 @@ export function loadTemplate(text: string, opts: { file?: string } = {}): LoadTe
   const defaults = readPlatformNode(section('Default')?.value, 'Default', 'Default', 'template');
   errors.push(...defaults.errors);
   const platforms = new Map<string, Platform>();
+  if (root.entries.length > MAX_PLATFORMS + RESERVED.size) {
+    errors.push({ source: 'template', line: root.line, message: `the template has more than ${MAX_PLATFORMS} platforms: the limit is ${MAX_PLATFORMS}` });
+    return { errors, warnings };
+  }
   for (const entry of root.entries) {
+    if (errors.length >= MAX_REPORTED_ERRORS) break;
     if (RESERVED.has(entry.key)) continue;
     if (!isValidRepoName(entry.key)) {
       errors.push({ source: 'template', line: entry.line, message: `'${entry.key}' is not a valid platform name` });
@@ -74,7 +80,7 @@ export function loadTemplate(text: string, opts: { file?: string } = {}): LoadTe
   const repositories = readRepositories(section('Repositories'), errors);
   const postScripts = readPostScripts(section('PostScripts'), errors);
   const groups = readGroups(section('Groups'), errors);
-  if (errors.length > 0 || !defaults.platform) return { errors: byLine(errors), warnings };
+  if (errors.length > 0 || !defaults.platform) return { errors: byLine(errors).slice(0, MAX_REPORTED_ERRORS), warnings };
   const template: Template = { defaults: defaults.platform, platforms, repositories, postScripts, groups };
   if (opts.file !== undefined) template.file = opts.file;
   return { template, errors, warnings };
@@ -96,6 +102,10 @@ export function inheritedPlatform(template: Template, name: string): { platform?
 
 function mappingOf(entry: YamlEntry | undefined, what: string, errors: TemplateIssue[]): YamlEntry[] {
   if (!entry || (entry.value.kind === 'value' && entry.value.value === null)) return [];
+  if (entry.value.kind === 'map' && entry.value.entries.length > MAX_PLATFORMS) {
+    errors.push({ source: 'template', line: entry.line, message: `${what} has more than ${MAX_PLATFORMS} entries: the limit is ${MAX_PLATFORMS}` });
+    return [];
+  }
   if (entry.value.kind === 'map') return entry.value.entries;
   errors.push({ source: 'template', line: entry.line, message: `${what} must be a mapping` });
   return [];
@@ -123,6 +133,10 @@ function readRepositories(entry: YamlEntry | undefined, errors: TemplateIssue[])
   if (!entry || (entry.value.kind === 'value' && entry.value.value === null)) return out;
   if (entry.value.kind !== 'seq') {
     errors.push({ source: 'template', line: entry.line, message: 'Repositories must be a list of {Name, Url?, Suite, Components, Key?}' });
+    return out;
+  }
+  if (entry.value.items.length > MAX_PLATFORMS) {
+    errors.push({ source: 'template', line: entry.line, message: `Repositories lists more than ${MAX_PLATFORMS} repositories: the limit is ${MAX_PLATFORMS}` });
     return out;
   }
   entry.value.items.forEach((item, index) => {
