@@ -1,6 +1,6 @@
 // Checks a submission before anything is queued. Every problem names its field and, for a
 // kickstart or template, the line; the form shows them next to the person's input.
-import { builtImageTypes, emailSchema, imageTypes, legacyImageTypes, type ImageType } from '@img/shared/contracts';
+import { builtImageTypes, EMAIL_CONTROL_MESSAGE, emailControlCharacter, emailSchema, imageTypes, legacyImageTypes, type ImageType } from '@img/shared/contracts';
 import { formatTemplateIssues, generateKickstart, loadTemplate, parseKickstart } from '@img/shared/kickstart';
 import type { NewJob } from '@img/shared/jobs';
 
@@ -41,7 +41,10 @@ export function checkSubmission(input: SubmissionInput, defaults: { templateText
   const errors: FieldError[] = [];
   const email = emailSchema.safeParse(input.email ?? '');
   if (!input.email?.trim()) errors.push({ field: 'email', message: 'an email address is required' });
-  else if (!email.success) errors.push({ field: 'email', message: `'${input.email.slice(0, 80)}' is not a valid email address` });
+  else if (emailControlCharacter(input.email)) {
+    // Not echoed: the character itself would be invisible, or worse, in the page and the JSON.
+    errors.push({ field: 'email', message: `not a valid email address: ${EMAIL_CONTROL_MESSAGE}, and this one contains ${emailControlCharacter(input.email)}` });
+  } else if (!email.success) errors.push({ field: 'email', message: `'${input.email.slice(0, 80)}' is not a valid email address` });
 
   const type = (input.imagetype ?? '').trim();
   if (!type) errors.push({ field: 'imagetype', message: 'an image type is required' });

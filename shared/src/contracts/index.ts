@@ -17,8 +17,26 @@ export type ImageType = z.infer<typeof imageTypeSchema>;
 /** Job ids are 128 random bits in hex: unguessable, and safe in file names and URLs. */
 export const jobIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'a job id is 32 lowercase hex digits');
 
-/** No CR/LF anywhere, so an address can never inject a mail header. */
-export const emailSchema = z.string().trim().max(254)
+/**
+ * Control characters (C0 with TAB, CR and LF; DEL; C1), format characters (zero-width, bidi
+ * overrides, BOM), the Unicode line and paragraph separators and lone surrogates. No mailbox name
+ * has one; each could inject a mail header, end a log line, hide in a page or be cut off by a C
+ * library (NUL). Tested before trimming, so a trailing newline is refused rather than trimmed away.
+ */
+const forbiddenInEmail = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+export const EMAIL_CONTROL_MESSAGE = 'an email address cannot contain control characters';
+
+/** The first character an address may not contain, as `U+0000`, or undefined. */
+export function emailControlCharacter(address: string): string | undefined {
+  const hit = forbiddenInEmail.exec(address)?.[0];
+  return hit === undefined ? undefined : `U+${hit.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** Refused at every edge: the form, the JSON API and every message that carries an address. */
+export const emailSchema = z.string()
+  .regex(/^[^\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]*$/u, EMAIL_CONTROL_MESSAGE)
+  .trim()
+  .max(254)
   .regex(/^[^\s@<>()[\]\\,;:"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/, 'not a valid email address');
 
 export const phases = ['queued', 'kickstarting', 'fetching', 'installing', 'post', 'assembling', 'verifying'] as const;

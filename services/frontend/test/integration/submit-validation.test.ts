@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import amqp from 'amqplib';
 import { queues } from '@img/shared/broker';
-import { purgeAllQueues, stackEnv, startService, testEnv, uniqueEmail, type ServiceProcess } from '@img/shared/testing';
+import { connectTestDatabase, purgeAllQueues, stackEnv, startService, testEnv, uniqueEmail, type ServiceProcess } from '@img/shared/testing';
 import { formSession } from '../support/http.ts';
 
 let env: Awaited<ReturnType<typeof stackEnv>>;
@@ -77,6 +77,43 @@ for (const c of cases) {
     assert.ok(hit, `the error names ${c.field}: ${text}`);
     assert.match(hit.message, c.says);
     assert.equal(await total(), before, 'no job was stored');
+    assert.equal(await queued(), 0, 'nothing was queued');
+  });
+}
+
+/** Jobs stored for any address that contains `tag`, asked of the database itself. */
+async function storedFor(tag: string): Promise<number> {
+  const db = await connectTestDatabase();
+  try {
+    return await db.collection('image_jobs').countDocuments({ email: { $regex: tag } });
+  } finally {
+    await db.close();
+  }
+}
+
+for (const [name, c] of [['a NUL', '\u0000'], ['a BEL', '\u0007']] as const) {
+  test(`an address with ${name} is refused by the JSON API, the API's form upload and the web form, naming 'email', and nothing is stored`, async () => {
+    const tag = `ctl${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+    const email = `${tag}${c}x@example.com`;
+    const json = await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs`, {
+      method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ email, imagetype: 'tar', kickstart: goodKs }),
+    });
+    const jsonText = await json.text();
+    assert.equal(json.status, 400, jsonText);
+    const fields = (JSON.parse(jsonText) as { error: { fields: Array<{ field: string; message: string }> } }).error.fields;
+    assert.deepEqual(fields.map((f) => f.field), ['email'], jsonText);
+    assert.match(fields[0]!.message, new RegExp(`control characters, and this one contains U\\+000${c === '\u0000' ? '0' : '7'}`));
+
+    const upload = await post({ email, imagetype: 'tar', ksfile: new Blob([goodKs]) });
+    assert.equal(upload.status, 400, upload.text);
+    assert.ok((JSON.parse(upload.text) as { error: { fields: Array<{ field: string }> } }).error.fields.some((f) => f.field === 'email'), upload.text);
+
+    const form = await post({ email, imagetype: 'tar', kickstart: goodKs }, 'text/html');
+    assert.equal(form.status, 400);
+    assert.match(form.text, /<li data-field="email"><strong>email<\/strong>: not a valid email address: an email address cannot contain control characters/);
+
+    assert.equal(await storedFor(tag), 0, 'no job was stored');
     assert.equal(await queued(), 0, 'nothing was queued');
   });
 }
