@@ -15,6 +15,8 @@ const schema = z.object({
   ...commonEnv,
   IMG_HTTP_HOST: env.str('0.0.0.0'),
   IMG_HTTP_PORT: env.int(8080, 0),
+  /** Largest `part --size` (and template PartSize) accepted, in MiB; the kickstarter and image-creator hold to the same. */
+  IMG_MAX_DISK_MB: env.int(65536, 1),
   /** Largest kickstart or template accepted, in bytes. */
   IMG_MAX_UPLOAD_BYTES: env.int(1024 * 1024, 1024),
   /** Submissions one client may make per window; a retry counts as one. */

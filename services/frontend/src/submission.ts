@@ -1,7 +1,7 @@
 // Checks a submission before anything is queued. Every problem names its field and, for a
 // kickstart or template, the line; the form shows them next to the person's input.
 import { builtImageTypes, EMAIL_CONTROL_MESSAGE, emailControlCharacter, emailSchema, imageTypes, legacyImageTypes, type ImageType } from '@img/shared/contracts';
-import { formatTemplateIssues, generateKickstart, loadTemplate, parseKickstart } from '@img/shared/kickstart';
+import { formatTemplateIssues, generateKickstart, loadTemplate, parseKickstart, type KickstartLimits } from '@img/shared/kickstart';
 import type { NewJob } from '@img/shared/jobs';
 
 export interface FieldError {
@@ -37,7 +37,8 @@ function textProblem(buf: Buffer | string): string | undefined {
   return undefined;
 }
 
-export function checkSubmission(input: SubmissionInput, defaults: { templateText: string }): Checked {
+/** `defaults.limits`: the operator's caps (IMG_MAX_DISK_MB), the same the builder's parser is given. */
+export function checkSubmission(input: SubmissionInput, defaults: { templateText: string; limits?: KickstartLimits }): Checked {
   const errors: FieldError[] = [];
   const email = emailSchema.safeParse(input.email ?? '');
   if (!input.email?.trim()) errors.push({ field: 'email', message: 'an email address is required' });
@@ -66,7 +67,7 @@ export function checkSubmission(input: SubmissionInput, defaults: { templateText
       const bad = textProblem(ks);
       if (bad) errors.push({ field: 'ksfile', message: `the kickstart ${bad}` });
       else {
-        const parsed = parseKickstart(ks, { file: input.kickstart?.filename ?? 'kickstart' });
+        const parsed = parseKickstart(ks, { file: input.kickstart?.filename ?? 'kickstart', ...(defaults.limits ? { limits: defaults.limits } : {}) });
         for (const e of parsed.errors.slice(0, 20)) errors.push({ field: 'ksfile', line: e.line, message: `line ${e.line}: ${e.message}` });
       }
     }
@@ -80,8 +81,9 @@ export function checkSubmission(input: SubmissionInput, defaults: { templateText
     else if (!platform) errors.push({ field: 'platform', message: 'choose a platform of the template' });
     else {
       const loaded = loadTemplate(text, { file });
-      const issues = [...loaded.errors];
-      if (loaded.template) issues.push(...generateKickstart(loaded.template, platform, input.overlay ?? '').errors);
+      // Concatenated, not pushed as arguments: a report may be long, and arguments live on the stack.
+      const generated = loaded.template ? generateKickstart(loaded.template, platform, input.overlay ?? '', defaults.limits ? { limits: defaults.limits } : {}).errors : [];
+      const issues = loaded.errors.concat(generated);
       for (const e of issues.slice(0, 20)) {
         const field = e.source === 'overlay' ? 'overlay' : !e.line && /platform/i.test(e.message) ? 'platform' : 'template';
         errors.push({ field, ...(e.line ? { line: e.line } : {}), message: formatTemplateIssues(file, [e])[0] ?? e.message });

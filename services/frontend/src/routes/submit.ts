@@ -27,7 +27,7 @@ export function submitRoutes(deps: RouteDeps): Router {
       form(res, {}, parsed.errors);
       return;
     }
-    const checked = checkSubmission(parsed.input, { templateText: deps.defaultTemplateText });
+    const checked = checkSubmission(parsed.input, { templateText: deps.defaultTemplateText, limits: { maxRootSizeMib: deps.config.IMG_MAX_DISK_MB } });
     if (!checked.ok) {
       res.status(400);
       form(res, parsed.values, checked.errors);

@@ -1,13 +1,15 @@
 // kickstarter_queue → a kickstart on image_queue, or a user error on error_queue naming the line or item.
 import { errorMessage, imageMessage, resultMessage, type KickstarterMessage } from '@img/shared/contracts';
 import { routes, type Broker } from '@img/shared/broker';
-import { formatTemplateIssues, generateKickstart, loadTemplate, type TemplateIssue } from '@img/shared/kickstart';
+import { formatTemplateIssues, generateKickstart, loadTemplate, type KickstartLimits, type TemplateIssue } from '@img/shared/kickstart';
 import type { Logger } from '@img/shared/logging';
 
 export interface KickstartDeps {
   broker: Pick<Broker, 'publish'>;
   log: Logger;
   publicUrl: string;
+  /** The operator's caps (IMG_MAX_DISK_MB); absent: the kickstart library's defaults. */
+  limits?: KickstartLimits;
 }
 
 export function kickstartHandler(deps: KickstartDeps) {
@@ -30,7 +32,7 @@ export function kickstartHandler(deps: KickstartDeps) {
       await fail(loaded.errors);
       return;
     }
-    const gen = generateKickstart(loaded.template, msg.platform, msg.overlay);
+    const gen = generateKickstart(loaded.template, msg.platform, msg.overlay, deps.limits ? { limits: deps.limits } : {});
     if (!gen.kickstart || gen.errors.length > 0) {
       await fail(gen.errors);
       return;
