@@ -76,6 +76,20 @@ export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
 export ERL_EPMD_ADDRESS=127.0.0.1
 export RABBITMQ_MNESIA_BASE=$IMG_STATE_DIR/rabbitmq/mnesia
 export RABBITMQ_LOG_BASE=$IMG_LOG_DIR/rabbitmq
+export RABBITMQ_CONFIG_FILE=$IMG_STATE_DIR/rabbitmq/rabbitmq.conf
+# RabbitMQ closes a consumer's channel when a delivery stays unacked longer than consumer_timeout
+# (30 min by default). image-creator holds its delivery for the whole build (IMG_BUILD_TIMEOUT_S,
+# 3600 s) and its boot checks (IMG_VERIFY_TIMEOUT_S, 300 s each), and may first wait for an identical
+# request's build; the notifier holds its delivery through its SMTP retry window (1800 s). 3 hours
+# is above all of that. Raise IMG_RABBITMQ_CONSUMER_TIMEOUT_MS when you raise those.
+consumer_timeout_ms=${IMG_RABBITMQ_CONSUMER_TIMEOUT_MS:-10800000}
+[[ "$consumer_timeout_ms" =~ ^[0-9]+$ ]] || die "IMG_RABBITMQ_CONSUMER_TIMEOUT_MS must be a number of milliseconds"
+mkdir -p "$IMG_STATE_DIR/rabbitmq"
+cat >"$RABBITMQ_CONFIG_FILE" <<CONF
+# Written by deploy/local/up.sh on every run; set IMG_RABBITMQ_CONSUMER_TIMEOUT_MS rather than editing.
+consumer_timeout = $consumer_timeout_ms
+CONF
+chmod 644 "$RABBITMQ_CONFIG_FILE"
 if ! port_open 5672; then
   say "starting RabbitMQ"
   mkdir -p "$RABBITMQ_MNESIA_BASE" "$RABBITMQ_LOG_BASE"
@@ -86,6 +100,10 @@ if ! port_open 5672; then
   # The node runs as the rabbitmq user and cannot write the PID file here itself.
   rabbitmqctl eval 'list_to_integer(os:getpid()).' 2>/dev/null | tr -dc '0-9' >"$IMG_RUN_DIR/rabbitmq.pid"
 fi
+# A node started before this setting (or with another value) takes it now, without a restart; a
+# channel reads it when it opens, so the services' next channels have it.
+rabbitmqctl eval "application:set_env(rabbit, consumer_timeout, $consumer_timeout_ms)." >/dev/null \
+  || die "could not set RabbitMQ's consumer_timeout"
 # The tests use a virtual host of their own, so a running stack never takes their messages.
 if ! rabbitmqctl list_vhosts --silent 2>/dev/null | grep -qx img-test; then
   rabbitmqctl add_vhost img-test >/dev/null && rabbitmqctl set_permissions -p img-test guest '.*' '.*' '.*' >/dev/null \

@@ -61,7 +61,7 @@ export function openApiDocument(publicUrl: string) {
           },
           responses: {
             201: ok('queued; `token` is the job\'s secret token', ref('Job')), ...crossSite, 400: error('the submission has errors; `fields` names each, with its line'),
-            413: error('the upload is over the size limit'), 429: error('too many submissions from this client'),
+            413: error('the upload is over the size limit'), 429: error('too many submissions from this client, or its share of pending jobs (by email or client address) is used up'),
             503: error('the queue is full or the broker is down'),
           },
         },
@@ -83,7 +83,7 @@ export function openApiDocument(publicUrl: string) {
         },
       },
       '/api/v1/jobs/{id}/cancel': { post: { summary: 'cancel a job that has not finished', security: owner, parameters: [idParam, tokenParam], responses: { 200: ok('the cancelled job', ref('Job')), ...denied, ...crossSite, 404: error('no such job'), 409: error('the job has already finished') } } },
-      '/api/v1/jobs/{id}/retry': { post: { summary: 'submit the same request again as a new job; the answer carries the new job\'s token', security: owner, parameters: [idParam, tokenParam], responses: { 201: ok('the new job', ref('Job')), ...denied, ...crossSite, 404: error('no such job'), 409: error('the job has not finished'), 429: error('too many submissions'), 503: error('the queue is full') } } },
+      '/api/v1/jobs/{id}/retry': { post: { summary: 'submit the same request again as a new job; the answer carries the new job\'s token', security: owner, parameters: [idParam, tokenParam], responses: { 201: ok('the new job', ref('Job')), ...denied, ...crossSite, 404: error('no such job'), 409: error('the job has not finished'), 429: error('too many submissions, or the submitter\'s share of pending jobs is used up'), 503: error('the queue is full') } } },
       '/api/v1/jobs/{id}/log': {
         get: {
           summary: 'the build log from a byte offset; follow it by asking again from X-Log-Offset',
@@ -100,10 +100,10 @@ export function openApiDocument(publicUrl: string) {
           summary: 'server-sent events: `job` (status, phase, progress), `log` (text; the event id is the log offset), `end`',
           security: owner,
           parameters: [idParam, { ...tokenParam, description: 'the job\'s token (EventSource cannot send headers)' }, { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0 } }, { name: 'Last-Event-ID', in: 'header', schema: { type: 'integer' } }],
-          responses: { 200: ok('an event stream', { type: 'string' }, 'text/event-stream'), ...denied, 404: error('no such job'), 503: error('too many live connections') },
+          responses: { 200: ok('an event stream', { type: 'string' }, 'text/event-stream'), ...denied, 404: error('no such job'), 429: error('this client address holds its share of live connections'), 503: error('too many live connections') },
         },
       },
-      '/api/v1/queue/events': { get: { summary: 'server-sent events: `change` whenever a job is added, moves or goes', responses: { 200: ok('an event stream', { type: 'string' }, 'text/event-stream'), 503: error('too many live connections') } } },
+      '/api/v1/queue/events': { get: { summary: 'server-sent events: `change` whenever a job is added, moves or goes', responses: { 200: ok('an event stream', { type: 'string' }, 'text/event-stream'), 429: error('this client address holds its share of live connections'), 503: error('too many live connections') } } },
     },
     components: {
       securitySchemes: {
