@@ -5,7 +5,7 @@ import { cancelledMessage, errorMessage, linkMessage } from '@img/shared/contrac
 import { configForLog, loadServiceConfig } from '@img/shared/config';
 import { connectDatabase, MongoJobStore } from '@img/shared/jobs';
 import { createLogger, redactUrl } from '@img/shared/logging';
-import { createShutdown, onSignals } from '@img/shared/lifecycle';
+import { createShutdown, onSignals, retryWithBackoff } from '@img/shared/lifecycle';
 import { loadConfig } from './config.ts';
 import { smtpMailer } from './mailer.ts';
 import { NotificationStore } from './notification-store.ts';
@@ -15,8 +15,8 @@ const config = loadServiceConfig('notifier', loadConfig);
 const log = createLogger('notifier', { level: config.IMG_LOG_LEVEL });
 log.info({ config: configForLog(config) }, 'starting');
 
-const db = await connectDatabase(config.IMG_MONGO_URL, {
-  onRetry: (attempt, delayMs, err) => log.warn({ url: redactUrl(config.IMG_MONGO_URL), attempt, retryInMs: delayMs, err: err.message }, 'database unreachable, retrying'),
+const db = await retryWithBackoff(() => connectDatabase(config.IMG_MONGO_URL, { maxAttempts: 1 }), {
+  onRetry: (attempt, delayMs, err) => log.warn({ url: redactUrl(config.IMG_MONGO_URL), attempt, retryInMs: delayMs, err: ((err.cause as Error | undefined) ?? err).message }, 'database unreachable, retrying'),
 });
 // The lease outlives the slowest send nodemailer allows (connect + greeting + socket timeouts).
 const notifications = new NotificationStore(db, config.IMG_SMTP_TIMEOUT_MS * 3 + 10_000);
