@@ -111,6 +111,7 @@ fi
 if [ -f /in/rootpw ]; then
   if [ -f /in/rootpw.crypted ]; then in_root chpasswd -e < /in/rootpw; else in_root chpasswd < /in/rootpw; fi || { echo "setting the root password failed"; fail settings_failed; }
 fi
+"$(dirname "$0")/create-users.sh" "$root" || fail settings_failed
 
 for script in /in/post/[0-9]*; do
   case "$script" in *.*) continue ;; esac
