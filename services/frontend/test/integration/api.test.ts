@@ -43,6 +43,9 @@ async function api(path: string, init: RequestInit = {}): Promise<{ status: numb
   return { status: res.status, body, headers: res.headers };
 }
 
+/** The job's own token, as a client sends it. */
+const owner = (job: Json) => ({ authorization: `Bearer ${job.token}` });
+
 async function create(fields: Json = {}): Promise<Json> {
   const r = await api('/api/v1/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: uniqueEmail('api'), imagetype: 'tar', kickstart: goodKs, ...fields }) });
   assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -88,7 +91,8 @@ test('POST /api/v1/jobs takes JSON and multipart, kickstart or platform, and que
     const json = await create();
     assert.equal(json.status, 'queued');
     assert.match(json.id, /^[0-9a-f]{32}$/);
-    assert.equal(json.links.page, `${base}/job/${json.id}`);
+    assert.match(json.token, /^[A-Za-z0-9_-]{43}$/, 'the answer carries the job\'s token');
+    assert.equal(json.links.page, `${base}/job/${json.id}?token=${json.token}`, 'its links carry the token');
     assert.equal(json.logfile, undefined, 'no server path is shown');
 
     const form = new FormData();
@@ -157,18 +161,21 @@ test('POST /api/v1/jobs refuses bad submissions naming the field and line, and s
 test('GET /api/v1/jobs lists newest first with filters, pages and queue positions; bad filters are 400', async () => {
   const email = uniqueEmail('lister');
   const mine = [await create({ email }), await create({ email }), await create({ email })];
-  const all = await api(`/api/v1/jobs?email=${encodeURIComponent(email)}`);
+  // Filtering by email is the operator's.
+  const op = { headers: { authorization: `Bearer ${TOKEN}` } };
+  assert.equal((await api(`/api/v1/jobs?email=${encodeURIComponent(email)}`)).status, 401);
+  const all = await api(`/api/v1/jobs?email=${encodeURIComponent(email)}`, op);
   assert.equal(all.status, 200);
   assert.equal(all.body.total, 3);
   assert.deepEqual(all.body.jobs.map((j: Json) => j.id), mine.map((j) => j.id).reverse());
-  assert.match(all.body.jobs[0].email, /^li•+@example\.com$/, 'submitters are masked in lists');
+  assert.match(all.body.jobs[0].email, /^l\*\*\*@example\.com$/, 'submitters are masked in lists');
   assert.ok(all.body.jobs.every((j: Json) => typeof j.queue_position === 'number'));
   assert.equal(all.body.jobs[2].queue_position + 2, all.body.jobs[0].queue_position, 'the oldest is ahead');
-  const paged = await api(`/api/v1/jobs?email=${encodeURIComponent(email)}&limit=2&page=2`);
+  const paged = await api(`/api/v1/jobs?email=${encodeURIComponent(email)}&limit=2&page=2`, op);
   assert.deepEqual([paged.body.jobs.length, paged.body.pages, paged.body.jobs[0].id], [1, 2, mine[0]!.id]);
   const done = await api('/api/v1/jobs?status=done');
   assert.ok(done.body.jobs.every((j: Json) => j.status === 'done'));
-  const active = await api(`/api/v1/jobs?status=active&email=${encodeURIComponent(email)}`);
+  const active = await api(`/api/v1/jobs?status=active&email=${encodeURIComponent(email)}`, op);
   assert.equal(active.body.total, 3);
   for (const bad of ['status=running', 'limit=0', 'limit=500', 'page=-1', 'page=abc']) {
     const r = await api(`/api/v1/jobs?${bad}`);
@@ -177,12 +184,17 @@ test('GET /api/v1/jobs lists newest first with filters, pages and queue position
   }
 });
 
-test('GET /api/v1/jobs/:id shows one job; unknown and malformed ids are 404', async () => {
+test('GET /api/v1/jobs/:id shows one job (its public view without the token); unknown and malformed ids are 404', async () => {
   const job = await create();
-  const r = await api(`/api/v1/jobs/${job.id}`);
+  const r = await api(`/api/v1/jobs/${job.id}`, { headers: owner(job) });
   assert.equal(r.status, 200);
   assert.equal(r.body.kickstart, goodKs);
+  assert.equal(r.body.email, job.email);
   assert.equal(r.body.queue_position !== undefined, true);
+  const pub = await api(`/api/v1/jobs/${job.id}`);
+  assert.equal(pub.status, 200);
+  assert.deepEqual([pub.body.kickstart, pub.body.token, pub.body.status], [undefined, undefined, 'queued']);
+  assert.equal(pub.body.queue_position, r.body.queue_position);
   for (const id of ['0'.repeat(32), 'nope', '../../etc/passwd']) {
     const miss = await api(`/api/v1/jobs/${encodeURIComponent(id)}`);
     assert.equal(miss.status, 404, id);
@@ -193,24 +205,24 @@ test('GET /api/v1/jobs/:id shows one job; unknown and malformed ids are 404', as
 
 test('GET /api/v1/jobs/:id/log reads from an offset, so a client can follow it', async () => {
   const job = await create();
-  const empty = await api(`/api/v1/jobs/${job.id}/log`);
+  const empty = await api(`/api/v1/jobs/${job.id}/log`, { headers: owner(job) });
   assert.equal(empty.status, 200);
   assert.equal(empty.headers.get('x-log-offset'), '0');
   const logs = join(env.IMG_DATA_DIR, 'logs');
   await mkdir(logs, { recursive: true });
   await writeFile(join(logs, `${job.id}.log`), 'first line\n');
-  const one = await fetch(`${base}/api/v1/jobs/${job.id}/log?offset=0`);
+  const one = await fetch(`${base}/api/v1/jobs/${job.id}/log?offset=0&token=${job.token}`);
   assert.equal(await one.text(), 'first line\n');
   const next = Number(one.headers.get('x-log-offset'));
   assert.equal(one.headers.get('x-job-status'), 'queued');
   await appendFile(join(logs, `${job.id}.log`), 'second line\n');
-  const two = await fetch(`${base}/api/v1/jobs/${job.id}/log?offset=${next}`);
+  const two = await fetch(`${base}/api/v1/jobs/${job.id}/log?offset=${next}`, { headers: owner(job) });
   assert.equal(await two.text(), 'second line\n');
-  const past = await fetch(`${base}/api/v1/jobs/${job.id}/log?offset=99999`);
+  const past = await fetch(`${base}/api/v1/jobs/${job.id}/log?offset=99999`, { headers: owner(job) });
   assert.equal(await past.text(), '');
-  assert.equal((await api(`/api/v1/jobs/${job.id}/log?offset=-5`)).status, 400);
+  assert.equal((await api(`/api/v1/jobs/${job.id}/log?offset=-5`, { headers: owner(job) })).status, 400);
   assert.equal((await api(`/api/v1/jobs/${'0'.repeat(32)}/log`)).status, 404);
-  assert.equal(await (await fetch(`${base}/job/${job.id}/log`)).text(), 'first line\nsecond line\n', 'the plain-text log page');
+  assert.equal(await (await fetch(`${base}/job/${job.id}/log?token=${job.token}`)).text(), 'first line\nsecond line\n', 'the plain-text log page');
 });
 
 test('GET /api/v1/jobs/:id/events streams the state and the log as they change, and ends when the job has', async () => {
@@ -218,7 +230,7 @@ test('GET /api/v1/jobs/:id/events streams the state and the log as they change, 
   const log = join(env.IMG_DATA_DIR, 'logs', `${job.id}.log`);
   await mkdir(join(env.IMG_DATA_DIR, 'logs'), { recursive: true });
   await writeFile(log, 'starting\n');
-  const seen = await readEvents(`${base}/api/v1/jobs/${job.id}/events`, (e) => e.event === 'end', {
+  const seen = await readEvents(`${base}/api/v1/jobs/${job.id}/events?token=${job.token}`, (e) => e.event === 'end', {
     timeoutMs: 20_000,
     onOpen: async () => {
       await new Promise((r) => setTimeout(r, 700));
@@ -240,10 +252,10 @@ test('GET /api/v1/jobs/:id/events streams the state and the log as they change, 
   assert.ok(states.some((s) => s.phase === 'installing'));
   assert.equal(names.at(-1), 'end');
   // The log event ids are offsets: a reconnect resumes where it left off.
-  const resumed = await readEvents(`${base}/api/v1/jobs/${job.id}/events`, (e) => e.event === 'end', { timeoutMs: 5000, headers: { 'last-event-id': '9' } });
+  const resumed = await readEvents(`${base}/api/v1/jobs/${job.id}/events`, (e) => e.event === 'end', { timeoutMs: 5000, headers: { 'last-event-id': '9', ...owner(job) } });
   assert.equal(resumed.events.filter((e) => e.event === 'log').map((e) => (e.data as { text: string }).text).join(''), 'installing hostname\n');
   assert.equal((await api(`/api/v1/jobs/${'0'.repeat(32)}/events`)).status, 404);
-  assert.equal((await api(`/api/v1/jobs/${job.id}/events?offset=x`)).status, 400);
+  assert.equal((await api(`/api/v1/jobs/${job.id}/events?offset=x&token=${job.token}`)).status, 400);
 });
 
 test('GET /api/v1/queue/events says when the queue changes', async () => {
@@ -267,7 +279,7 @@ test('POST /api/v1/jobs/:id/cancel cancels, stops the build and tells the notifi
     await ch.bindQueue(queue, exchanges.control, '');
     await ch.purgeQueue(queues.notify);
     const job = await create();
-    const r = await api(`/api/v1/jobs/${job.id}/cancel`, { method: 'POST' });
+    const r = await api(`/api/v1/jobs/${job.id}/cancel`, { method: 'POST', headers: owner(job) });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.status, 'cancelled');
     assert.equal(r.body.error_code, 'cancelled');
@@ -276,7 +288,7 @@ test('POST /api/v1/jobs/:id/cancel cancels, stops the build and tells the notifi
     const told = await waitFor('the cancelled message', async () => (await ch.get(queues.notify, { noAck: true })) || undefined, { timeoutMs: 5000 });
     const msg = JSON.parse(told.content.toString());
     assert.deepEqual([msg.id, msg.email, msg.imagetype], [job.id, job.email, 'tar']);
-    const again = await api(`/api/v1/jobs/${job.id}/cancel`, { method: 'POST' });
+    const again = await api(`/api/v1/jobs/${job.id}/cancel`, { method: 'POST', headers: owner(job) });
     assert.equal(again.status, 409);
     assert.match(again.body.error.message, /cancelled/);
     assert.equal((await api(`/api/v1/jobs/${'0'.repeat(32)}/cancel`, { method: 'POST' })).status, 404);
@@ -288,12 +300,13 @@ test('POST /api/v1/jobs/:id/cancel cancels, stops the build and tells the notifi
 
 test('POST /api/v1/jobs/:id/retry makes a new job with the same request once the old one finished', async () => {
   const job = await create({ kickstart: '%packages\nhostname\n%end\n%post\nfalse\n%end\n' });
-  const early = await api(`/api/v1/jobs/${job.id}/retry`, { method: 'POST' });
+  const early = await api(`/api/v1/jobs/${job.id}/retry`, { method: 'POST', headers: owner(job) });
   assert.equal(early.status, 409);
   await failBuild(job, 'line 5: false failed');
-  const again = await api(`/api/v1/jobs/${job.id}/retry`, { method: 'POST' });
+  const again = await api(`/api/v1/jobs/${job.id}/retry`, { method: 'POST', headers: owner(job) });
   assert.equal(again.status, 201, JSON.stringify(again.body));
   assert.notEqual(again.body.id, job.id);
+  assert.ok(again.body.token && again.body.token !== job.token, 'the new job comes with its own token');
   assert.deepEqual([again.body.status, again.body.kickstart, again.body.email, again.body.type], ['queued', job.kickstart, job.email, 'tar']);
   assert.equal((await api(`/api/v1/jobs/${'0'.repeat(32)}/retry`, { method: 'POST' })).status, 404);
 });
@@ -303,7 +316,7 @@ test('the download: Content-Length, ranges, the checksum, and a name that would 
   const content = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
   await finishBuild(job, content);
   const sha = createHash('sha256').update(content).digest('hex');
-  const whole = await fetch(`${base}/images/${job.id}`);
+  const whole = await fetch(`${base}/images/${job.id}`, { headers: owner(job) });
   assert.equal(whole.status, 200);
   assert.equal(whole.headers.get('content-length'), '5000');
   assert.equal(whole.headers.get('accept-ranges'), 'bytes');
@@ -312,29 +325,29 @@ test('the download: Content-Length, ranges, the checksum, and a name that would 
   assert.match(whole.headers.get('content-disposition') ?? '', /attachment; filename="?image\.tar\.zst"?/);
   assert.ok(Buffer.from(await whole.arrayBuffer()).equals(content));
 
-  const part = await fetch(`${base}/images/${job.id}`, { headers: { range: 'bytes=1000-1999' } });
+  const part = await fetch(`${base}/images/${job.id}`, { headers: { range: 'bytes=1000-1999', ...owner(job) } });
   assert.equal(part.status, 206);
   assert.equal(part.headers.get('content-range'), 'bytes 1000-1999/5000');
   assert.equal(part.headers.get('content-length'), '1000');
   assert.ok(Buffer.from(await part.arrayBuffer()).equals(content.subarray(1000, 2000)));
-  const resumed = await fetch(`${base}/images/${job.id}`, { headers: { range: 'bytes=4000-', 'if-range': `"${sha}"` } });
+  const resumed = await fetch(`${base}/images/${job.id}`, { headers: { range: 'bytes=4000-', 'if-range': `"${sha}"`, ...owner(job) } });
   assert.equal(resumed.status, 206, 'If-Range with the checksum resumes');
-  const stale = await fetch(`${base}/images/${job.id}`, { headers: { range: 'bytes=4000-', 'if-range': '"something-else"' } });
+  const stale = await fetch(`${base}/images/${job.id}`, { headers: { range: 'bytes=4000-', 'if-range': '"something-else"', ...owner(job) } });
   assert.equal(stale.status, 200, 'a stale If-Range gets the whole file');
   await stale.arrayBuffer();
-  const bad = await fetch(`${base}/images/${job.id}`, { headers: { range: 'bytes=9000-9999' } });
+  const bad = await fetch(`${base}/images/${job.id}`, { headers: { range: 'bytes=9000-9999', ...owner(job) } });
   assert.equal(bad.status, 416);
-  const sum = await fetch(`${base}/images/${job.id}/sha256`);
+  const sum = await fetch(`${base}/images/${job.id}/sha256?token=${job.token}`);
   assert.equal(await sum.text(), `${sha}  image.tar.zst\n`);
 
   const queued = await create();
-  assert.equal((await fetch(`${base}/images/${queued.id}`)).status, 404, 'no image before it is done');
+  assert.equal((await fetch(`${base}/images/${queued.id}`, { headers: owner(queued) })).status, 404, 'no image before it is done');
   assert.equal((await fetch(`${base}/images/${'0'.repeat(32)}`)).status, 404);
 
   // A link message naming a file outside the job's directory (image-creator would never send one).
   const evil = await create();
   await finishBuild(evil, Buffer.from('x'), '../../../../etc/passwd');
-  const refused = await fetch(`${base}/images/${evil.id}`);
+  const refused = await fetch(`${base}/images/${evil.id}`, { headers: owner(evil) });
   assert.equal(refused.status, 404);
   assert.doesNotMatch(await refused.text(), /root:/);
 });
@@ -343,7 +356,8 @@ test('DELETE /api/v1/jobs/:id and DELETE /api/v1/jobs need the operator, and rem
   const job = await create();
   const auth = { authorization: `Bearer ${TOKEN}` };
   assert.equal((await api(`/api/v1/jobs/${job.id}`, { method: 'DELETE' })).status, 401);
-  assert.equal((await api(`/api/v1/jobs/${job.id}`, { method: 'DELETE', headers: { authorization: 'Bearer wrong' } })).status, 401);
+  assert.equal((await api(`/api/v1/jobs/${job.id}`, { method: 'DELETE', headers: { authorization: 'Bearer wrong' } })).status, 403);
+  assert.equal((await api(`/api/v1/jobs/${job.id}`, { method: 'DELETE', headers: owner(job) })).status, 403, 'the job\'s own token is not the operator');
   const active = await api(`/api/v1/jobs/${job.id}`, { method: 'DELETE', headers: auth });
   assert.equal(active.status, 409, 'a job still waiting is cancelled first');
   await finishBuild(job, Buffer.from('img'));

@@ -60,7 +60,7 @@ test('script in a job (kickstart, file name, error, log lines, filters) is escap
   form.set('ksfile', new Blob([`%packages\nhostname\n%end\n%post\necho '${SCRIPT}' '${IMG}'\n%end\n`]), `${IMG}.ks`);
   const created = await fetch(`${base}/api/v1/jobs`, { method: 'POST', body: form });
   assert.equal(created.status, 201);
-  const job = (await created.json()) as { id: string; email: string };
+  const job = (await created.json()) as { id: string; email: string; token: string };
   await mkdir(join(env.IMG_DATA_DIR, 'logs'), { recursive: true });
   await writeFile(join(env.IMG_DATA_DIR, 'logs', `${job.id}.log`), `+ echo ${SCRIPT} ${IMG}\n${SCRIPT}\n`);
   await broker.publish(routes.error, errorMessage, {
@@ -68,19 +68,25 @@ test('script in a job (kickstart, file name, error, log lines, filters) is escap
   });
   await waitFor('the failure', async () => ((await (await fetch(`${base}/api/v1/jobs/${job.id}`)).json()) as { status: string }).status === 'failed', { timeoutMs: 10_000 });
   const pages = [
-    `/job/${job.id}`, `/job/${job.id}?fragment=state`, '/queue', '/', `/queue?email=${encodeURIComponent(IMG)}`,
+    `/job/${job.id}`, `/job/${job.id}?fragment=state`, `/job/${job.id}?token=${job.token}`, `/job/${job.id}?fragment=state&token=${job.token}`,
+    `/job/${job.id}?token=${job.token}&reveal=secrets`, '/queue', '/', `/queue?email=${encodeURIComponent(IMG)}`,
     `/queue?status=${encodeURIComponent(SCRIPT)}`, `/job/${encodeURIComponent(SCRIPT)}`, `/${encodeURIComponent(SCRIPT)}`,
   ];
-  for (const p of pages) {
-    const res = await fetch(`${base}${p}`, { headers: { accept: 'text/html' } });
-    const html = await res.text();
-    assertEscaped(html, p);
-    assert.match(res.headers.get('content-type') ?? '', /text\/html/);
+  // Anonymously and as the operator (who sees every job in full and may filter by email).
+  for (const auth of [{}, { authorization: basic }] as Array<Record<string, string>>) {
+    for (const p of pages) {
+      const res = await fetch(`${base}${p}`, { headers: { accept: 'text/html', ...auth } });
+      const html = await res.text();
+      assertEscaped(html, p);
+      assert.match(res.headers.get('content-type') ?? '', /text\/html/);
+    }
   }
-  const page = await (await fetch(`${base}/job/${job.id}`)).text();
-  assert.ok(page.includes('&lt;script&gt;alert(1)&lt;/script&gt;'), 'the job page shows the script as text');
+  for (const p of [`/job/${job.id}?token=${job.token}`, `/job/${job.id}?token=${job.token}&reveal=secrets`]) {
+    const page = await (await fetch(`${base}${p}`)).text();
+    assert.ok(page.includes('&lt;script&gt;alert(1)&lt;/script&gt;'), `${p} shows the script as text`);
+  }
   // The log as plain text is served as text/plain with nosniff: a browser never runs it.
-  const log = await fetch(`${base}/job/${job.id}/log`);
+  const log = await fetch(`${base}/job/${job.id}/log?token=${job.token}`);
   assert.match(log.headers.get('content-type') ?? '', /^text\/plain/);
   assert.equal(log.headers.get('x-content-type-options'), 'nosniff');
 });
@@ -208,23 +214,25 @@ test('a form post without the CSRF token, with a forged one or without the cooki
   assert.equal(((await (await fetch(`${base}/api/v1/jobs?limit=1`)).json()) as { total: number }).total, before, 'nothing was queued');
   const ok = await session.post('/submit', fields());
   assert.equal(ok.status, 303, 'with the token it goes through');
-  const jobPath = ok.headers.get('location')!;
+  const [jobPath, query] = ok.headers.get('location')!.split('?') as [string, string];
+  assert.match(query, /^token=/, 'the job page opens with the job\'s token');
 
-  // The job page's buttons too.
-  const cancel = await session.post(`${jobPath}/cancel`, new URLSearchParams(), { withToken: false });
+  // The job page's buttons too, even with the job's token.
+  const cancel = await session.post(`${jobPath}/cancel?${query}`, new URLSearchParams(), { withToken: false });
   assert.equal(cancel.status, 403);
+  assert.match(await cancel.text(), /expired or did not come from this site/);
   const state = (await (await fetch(`${base}/api/v1${jobPath.replace('/job/', '/jobs/')}`)).json()) as { status: string };
   assert.equal(state.status, 'queued', 'the job was not cancelled');
-  const cancelled = await session.post(`${jobPath}/cancel`, new URLSearchParams());
+  const cancelled = await session.post(`${jobPath}/cancel?${query}`, new URLSearchParams());
   assert.equal(cancelled.status, 303);
 });
 
-test('the operator views need the operator: 401 with a basic-auth challenge, then the confirmation', async () => {
+test('the operator views need the operator: 401 with a basic-auth challenge, 403 for wrong credentials, then the confirmation', async () => {
   const anon = await fetch(`${base}/clear`);
   assert.equal(anon.status, 401);
   assert.match(anon.headers.get('www-authenticate') ?? '', /^Basic realm="IMG operator"/);
   const wrong = await fetch(`${base}/clear`, { headers: { authorization: `Basic ${Buffer.from('operator:nope').toString('base64')}` } });
-  assert.equal(wrong.status, 401);
+  assert.equal(wrong.status, 403, 'wrong credentials are a 403');
   const page = await fetch(`${base}/clear`, { headers: { authorization: basic } });
   assert.equal(page.status, 200);
   const html = await page.text();

@@ -27,6 +27,10 @@ after(async () => {
   if (env) await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
 });
 
+/** The token of each job this file submitted, from the form's redirect. */
+const tokens = new Map<string, string>();
+const tokenOf = (id: string) => tokens.get(id) ?? '';
+
 async function submitKickstart(email: string, kickstart: string, imagetype = 'tar'): Promise<string> {
   const form = new FormData();
   form.set('email', email);
@@ -35,15 +39,16 @@ async function submitKickstart(email: string, kickstart: string, imagetype = 'ta
   const res = await (await formSession(env.IMG_PUBLIC_URL)).post('/submit', form);
   assert.equal(res.status, 303, `submit answered ${res.status}: ${await res.text()}`);
   const location = res.headers.get('location') ?? '';
-  const m = /^\/job\/([0-9a-f]{32})$/.exec(location);
+  const m = /^\/job\/([0-9a-f]{32})\?token=([A-Za-z0-9_-]{43})$/.exec(location);
   assert.ok(m, `redirected to ${location}`);
+  tokens.set(m[1]!, m[2]!);
   return m[1]!;
 }
 
 interface ApiJob { status: string; history: Array<{ status: string }>; size?: number; sha256?: string; error?: string; error_code?: string; imagefile?: string; url?: string }
 
 async function job(id: string): Promise<ApiJob> {
-  const res = await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${id}`, { headers: { accept: 'application/json' } });
+  const res = await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${id}`, { headers: { accept: 'application/json', authorization: `Bearer ${tokenOf(id)}` } });
   assert.equal(res.status, 200);
   return (await res.json()) as ApiJob;
 }
@@ -79,7 +84,7 @@ test('a kickstart submitted through the form becomes a rootfs archive with the %
   assert.equal(done.status, 'done', `job ended ${done.status}: ${done.error ?? ''}`);
   assert.deepEqual(statuses(done), ['queued', 'building', 'done']);
 
-  const res = await fetch(`${env.IMG_PUBLIC_URL}/images/${id}`);
+  const res = await fetch(`${env.IMG_PUBLIC_URL}/images/${id}?token=${tokenOf(id)}`);
   assert.equal(res.status, 200);
   const body = Buffer.from(await res.arrayBuffer());
   assert.equal(Number(res.headers.get('content-length')), body.length);
@@ -105,7 +110,7 @@ test('a kickstart submitted through the form becomes a rootfs archive with the %
   await new Promise((r) => setTimeout(r, 2000));
   assert.equal((await mailsTo(email)).length, 1, 'exactly one email');
   assert.match(mails[0]!.subject, /ready/);
-  assert.ok(mails[0]!.text.includes(`${env.IMG_PUBLIC_URL}/images/${id}`), 'the email carries the download link');
+  assert.ok(mails[0]!.text.includes(`${env.IMG_PUBLIC_URL}/images/${id}?token=${tokenOf(id)}`), 'the email carries the download link, with the job\'s token');
 });
 
 test('a failing %post ends the job failed, with the failing command in the log and exactly one failure email', async () => {
@@ -126,10 +131,10 @@ test('a failing %post ends the job failed, with the failing command in the log a
   assert.equal(failed.error_code, 'post_script_failed');
   assert.match(failed.error ?? '', /this-command-does-not-exist --really/);
   assert.match(failed.error ?? '', /line 4/);
-  const log = await (await fetch(`${env.IMG_PUBLIC_URL}/job/${id}/log`)).text();
+  const log = await (await fetch(`${env.IMG_PUBLIC_URL}/job/${id}/log?token=${tokenOf(id)}`)).text();
   assert.match(log, /this-command-does-not-exist: not found/);
   assert.doesNotMatch(log, /^never reached$/m);
-  assert.equal((await fetch(`${env.IMG_PUBLIC_URL}/images/${id}`)).status, 404);
+  assert.equal((await fetch(`${env.IMG_PUBLIC_URL}/images/${id}?token=${tokenOf(id)}`)).status, 404);
 
   await waitFor('the failure email', async () => (await mailsTo(email)).length > 0, { timeoutMs: 30_000 });
   await new Promise((r) => setTimeout(r, 2000));
@@ -137,5 +142,5 @@ test('a failing %post ends the job failed, with the failing command in the log a
   assert.equal(mails.length, 1, 'exactly one email');
   assert.match(mails[0]!.subject, /failed/);
   assert.ok(mails[0]!.text.includes('this-command-does-not-exist'), 'the email shows the failing command');
-  assert.ok(mails[0]!.text.includes(`${env.IMG_PUBLIC_URL}/job/${id}/log`), 'the email links the log');
+  assert.ok(mails[0]!.text.includes(`${env.IMG_PUBLIC_URL}/job/${id}/log?token=${tokenOf(id)}`), 'the email links the log, with the job\'s token');
 });

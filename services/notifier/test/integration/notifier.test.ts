@@ -8,10 +8,10 @@ import amqp from 'amqplib';
 import type { Connection } from 'mongoose';
 import { Broker, exchanges, queues, routes } from '@img/shared/broker';
 import { cancelledMessage, errorMessage, linkMessage, type ErrorMessage, type LinkMessage } from '@img/shared/contracts';
-import { MongoJobStore, type Job } from '@img/shared/jobs';
+import { jobToken, MongoJobStore, type Job } from '@img/shared/jobs';
 import {
   connectTestBroker, connectTestDatabase, freePort, purgeAllQueues, stackEnv, startService, tempDir, testEnv,
-  uniqueEmail, waitFor, type ServiceProcess,
+  testTokenSecret, uniqueEmail, waitFor, type ServiceProcess,
 } from '@img/shared/testing';
 import { MailCatcher, type StoredMail } from '../../../../deploy/mail-catcher/mail-catcher.ts';
 
@@ -109,9 +109,12 @@ test('the success email has the link, size, checksum, duration, retention and jo
   assert.equal(m.from, 'builds@img.example');
   assert.match(m.headers['reply-to'] ?? '', /help@img\.example/);
   assert.equal(m.headers['x-img-job'], job.id);
-  for (const part of [m.text, m.html]) {
-    assert.ok(part.includes(`${env.IMG_PUBLIC_URL}/images/${job.id}`), 'download link');
-    assert.ok(part.includes(`${env.IMG_PUBLIC_URL}/job/${job.id}`), 'job page link');
+  // Every link into IMG carries the job's token (the frontend's HMAC, under the key both share).
+  const token = jobToken(testTokenSecret, job.id);
+  for (const part of [m.text, m.html.replaceAll('&amp;', '&')]) {
+    assert.ok(part.includes(`${env.IMG_PUBLIC_URL}/images/${job.id}?token=${token}`), 'download link');
+    assert.ok(part.includes(`${env.IMG_PUBLIC_URL}/job/${job.id}?token=${token}`), 'job page link');
+    assert.ok(part.includes(`${env.IMG_PUBLIC_URL}/job/${job.id}/log?token=${token}`), 'log link');
     assert.ok(part.includes('ab'.repeat(32)), 'checksum');
     assert.ok(part.includes('50.0 MiB'), 'size');
     assert.ok(part.includes('42.5 s'), 'duration');
@@ -127,7 +130,8 @@ test('the failure email says what failed in plain words, shows the telling log l
   assert.match(m.text, /What failed: A %post script failed/);
   assert.match(m.text, /frobnicate: not found/);
   assert.match(m.text, /\+ frobnicate --now/);
-  assert.ok(m.text.includes(`${env.IMG_PUBLIC_URL}/job/${job.id}/log`));
+  assert.ok(m.text.includes(`${env.IMG_PUBLIC_URL}/job/${job.id}/log?token=${jobToken(testTokenSecret, job.id)}`));
+  assert.ok(m.text.includes(`${env.IMG_PUBLIC_URL}/job/${job.id}?token=${jobToken(testTokenSecret, job.id)}`));
   assert.match(m.html, /<pre[^>]*>[\s\S]*frobnicate: not found/);
 });
 
