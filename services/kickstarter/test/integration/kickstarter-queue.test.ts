@@ -16,7 +16,8 @@ let broker: Broker;
 
 before(async () => {
   await purgeAllQueues();
-  env = await stackEnv();
+  // Below the DESKTOP platform's PartSize of 8192, to show the setting reaches the generator.
+  env = await stackEnv({ IMG_MAX_DISK_MB: '4096' });
   kickstarter = await startService('kickstarter', env);
   broker = await connectTestBroker('kickstarter-test');
 });
@@ -69,6 +70,22 @@ test('a broken template becomes an error_queue message naming the line', async (
   assert.ok(err.position?.line, `the error has a line: ${JSON.stringify(err)}`);
   assert.match(err.error, /line \d+|:\d+:/);
   assert.equal(await broker.connected, true);
+});
+
+test('a PartSize above IMG_MAX_DISK_MB, and an overlay of YAML aliases, become errors naming the line and the cap', async () => {
+  const config = await readFile(defaultTemplatePath, 'utf8');
+  const big = newJobId();
+  await broker.publish(routes.kickstart, kickstarterMessage, { id: big, email: 'd@example.com', imagetype: 'raw', config, platform: 'DESKTOP', overlay: '' });
+  const err = await take<ErrorMessage>(queues.error);
+  assert.equal(err.id, big);
+  assert.equal(err.code, 'invalid_template');
+  assert.match(err.error, /^template:\d+: PartSize 8192 is above this service's limit of 4096 MiB$/);
+  const bomb = newJobId();
+  const overlay = ['a0: &a0 [x,x,x,x,x,x,x,x,x]', ...[1, 2, 3, 4, 5, 6, 7].map((i) => `a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]`)].join('\n');
+  await broker.publish(routes.kickstart, kickstarterMessage, { id: bomb, email: 'd@example.com', imagetype: 'tar', config, platform: 'MINIMAL', overlay });
+  const refused = await take<ErrorMessage>(queues.error);
+  assert.equal(refused.id, bomb);
+  assert.equal(refused.error, 'overlay:2: YAML aliases (*a0) are not allowed in an overlay: write the values out');
 });
 
 test('a bad overlay item becomes an error naming the item', async () => {
