@@ -71,9 +71,13 @@ async function seed(): Promise<number> {
 
 interface Result { path: string; p50: number; p95: number; rps: number; errors: number }
 
+/** Filtering the queue by email is the operator's: those requests carry the operator token. */
+const OPERATOR_TOKEN = 'bench-operator-token';
+
 async function measure(base: string, path: string, luaFile: string): Promise<Result> {
-  const args = ['-t2', `-c${opts.connections}`, `-d${opts.duration}s`, '-s', luaFile, `${base}${path}`];
-  execFileSync('wrk', ['-t2', '-c4', '-d2s', `${base}${path}`], { stdio: 'ignore' });
+  const auth = path.includes('email=') ? ['-H', `Authorization: Bearer ${OPERATOR_TOKEN}`] : [];
+  const args = ['-t2', `-c${opts.connections}`, `-d${opts.duration}s`, ...auth, '-s', luaFile, `${base}${path}`];
+  execFileSync('wrk', ['-t2', '-c4', '-d2s', ...auth, `${base}${path}`], { stdio: 'ignore' });
   const out = execFileSync('wrk', args, { encoding: 'utf8' });
   const line = /^BENCH (\S+) (\S+) (\S+) (\S+)$/m.exec(out);
   if (!line) throw new Error(`wrk printed no figures:\n${out}`);
@@ -99,7 +103,7 @@ process.stdout.write(`one page of 50 straight from the job store (find + sort + 
 const dir = await tempDir('img-bench-');
 const luaFile = join(dir, 'report.lua');
 await writeFile(luaFile, lua);
-const env = await stackEnv({ IMG_MONGO_URL: opts.mongo!, IMG_AMQP_URL: opts.amqp!, IMG_LOG_LEVEL: 'info' });
+const env = await stackEnv({ IMG_MONGO_URL: opts.mongo!, IMG_AMQP_URL: opts.amqp!, IMG_LOG_LEVEL: 'info', IMG_OPERATOR_TOKEN: OPERATOR_TOKEN });
 const started = performance.now();
 const frontend = await startService('frontend', env, { readyTimeoutMs: 120_000 });
 process.stdout.write(`frontend ready after ${((performance.now() - started) / 1000).toFixed(1)} s (reads the job list once)\n\n`);

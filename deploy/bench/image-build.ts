@@ -75,18 +75,22 @@ async function byHand(tag: string): Promise<number> {
 
 let env!: Awaited<ReturnType<typeof stackEnv>>;
 
+/** Each job's token, from its submission: the job's error is shown only with it. */
+const tokens = new Map<string, string>();
+
 async function submit(ks: string, email: string): Promise<string> {
   const res = await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs`, {
     method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' },
     body: JSON.stringify({ email, imagetype: 'raw', kickstart: ks }),
   });
-  const body = (await res.json()) as { id: string };
+  const body = (await res.json()) as { id: string; token: string };
   if (res.status !== 201) throw new Error(`submit answered ${res.status}: ${JSON.stringify(body)}`);
+  tokens.set(body.id, body.token);
   return body.id;
 }
 
 async function status(id: string): Promise<{ status: string; error?: string }> {
-  return (await (await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${id}`, { headers: { accept: 'application/json' } })).json()) as { status: string; error?: string };
+  return (await (await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${id}`, { headers: { accept: 'application/json', authorization: `Bearer ${tokens.get(id) ?? ''}` } })).json()) as { status: string; error?: string };
 }
 
 /** Submit → email in the mail catcher, in seconds; also submit → job done. */

@@ -79,8 +79,10 @@ test('a kickstart sent with the form: the queue shows it move through its phases
   await form.selectOption('select[name=imagetype]', 'tar');
   const ks = ['%packages', 'hostname', '%end', '%post', 'echo "<img src=x onerror=alert(1)>" > /etc/img-xss', 'for i in 1 2 3; do echo "step $i"; sleep 1; done', '%end', ''].join('\n');
   await form.setInputFiles('input[name=ksfile]', { name: 'browser.ks', mimeType: 'text/plain', buffer: Buffer.from(ks) });
-  await Promise.all([form.waitForURL(/\/job\/[0-9a-f]{32}$/), form.click('button[type=submit]')]);
-  const id = /\/job\/([0-9a-f]{32})$/.exec(form.url())![1]!;
+  // The job page opens with the job's token in its address; its links, forms and live log keep it.
+  await Promise.all([form.waitForURL(/\/job\/[0-9a-f]{32}\?token=[A-Za-z0-9_-]{43}$/), form.click('button[type=submit]')]);
+  const [, id, token] = /\/job\/([0-9a-f]{32})\?token=([A-Za-z0-9_-]{43})$/.exec(form.url())! as unknown as [string, string, string];
+  const owner = { headers: { authorization: `Bearer ${token}` } };
   const jobNavs = navigations(form);
 
   // The job page: the log grows while the build runs.
@@ -114,7 +116,8 @@ test('a kickstart sent with the form: the queue shows it move through its phases
   await queue.screenshot({ path: join(screenshotDir, 'queue-laptop.png'), fullPage: true });
 
   // The download, through the browser, matches the checksum on the page.
-  const api = (await (await fetch(`${base}/api/v1/jobs/${id}`)).json()) as { sha256: string; size: number };
+  const api = (await (await fetch(`${base}/api/v1/jobs/${id}`, owner)).json()) as { sha256: string; size: number };
+  assert.equal(await form.locator('a[href^="/images/"]').getAttribute('href'), `/images/${id}?token=${token}`);
   const shown = await form.locator('code.sum').textContent();
   assert.equal(shown, api.sha256);
   const [download] = await Promise.all([form.waitForEvent('download'), form.click('a[href^="/images/"]')]);
@@ -131,29 +134,30 @@ test('a kickstart sent with the form: the queue shows it move through its phases
 
   // The email went out, and the job page says so.
   await waitFor('the email to be recorded', async () => {
-    const j = (await (await fetch(`${base}/api/v1/jobs/${id}`)).json()) as { email_status?: { state: string } };
+    const j = (await (await fetch(`${base}/api/v1/jobs/${id}`, owner)).json()) as { email_status?: { state: string } };
     return j.email_status?.state === 'sent';
   }, { timeoutMs: 60_000 });
   await form.reload();
   assert.match(await form.locator('.facts').textContent() ?? '', /email sent/);
   await form.screenshot({ path: join(screenshotDir, 'job-done-laptop.png'), fullPage: true });
-  await shoot(phone.context, `/job/${id}`, 'job-done-phone.png');
+  await shoot(phone.context, `/job/${id}?token=${token}`, 'job-done-phone.png');
+  await shoot(phone.context, `/job/${id}`, 'job-public-phone.png');
   await shoot(phone.context, '/queue', 'queue-phone.png');
   await shoot(phone.context, '/', 'index-phone.png');
 
   // A busy queue: one building, the rest waiting with their places and estimated starts.
-  const more: string[] = [];
+  const more: Array<{ id: string; token: string }> = [];
   for (let i = 0; i < 3; i++) {
     // Each a request of its own: an identical one would be answered from the finished build at once.
     const busyKs = `${ks}%post\necho busy-${i}-${Date.now()} > /etc/busy\n%end\n`;
     const res = await fetch(`${base}/api/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: uniqueEmail('busy'), imagetype: 'tar', kickstart: busyKs }) });
-    more.push(((await res.json()) as { id: string }).id);
+    more.push((await res.json()) as { id: string; token: string });
   }
   await waitFor('a second build to start', async () => (await queue.locator('tr[data-status=building]').count()) > 0, { timeoutMs: 60_000 });
-  assert.match(await queue.locator(`tr[data-job="${more[2]}"] .queue-spot`).textContent() ?? '', /#2 · starts in/);
+  assert.match(await queue.locator(`tr[data-job="${more[2]!.id}"] .queue-spot`).textContent() ?? '', /#2 · starts in/);
   await queue.screenshot({ path: join(screenshotDir, 'queue-busy-laptop.png'), fullPage: true });
   await shoot(phone.context, '/queue', 'queue-busy-phone.png');
-  for (const m of more) await fetch(`${base}/api/v1/jobs/${m}/cancel`, { method: 'POST' });
+  for (const m of more) await fetch(`${base}/api/v1/jobs/${m.id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${m.token}` } });
   await waitFor('the queue to show them cancelled', async () => (await queue.locator('tr[data-status=cancelled]').count()) === 3, { timeoutMs: 10_000 });
   assert.equal(queueNavs(), 1, 'still never reloaded');
   assert.deepEqual(dialogs, [], 'no script from the job ran');

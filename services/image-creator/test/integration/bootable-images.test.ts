@@ -57,19 +57,24 @@ interface ApiJob {
   history: Array<{ status: string; at?: string }>;
 }
 
+/** Each job's token, from its submission: the frontend shows a job in full only with it. */
+const tokens = new Map<string, string>();
+const owner = (id: string) => ({ authorization: `Bearer ${tokens.get(id) ?? ''}` });
+
 async function submit(imagetype: string, ks: string): Promise<string> {
   const res = await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json' },
     body: JSON.stringify({ email: uniqueEmail(`boot-${imagetype}`), imagetype, kickstart: ks }),
   });
-  const body = (await res.json()) as { id?: string };
+  const body = (await res.json()) as { id?: string; token?: string };
   assert.equal(res.status, 201, `submit answered ${res.status}: ${JSON.stringify(body)}`);
+  tokens.set(body.id!, body.token!);
   return body.id!;
 }
 
 async function job(id: string): Promise<ApiJob> {
-  const res = await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${id}`, { headers: { accept: 'application/json' } });
+  const res = await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${id}`, { headers: { accept: 'application/json', ...owner(id) } });
   assert.equal(res.status, 200);
   return (await res.json()) as ApiJob;
 }
@@ -85,7 +90,7 @@ async function finished(type: string): Promise<ApiJob> {
 /** A finished job's image. Read from the data directory: the download route is the frontend's, tested there. */
 async function builtImage(type: string): Promise<{ job: ApiJob; file: string; log: string }> {
   const j = await finished(type);
-  const log = await (await fetch(`${env.IMG_PUBLIC_URL}/job/${j.id}/log`)).text();
+  const log = await (await fetch(`${env.IMG_PUBLIC_URL}/job/${j.id}/log`, { headers: owner(j.id) })).text();
   assert.equal(j.status, 'done', `the ${type} job ended ${j.status}: ${j.error_code}: ${j.error}\n${log.split('\n').slice(-40).join('\n')}`);
   assert.ok(j.imagefile);
   return { job: j, file: join(env.IMG_DATA_DIR, 'images', j.id, j.imagefile), log };

@@ -28,20 +28,25 @@ after(async () => {
 
 interface ApiJob { id: string; status: string; sha256?: string; size?: number; error?: string }
 
+/** Each job's token, from its submission: the frontend shows a job in full only with it. */
+const tokens = new Map<string, string>();
+const owner = (id: string) => ({ authorization: `Bearer ${tokens.get(id) ?? ''}` });
+
 async function submit(kickstart: string, email = uniqueEmail('same')): Promise<{ id: string; email: string; at: number }> {
   const at = Date.now();
   const res = await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs`, {
     method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' },
     body: JSON.stringify({ email, imagetype: 'tar', kickstart }),
   });
-  const body = (await res.json()) as ApiJob;
+  const body = (await res.json()) as ApiJob & { token: string };
   assert.equal(res.status, 201, JSON.stringify(body));
+  tokens.set(body.id, body.token);
   return { id: body.id, email, at };
 }
 
 async function finished(id: string): Promise<ApiJob & { at: number }> {
   return waitFor(`job ${id}`, async () => {
-    const j = (await (await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${id}`, { headers: { accept: 'application/json' } })).json()) as ApiJob;
+    const j = (await (await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${id}`, { headers: { accept: 'application/json', ...owner(id) } })).json()) as ApiJob;
     return ['done', 'failed'].includes(j.status) ? { ...j, at: Date.now() } : undefined;
   }, { timeoutMs: 300_000, intervalMs: 100 });
 }
@@ -65,11 +70,11 @@ test('a repeat of a finished request is answered from its image in seconds, with
   assert.equal(b.sha256, a.sha256);
   assert.equal(b.size, a.size);
   assert.equal(builtBy([first.id, second.id]), 1, 'built once');
-  const download = await fetch(`${env.IMG_PUBLIC_URL}/images/${second.id}`);
+  const download = await fetch(`${env.IMG_PUBLIC_URL}/images/${second.id}`, { headers: owner(second.id) });
   assert.equal(download.status, 200);
   assert.equal(Number(download.headers.get('content-length')), a.size);
   await download.body?.cancel();
-  const log = await (await fetch(`${env.IMG_PUBLIC_URL}/job/${second.id}/log`)).text();
+  const log = await (await fetch(`${env.IMG_PUBLIC_URL}/job/${second.id}/log`, { headers: owner(second.id) })).text();
   assert.match(log, /identical to an earlier build/);
   assert.doesNotMatch(log, new RegExp(first.id), 'the earlier job is not named');
   await waitFor('the email of the repeat', async () => (await mailsTo(second.email)).length === 1, { timeoutMs: 30_000 });
