@@ -4,7 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest, type ClientRequest } from 'node:http';
-import { uniqueEmail, waitFor } from '@img/shared/testing';
+import { rm } from 'node:fs/promises';
+import { stackEnv, startService, uniqueEmail, waitFor } from '@img/shared/testing';
 import { startFrontendStack, type FrontendStack } from '../support/stack.ts';
 
 const SHARE = 3;
@@ -146,5 +147,28 @@ test('one client address holds its share of live streams, the next is refused wi
     open.push(again.req);
   } finally {
     for (const r of open) r.destroy();
+  }
+});
+
+test('behind a proxy (IMG_TRUST_PROXY) the share is the forwarded client\'s, and an IPv6 client\'s is its /64\'s', async () => {
+  const env = await stackEnv({ IMG_TRUST_PROXY: '1', IMG_MAX_PENDING_PER_SUBMITTER: String(SHARE), IMG_SUBMIT_RATE_LIMIT: '1000' });
+  const proxied = await startService('frontend', env);
+  const saved = base;
+  try {
+    base = new URL(env.IMG_PUBLIC_URL);
+    const via = (client: string) => call('127.0.0.1', 'POST', '/api/v1/jobs',
+      { email: uniqueEmail('proxied'), imagetype: 'tar', kickstart: `%packages\nhostname\n%end\n%post\necho ${Math.random()}\n%end\n` },
+      { 'x-forwarded-for': client });
+    for (let i = 0; i < SHARE; i++) assert.equal((await via('203.0.113.5')).status, 201);
+    assert.equal((await via('203.0.113.5')).status, 429);
+    assert.equal((await via('203.0.113.6')).status, 201, 'another client behind the same proxy still submits');
+    for (let i = 0; i < SHARE; i++) assert.equal((await via(`2001:db8:1:2::${i + 1}`)).status, 201);
+    const sameNet = await via('2001:db8:1:2:ffff::9');
+    assert.equal(sameNet.status, 429, 'another address of the same /64 is the same client');
+    assert.equal((await via('2001:db8:1:3::1')).status, 201, 'another /64 is another client');
+  } finally {
+    base = saved;
+    await proxied.stop();
+    await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
   }
 });
