@@ -1,8 +1,8 @@
 // CSRF protection for the forms, as a signed double-submit token: a random value in a cookie,
 // and in every form its HMAC under the server's secret. Another site can make the browser send
 // the cookie but can neither read it nor forge the HMAC, so a post without the matching token is
-// refused. The API is not covered: it takes no cookie, and its operator routes use DELETE, which
-// a cross-site form cannot send.
+// refused. The API takes no cookie and needs no CSRF token. Both, and the forms too, are also
+// guarded by the Origin check of http/same-origin.ts, which refuses any cross-site write.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 
