@@ -24,6 +24,7 @@ mirror_args=()
 [ -n "${IMG_DEBIAN_MIRROR:-}" ] && mirror_args=("$IMG_DEBIAN_MIRROR")
 mmdebstrap --variant=apt --include="$packages" \
   --customize-hook='mkdir -p "$1/opt/img"' \
+  --customize-hook='ln -s /work/out "$1/out"' \
   --customize-hook="copy-in $(cd "$here" && ls ./*.sh | grep -v build-image.sh | sed "s|^\./|$here/|" | tr '\n' ' ') /opt/img" \
   --customize-hook='chmod 0755 "$1"/opt/img/*.sh' \
   --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/archives/*.deb' \

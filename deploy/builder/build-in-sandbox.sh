@@ -16,17 +16,23 @@
 #   IMG_DEB_CACHE      a read-only directory of .deb files (see package-cache.sh)
 #   IMG_CACHE_EXPORT   1: offer what this build downloaded (and, with IMG_ROOTFS_EXPORT=1, its installed root file
 #                      system) in /out/.cache-export, and wait until image-creator has taken it, before any %post runs
-# The work area /work is a size-capped tmpfs and the rest of the container is read-only.
-# Output: /out/image.<ext>. The log speaks to image-creator through marker lines:
+# The work area /work is a size- and inode-capped tmpfs and the rest of the container is read-only.
+# Output: /out/image.<ext>. /out is the builder image's link to /work/out, inside the work area: no host
+# directory is ever mounted writable. image-creator takes the output out as a tar stream while the
+# container still runs (docker exec of this image's tar) and reads it as data; the script then waits
+# until image-creator says it has it (/work/.img-collected) before it exits and the tmpfs is gone.
+# The log speaks to image-creator through marker lines:
 #   @@IMG-PHASE <phase>        a new phase begins
 #   @@IMG-POST <line>          the %post script from kickstart line <line> starts
 #   @@IMG-FAIL <phase> <code>  the build failed in <phase>; the lines before say why
-#   @@IMG-CACHE-EXPORT         /out/.cache-export is complete (printed only before the post phase)
+#   @@IMG-CACHE-EXPORT         /out/.cache-export is complete (printed only before the post phase); image-creator
+#                              takes it and removes it, and the script goes on when it is gone
+#   @@IMG-DONE                 /out holds the image: image-creator takes it, then creates /work/.img-collected
 set -uo pipefail
 export LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive
 # The container's own file system is read-only: temporary files go to the capped work area.
 export TMPDIR=/work/tmp
-mkdir -p "$TMPDIR"
+mkdir -p "$TMPDIR" /work/out
 root=/work/rootfs
 current=fetching
 phase() { current=$1; echo "@@IMG-PHASE $1"; }
@@ -150,5 +156,8 @@ case "$IMG_IMAGETYPE" in
     fail unsupported_image_type
     ;;
 esac
-ls -l /out
+ls -l /out/
 echo "@@IMG-DONE"
+# The output lives in this container's tmpfs: stay until image-creator has taken it (the build's time limit bounds the wait).
+while [ ! -e /work/.img-collected ]; do sleep 0.1; done
+exit 0

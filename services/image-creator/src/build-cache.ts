@@ -4,10 +4,11 @@
 //
 // Trust: a build offers what it downloaded and installed in /out/.cache-export before any of the
 // kickstart's own code runs (the sandbox script waits until it is taken), and only when every
-// package comes from the default Debian mirror, whose packages are signed. image-creator takes the
-// offer at once, by renaming it out of the build's reach, and refuses one that comes late or twice.
-// A cached .deb is used only when its SHA256 is the one in the signed index (package-cache.sh), so
-// a damaged or planted file is never installed.
+// package comes from the default Debian mirror, whose packages are signed. image-creator reads the
+// offer out of the container as a tar stream into a directory of its own (sandbox-output.ts: only
+// regular files with the names the script writes), once, before the post phase. A cached .deb is
+// used only when its SHA256 is the one in the signed index (package-cache.sh), so a damaged or
+// planted file is never installed.
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, opendir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -43,8 +44,8 @@ export interface Admitted {
 }
 
 /** Names apt gives downloaded packages: name_version_arch.deb, with an epoch's colon as %3a. */
-const DEB_NAME = /^[a-z0-9][a-z0-9+.-]*_[A-Za-z0-9.+~%-]+_[a-z0-9-]+\.deb$/;
-const MAX_DEB_BYTES = 2 * 1024 ** 3;
+export const DEB_NAME = /^[a-z0-9][a-z0-9+.-]*_[A-Za-z0-9.+~%-]+_[a-z0-9-]+\.deb$/;
+export const MAX_DEB_BYTES = 2 * 1024 ** 3;
 
 export class BuildCache {
   readonly debDir: string;
@@ -93,9 +94,18 @@ export class BuildCache {
     return out;
   }
 
+  /** A new, empty directory of the host's for a build's offer to be written into, beside the cache. */
+  async offerDir(jobId: string): Promise<string> {
+    const dir = join(this.incoming, `${jobId}.offer`);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    await mkdir(join(dir, 'debs'));
+    return dir;
+  }
+
   /**
-   * Takes a build's offer: one rename moves it out of the build's reach, then each file that looks
-   * like what the script writes is moved into the cache (a rename: atomic, so a build reading the
+   * Takes a build's offer, read into `offerDir` (see offerDir): each file that looks like what the
+   * script writes is moved into the cache (a rename: atomic, so a build reading the
    * cache sees a file whole or not at all).
    */
   async admit(offerDir: string, key: string, jobId: string): Promise<Admitted> {

@@ -21,22 +21,25 @@ function asPhase(p: string | undefined, fallback: Phase): Phase {
   return p === 'fetching' || p === 'installing' || p === 'post' || p === 'assembling' || p === 'verifying' ? p : fallback;
 }
 
-export interface Limits { timeoutS: number; memoryMb: number; pids: number; diskMb: number }
+export interface Limits { timeoutS: number; memoryMb: number; pids: number; diskMb: number; inodes: number }
 
-export function classifyFailure(result: SandboxResult, scan: LogScanner, lastPhase: Phase, limits: Limits, diskOverrun?: string): Classified {
+export function classifyFailure(result: SandboxResult, scan: LogScanner, lastPhase: Phase, limits: Limits): Classified {
   const phase = asPhase(scan.failure?.phase, lastPhase);
   // A fork bomb fills the process table and then usually runs into the timeout: the limit is the cause.
   if (scan.processLimitLines.length > 0) {
     return { code: 'resource_limit', phase, message: `the build reached its limit of ${limits.pids} processes`, excerpt: scan.processLimitLines };
   }
-  if (diskOverrun) {
-    return { code: 'resource_limit', phase, message: diskOverrun, excerpt: scan.tail(EXCERPT) };
+  if (result.processMemoryExceeded !== undefined) {
+    return {
+      code: 'resource_limit', phase, excerpt: scan.tail(EXCERPT),
+      message: `the build's processes used ${Math.round(result.processMemoryExceeded / 1048576)} MiB of memory, more than their limit of ${limits.memoryMb} MiB, and the build was stopped`,
+    };
   }
   // A full work area fails whatever was writing: the limit is the cause, not the command.
   if (scan.diskFullLines.length > 0 && !result.timedOut && scan.failure?.reason !== 'rootfs_too_big') {
     return {
       code: 'resource_limit', phase,
-      message: `the build filled its work area of ${limits.diskMb} MiB (no space left on device)${scan.postLine && phase === 'post' ? ` in the %post script at kickstart line ${scan.postLine}` : ''}`,
+      message: `the build filled its work area of ${limits.diskMb} MiB or ${limits.inodes} files (no space left on device)${scan.postLine && phase === 'post' ? ` in the %post script at kickstart line ${scan.postLine}` : ''}`,
       excerpt: scan.diskFullLines,
       ...(scan.postLine && phase === 'post' ? { line: scan.postLine } : {}),
     };
@@ -45,7 +48,7 @@ export function classifyFailure(result: SandboxResult, scan: LogScanner, lastPha
     return { code: 'timeout', phase, message: `the build ran longer than the limit of ${limits.timeoutS} s and was stopped`, excerpt: scan.tail(EXCERPT) };
   }
   if (result.oomKilled) {
-    return { code: 'resource_limit', phase, message: `the build used more than its memory limit of ${limits.memoryMb} MiB (plus its ${limits.diskMb} MiB work area, which is kept in memory) and was stopped`, excerpt: scan.tail(EXCERPT) };
+    return { code: 'resource_limit', phase, message: `the build used more than its memory limit of ${limits.memoryMb} MiB for its processes plus ${limits.diskMb} MiB for its work area, which is kept in memory, and was stopped`, excerpt: scan.tail(EXCERPT) };
   }
   const reason = scan.failure?.reason;
   if (reason === 'post_script_failed') {

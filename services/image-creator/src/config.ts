@@ -15,10 +15,12 @@ const schema = z.object({
   IMG_BUILD_PIDS: env.int(2048, 64),
   /**
    * The build's work area in MiB: a tmpfs, so a full one fails the build with "no space left", and its
-   * pages count as memory (the container may use IMG_BUILD_MEMORY_MB + this). The image written to the
-   * host is held to the same size.
+   * pages count as memory (the container's hard limit is IMG_BUILD_MEMORY_MB + this, and its processes
+   * are held to IMG_BUILD_MEMORY_MB apart). The build's output is written there too, and so is held to it.
    */
   IMG_BUILD_DISK_MB: env.int(8192, 256),
+  /** Files (inodes) the work area may hold: a tmpfs has no other bound on their number. */
+  IMG_BUILD_INODES: env.int(1_000_000, 10_000),
   /** Where the build caches live (packages, installed root file systems); empty: <IMG_DATA_DIR>/cache. */
   IMG_BUILD_CACHE_DIR: env.optionalStr(),
   /** Keep downloaded .deb files for later builds. */

@@ -1,6 +1,6 @@
 // Runs one build in a throwaway container: created, streamed, waited for, and removed in a
 // `finally`, whatever happens. The sandbox's limits are set here.
-import { PassThrough } from 'node:stream';
+import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import Docker from 'dockerode';
 import type { Logger } from '@img/shared/logging';
 
@@ -44,12 +44,40 @@ export interface SandboxSpec {
   workAreaMb?: number;
   /** Pass output on as it arrives instead of in whole lines: a login prompt waits at the end of a line with no newline. */
   unbuffered?: boolean;
+  /**
+   * Inodes of the work area: a tmpfs has no other bound on the number of files, and each one costs
+   * kernel memory. A build that makes more gets "No space left on device".
+   */
+  workAreaInodes?: number;
+  /**
+   * Process memory (anonymous memory, not the work area's tmpfs pages) the build may use. The
+   * container's hard memory limit must hold the work area too (`memoryBytes`), so process memory
+   * is watched apart through the engine's statistics, and a build over it is killed within about
+   * a second: it cannot take the work area's share for its processes.
+   */
+  processMemoryBytes?: number;
+  /** Called once the container runs, with what the host may do inside it while it runs. */
+  onStart?: (sandbox: RunningSandbox) => void;
+}
+
+/** The host's hold on a running build: commands of the builder image, run in the container. */
+export interface RunningSandbox {
+  /**
+   * Runs a command of the builder image (its own, read-only binaries) inside the container, and gives
+   * its standard output as a stream that respects back-pressure. Its standard error is kept, bounded,
+   * for the message of a failure; `exited` resolves with the exit code once the output has ended.
+   */
+  exec(cmd: string[]): Promise<{ stdout: Readable; exited: Promise<{ exitCode: number; stderr: string }> }>;
+  /** Kills the container now. */
+  kill(): void;
 }
 
 export interface SandboxResult {
   exitCode: number;
   timedOut: boolean;
   oomKilled: boolean;
+  /** The build's processes went over `processMemoryBytes` (their peak, in bytes) and it was killed. */
+  processMemoryExceeded?: number;
 }
 
 export class DockerRunner {
@@ -104,12 +132,14 @@ export class DockerRunner {
         Init: true,
         ...(spec.workAreaMb ? {
           ReadonlyRootfs: true,
-          Tmpfs: { '/work': `rw,exec,dev,suid,mode=0755,size=${spec.workAreaMb}m`, '/tmp': 'rw,exec,nosuid,nodev,mode=1777,size=64m' },
+          Tmpfs: { '/work': `rw,exec,dev,suid,mode=0755,size=${spec.workAreaMb}m${spec.workAreaInodes ? `,nr_inodes=${spec.workAreaInodes}` : ''}`, '/tmp': 'rw,exec,nosuid,nodev,mode=1777,size=64m' },
         } : {}),
       },
     });
     const id = container.id.slice(0, 12);
     let timedOut = false;
+    let processMemoryExceeded: number | undefined;
+    let stopWatching = () => {};
     let timer: NodeJS.Timeout | undefined;
     const stop = () => container.kill().catch(() => {});
     try {
@@ -125,11 +155,37 @@ export class DockerRunner {
       container.modem.demuxStream(stream, out, err);
       await container.start();
       this.log.info({ container: id, jobId: spec.jobId }, 'build container started');
+      spec.onStart?.({
+        exec: async (cmd) => {
+          const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, User: '0' });
+          const raw = await exec.start({ hijack: true, stdin: false });
+          const demux = new DockerDemux();
+          raw.pipe(demux);
+          raw.on('error', (err: Error) => demux.destroy(err));
+          const exited = new Promise<{ exitCode: number; stderr: string }>((resolve, reject) => {
+            demux.once('close', () => {
+              exec.inspect().then((i) => resolve({ exitCode: i.ExitCode ?? -1, stderr: demux.stderr }), reject);
+            });
+          });
+          exited.catch(() => {});
+          return { stdout: demux, exited };
+        },
+        kill: () => void stop(),
+      });
       timer = setTimeout(() => {
         timedOut = true;
         void stop();
       }, spec.timeoutMs);
       signal?.addEventListener('abort', () => void stop(), { once: true });
+      if (spec.processMemoryBytes) {
+        const limit = spec.processMemoryBytes;
+        void watchProcessMemory(container, (peak) => {
+          if (peak > limit && processMemoryExceeded === undefined) {
+            processMemoryExceeded = peak;
+            void stop();
+          }
+        }).then((close) => { stopWatching = close; }, (err: Error) => this.log.warn({ container: id, err: err.message }, 'could not watch the build\'s memory'));
+      }
       // Output that arrived while the container was starting may already have asked it to stop.
       if (signal?.aborted) void stop();
       const { StatusCode } = (await container.wait()) as { StatusCode: number };
@@ -138,9 +194,10 @@ export class DockerRunner {
       flushOut.end();
       flushErr.end();
       const info = await container.inspect();
-      return { exitCode: StatusCode, timedOut, oomKilled: Boolean(info.State.OOMKilled) };
+      return { exitCode: StatusCode, timedOut, oomKilled: Boolean(info.State.OOMKilled), ...(processMemoryExceeded !== undefined ? { processMemoryExceeded } : {}) };
     } finally {
       clearTimeout(timer);
+      stopWatching();
       await container.remove({ force: true }).catch((err: Error) => this.log.warn({ container: id, err: err.message }, 'could not remove build container'));
     }
   }
@@ -169,4 +226,58 @@ function lineBuffered(onOutput: (chunk: Buffer) => void): { push: (chunk: Buffer
       partial = Buffer.alloc(0);
     },
   };
+}
+
+/**
+ * Docker's multiplexed exec stream → standard output, as a readable stream with back-pressure (a
+ * plain demux writes as fast as the engine sends, buffering a whole disk image in memory). Standard
+ * error is kept up to 16 KiB.
+ */
+class DockerDemux extends Transform {
+  stderr = '';
+  private pending: Buffer = Buffer.alloc(0);
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    let data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
+    while (data.length >= 8) {
+      const kind = data[0];
+      const len = data.readUInt32BE(4);
+      if (data.length < 8 + len) break;
+      const payload = data.subarray(8, 8 + len);
+      if (kind === 1) this.push(payload);
+      else if (kind === 2 && this.stderr.length < 16384) this.stderr += payload.toString('utf8').slice(0, 16384 - this.stderr.length);
+      data = data.subarray(8 + len);
+    }
+    this.pending = Buffer.from(data);
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    done(this.pending.length > 0 ? new Error('the exec stream ended inside a frame') : null);
+  }
+}
+
+/**
+ * Follows the engine's statistics of a container and reports its anonymous memory: what its
+ * processes hold, apart from file and tmpfs pages (cgroup v1 `total_rss`, v2 `anon`).
+ */
+async function watchProcessMemory(container: Docker.Container, onSample: (anonBytes: number) => void): Promise<() => void> {
+  const stream = (await container.stats({ stream: true })) as unknown as Readable;
+  let partial = '';
+  stream.on('data', (chunk: Buffer) => {
+    partial += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = partial.indexOf('\n')) >= 0) {
+      const line = partial.slice(0, nl);
+      partial = partial.slice(nl + 1);
+      try {
+        const stats = (JSON.parse(line) as { memory_stats?: { stats?: Record<string, number> } }).memory_stats?.stats ?? {};
+        const anon = stats.anon ?? stats.total_rss ?? stats.rss;
+        if (typeof anon === 'number') onSample(anon);
+      } catch { /* a partial or odd sample: the next one counts */ }
+    }
+    if (partial.length > 1 << 20) partial = '';
+  });
+  stream.on('error', () => {});
+  return () => stream.destroy();
 }

@@ -6,6 +6,8 @@ export interface Markers {
   onPhase(phase: Phase): void;
   /** The build's cache offer is complete. Only ever called before the post phase, and once. */
   onCacheExport?(): void;
+  /** The script says its output is complete and waits for it to be taken. Called once. */
+  onDone?(): void;
 }
 
 const MAX_LINE = 2000;
@@ -72,7 +74,10 @@ export class LogScanner {
         const [phase = '', reason = ''] = rest.split(' ');
         this.failure = { phase, reason };
       }
-      if (kind === 'DONE') this.done = true;
+      if (kind === 'DONE' && !this.done) {
+        this.done = true;
+        this.markers.onDone?.();
+      }
       return;
     }
     if (PROCESS_LIMIT.test(line) && this.processLimitLines.length < 5) this.processLimitLines.push(line);

@@ -46,10 +46,12 @@ await runner.removeOrphans();
 const db = await connectDatabase(config.IMG_MONGO_URL, {
   onRetry: (attempt, delayMs, err) => log.warn({ url: redactUrl(config.IMG_MONGO_URL), attempt, retryInMs: delayMs, err: err.message }, 'database unreachable, retrying'),
 });
+/** How often a builder renews the claim of the request it builds. */
+const BUILD_HEARTBEAT_MS = 15_000;
 const builds = new BuildRegistry(db, {
   retentionMs: config.IMG_IMAGE_RETENTION_DAYS * 86_400_000,
-  // A claim older than the longest build and its boot check belongs to a builder that died.
-  staleMs: (config.IMG_BUILD_TIMEOUT_S + 900) * 1000,
+  // A claim whose builder has not renewed it for four heartbeats belongs to a builder that died.
+  staleMs: BUILD_HEARTBEAT_MS * 4,
   imageExists: (image) => imageExists(config.IMG_DATA_DIR, image),
 });
 await builds.init();
@@ -67,7 +69,7 @@ await broker.subscribe(exchanges.control, cancelMessage, async (m) => {
   log.info({ jobId: m.id, stopped }, stopped ? 'cancel: stopping the build' : 'cancel: remembered');
 });
 await broker.consume(queues.image, imageMessage, buildHandler({
-  config, builderImage, runner, broker, log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups, cancellations, builds, builderVersion: builderVersion(), cache,
+  config, builderImage, runner, broker, log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups, cancellations, builds, heartbeatMs: BUILD_HEARTBEAT_MS, builderVersion: builderVersion(), cache,
 }), { prefetch: config.IMG_BUILD_CONCURRENCY });
 
 // Images are kept for the retention the success email announces.

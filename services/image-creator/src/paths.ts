@@ -1,4 +1,5 @@
-// Where a job's files live under the data directory shared with the frontend.
+// Where a job's files live under the data directory shared with the frontend. Only the host writes
+// here: a build's output reaches it as data (sandbox-output.ts), never through a mount.
 import { join } from 'node:path';
 
 export function jobPaths(dataDir: string, id: string) {

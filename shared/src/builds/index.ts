@@ -40,6 +40,8 @@ interface BuildDoc {
   state: 'building' | 'done';
   job: string;
   started: Date;
+  /** The builder building it said it is alive; a claim whose builder went quiet is free again. */
+  beat?: Date;
   finished?: Date;
   image?: BuiltImage;
 }
@@ -49,6 +51,7 @@ const buildSchema = new mongoose.Schema<BuildDoc>({
   state: { type: String, required: true },
   job: { type: String, required: true },
   started: { type: Date, required: true },
+  beat: Date,
   finished: Date,
   image: { type: mongoose.Schema.Types.Mixed },
 }, { collection: 'builds', versionKey: false });
@@ -61,7 +64,10 @@ export type Claim =
 export interface RegistryOptions {
   /** A finished image older than this is not reused (it is about to be deleted). */
   retentionMs: number;
-  /** A build claimed longer ago than this is taken to have died with its builder. */
+  /**
+   * A build whose builder has not said it is alive (`heartbeat`) for this long is taken to have died
+   * with its builder, however young the build: an identical request then builds it itself.
+   */
   staleMs: number;
   /** Whether the image file of a finished build is still there. */
   imageExists: (image: BuiltImage) => Promise<boolean>;
@@ -92,12 +98,17 @@ export class BuildRegistry {
     return this.lock.with(hash, async () => {
       const doc = await this.model.findById(hash).lean<BuildDoc>();
       if (doc?.state === 'done' && doc.image && (await this.usable(doc, now))) return { kind: 'done', image: doc.image };
-      if (doc?.state === 'building' && doc.job !== job && now - doc.started.getTime() < this.opts.staleMs) {
+      if (doc?.state === 'building' && doc.job !== job && now - (doc.beat ?? doc.started).getTime() < this.opts.staleMs) {
         return { kind: 'building', job: doc.job, since: doc.started };
       }
       await this.model.replaceOne({ _id: hash }, { _id: hash, state: 'building', job, started: new Date(now) }, { upsert: true });
       return { kind: 'claimed' };
     });
+  }
+
+  /** The claim's builder is alive and building; call it well within `staleMs`. */
+  heartbeat(hash: string, job: string, now = Date.now()): Promise<void> {
+    return this.model.updateOne({ _id: hash, job, state: 'building' }, { $set: { beat: new Date(now) } }).then(() => {});
   }
 
   /** The claimed build finished: later identical requests are answered from its image. */

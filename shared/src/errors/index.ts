@@ -16,6 +16,9 @@ export const errorCodes = {
   // A user error: the image is built as the kickstart describes it, and a marker or a login prompt
   // that never shows usually comes from the kickstart (its %post, packages, kernel arguments).
   boot_failed: { user: true, title: 'The image did not boot' },
+  // The build left something other than its image where the image goes (a link, a FIFO, a device,
+  // an extra file): made by the kickstart's own scripts, and never retried.
+  build_output_invalid: { user: true, title: 'The build left something other than its image' },
   build_failed: { user: false, title: 'The image build failed' },
   sandbox_error: { user: false, title: 'The build sandbox could not be run' },
   internal: { user: false, title: 'Internal error' },

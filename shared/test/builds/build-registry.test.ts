@@ -68,6 +68,18 @@ test('a build whose builder died is taken over after the stale time', async () =
   assert.deepEqual(await registry.claim(h, job(), Date.now() + 2 * hour), { kind: 'claimed' });
 });
 
+test('a long build whose builder keeps its heartbeat is not taken over, however old the claim', async () => {
+  const h = hash(), a = job();
+  const t0 = Date.now();
+  await registry.claim(h, a, t0);
+  // Three hours of building, renewed every half hour: never stale.
+  for (let t = t0; t <= t0 + 3 * hour; t += hour / 2) await registry.heartbeat(h, a, t);
+  const waiting = await registry.claim(h, job(), t0 + 3 * hour + hour / 2);
+  assert.equal(waiting.kind, 'building');
+  // Its builder goes quiet: one stale time after the last heartbeat the claim is free.
+  assert.deepEqual(await registry.claim(h, job(), t0 + 4 * hour + 1), { kind: 'claimed' });
+});
+
 test('the request hash ignores comments, spacing and option order, but not the packages, the type or the builder', () => {
   const plan = (ks: string) => parseKickstart(ks).plan!;
   const a = plan('%packages\nhostname\n%end\n%post\necho hi\n%end\n');

@@ -1,7 +1,7 @@
 // A job's files under the data directory shared with image-creator: its log and its image
 // directory. Every path is built from a validated job id; the image's file name, which came over
 // the broker, is checked to be a plain name and its real path to stay inside the image directory.
-import { open, realpath, rm, stat } from 'node:fs/promises';
+import { lstat, open, realpath, rm, stat } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 import { jobIdSchema } from '@img/shared/contracts';
 
@@ -67,6 +67,10 @@ export async function imagePath(dataDir: string, id: string, imagefile: string |
   if (!imagefile || basename(imagefile) !== imagefile || imagefile === '..' || imagefile === '.' || imagefile.includes('\0')) return undefined;
   const { imageDir } = jobFilePaths(dataDir, id);
   try {
+    // Only image-creator writes there, and only regular files; anything else (a link, a FIFO that
+    // would hang the reader, a device) is not served, whoever made it.
+    const st = await lstat(join(imageDir, imagefile));
+    if (!st.isFile()) return undefined;
     const [dir, file] = await Promise.all([realpath(imageDir), realpath(join(imageDir, imagefile))]);
     return file.startsWith(dir + sep) ? file : undefined;
   } catch {

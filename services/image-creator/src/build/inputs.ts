@@ -1,0 +1,24 @@
+// What the sandbox script reads under /in: data only, never generated shell code. The directory is
+// the host's and is mounted read-only; the build cannot write into it.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BuildPlan } from '@img/shared/kickstart';
+
+export async function writeInputs(inDir: string, plan: BuildPlan): Promise<void> {
+  await mkdir(join(inDir, 'post'), { recursive: true });
+  const repos = plan.repos.length > 0 ? plan.repos : [{ name: 'debian', suite: plan.suite, components: ['main'] }];
+  const sources = repos.map((r) => `deb ${r.baseurl ?? '@DEFAULT_MIRROR@'} ${r.suite} ${r.components.join(' ')}`);
+  await writeFile(join(inDir, 'sources.list'), `${sources.join('\n')}\n`);
+  if (plan.rootpw && !plan.rootpw.lock) {
+    await writeFile(join(inDir, 'rootpw'), `root:${plan.rootpw.password}\n`, { mode: 0o600 });
+    if (plan.rootpw.iscrypted) await writeFile(join(inDir, 'rootpw.crypted'), '');
+  }
+  let n = 0;
+  for (const s of plan.post) {
+    const name = String(++n).padStart(2, '0');
+    await writeFile(join(inDir, 'post', name), s.body.endsWith('\n') ? s.body : `${s.body}\n`);
+    await writeFile(join(inDir, 'post', `${name}.interp`), s.interpreter);
+    await writeFile(join(inDir, 'post', `${name}.line`), String(s.line));
+    if (s.nochroot) await writeFile(join(inDir, 'post', `${name}.nochroot`), '');
+  }
+}

@@ -1,0 +1,46 @@
+// Step 1: from the message to what the sandbox is told. Reads the kickstart with the one parser,
+// resolves its groups, and checks it against the image type. Throws a BuildFailure naming the line.
+import type { ImageMessage } from '@img/shared/contracts';
+import { parseKickstart, resolveGroups, type BuildPlan, type GroupTable } from '@img/shared/kickstart';
+import { requestHash } from '@img/shared/builds';
+import { imageKinds, prepareBuild, type ImageKind } from '../image-types.ts';
+import { BuildFailure } from './failure.ts';
+
+export interface PlannedBuild {
+  plan: BuildPlan;
+  kind: ImageKind;
+  /** Every package the build installs: the kickstart's, its groups' and the image type's. */
+  include: string[];
+  /** The sandbox script's settings that come from the image type. */
+  env: Record<string, string>;
+  /** Notes for the log (what the image type adds). */
+  notes: string[];
+  /** Identical requests (same normalised kickstart, type and builder) share one build. */
+  hash: string;
+}
+
+export function planBuild(msg: ImageMessage, o: { groups: GroupTable; builderVersion: string }): PlannedBuild {
+  const parsed = parseKickstart(msg.ksfile, { file: 'kickstart' });
+  if (!parsed.plan || parsed.errors.length > 0) {
+    const first = parsed.errors[0];
+    throw new BuildFailure('invalid_kickstart', first ? `kickstart line ${first.line}: ${first.message}` : 'the kickstart could not be read', {
+      phase: 'queued', excerpt: parsed.errors.map((e) => `kickstart:${e.line}: ${e.message}`), line: first?.line,
+    });
+  }
+  const plan = parsed.plan;
+  const include = [...plan.packages.include];
+  if (plan.packages.groups.length > 0) {
+    const resolved = resolveGroups(plan.packages.groups, o.groups);
+    if (resolved.errors.length > 0) {
+      const lines = resolved.errors.map((e) => e.message);
+      throw new BuildFailure('invalid_kickstart', lines[0] ?? 'unknown group', { phase: 'queued', excerpt: lines });
+    }
+    include.push(...resolved.packages);
+  }
+  const prepared = prepareBuild(plan, msg.imagetype, include);
+  if (prepared.error) throw new BuildFailure('invalid_kickstart', prepared.error, { phase: 'queued', excerpt: [prepared.error] });
+  return {
+    plan, kind: imageKinds[msg.imagetype], include: prepared.include, env: prepared.env, notes: prepared.notes,
+    hash: requestHash(plan, msg.imagetype, o.builderVersion),
+  };
+}

@@ -1,0 +1,221 @@
+// Step 2: the build in its sandbox container, and its output taken out as data.
+// Nothing of the host is writable by the build: its inputs and the caches are mounted read-only, and
+// its output directory lives in the container's own capped tmpfs. The host takes the output out as a
+// tar stream while the container waits for it, and reads it with sandbox-output.ts: regular files
+// with the expected names only, bounded, written by the host into a directory the build never saw.
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ImageMessage, Phase } from '@img/shared/contracts';
+import type { Logger } from '@img/shared/logging';
+import { ImgError } from '@img/shared/errors';
+import type { Config } from '../config.ts';
+import type { DockerRunner, RunningSandbox, SandboxResult } from '../docker-runner.ts';
+import type { Cancellations } from '../cancellations.ts';
+import { DEB_NAME, MAX_DEB_BYTES, type BuildCache, type CachePlan } from '../build-cache.ts';
+import { LogScanner } from '../log-scanner.ts';
+import { classifyFailure } from '../classify-failure.ts';
+import { takeFiles, type OutputRule, type TakenFile } from '../sandbox-output.ts';
+import { writeInputs } from './inputs.ts';
+import { BuildFailure } from './failure.ts';
+import type { JobLog } from './job-log.ts';
+import type { PlannedBuild } from './plan.ts';
+
+export interface SandboxStepDeps {
+  config: Config;
+  runner: DockerRunner;
+  builderImage: string;
+  builderVersion: string;
+  cancellations: Cancellations;
+  cache?: BuildCache;
+  log: Logger;
+}
+
+export interface JobDirs {
+  /** The host's directory of the job's image: made empty here, written only by the host. */
+  imageDir: string;
+  /** The host's scratch directory of the job (the inputs). */
+  work: string;
+}
+
+export type SandboxOutcome =
+  | { cancelled: true }
+  | { cancelled: false; image: TakenFile; sandboxS: number };
+
+/** The image as the script writes it: /out/image.<extension>. */
+const IMAGE_NAME = /^image\.[a-z0-9][a-z0-9.]{0,15}$/;
+
+export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, planned: PlannedBuild, dirs: JobDirs, filename: string,
+  jobLog: JobLog, onPhase: (phase: Phase) => void): Promise<SandboxOutcome> {
+  const { config } = deps;
+  const log = deps.log.child({ jobId: msg.id });
+  await rm(dirs.work, { recursive: true, force: true });
+  await rm(dirs.imageDir, { recursive: true, force: true });
+  await mkdir(dirs.imageDir, { recursive: true, mode: 0o755 });
+  const inDir = join(dirs.work, 'in');
+  await writeInputs(inDir, planned.plan);
+
+  const cachePlan = deps.cache ? await deps.cache.plan(planned.plan, planned.include, deps.builderVersion, config.IMG_DEBIAN_MIRROR ?? '') : undefined;
+  if (cachePlan && !cachePlan.shareable) jobLog.write('IMG: cache: this kickstart adds its own repositories, so nothing this build downloads or installs is kept for other builds\n');
+  if (cachePlan?.rootfsHit) jobLog.write(`IMG: cache: installed root file system ${cachePlan.rootfsKey.slice(0, 12)} of an earlier build with the same packages and repositories is used\n`);
+
+  const diskBytes = config.IMG_BUILD_DISK_MB * 1048576;
+  let sandbox: RunningSandbox | undefined;
+  let lastPhase: Phase = 'queued';
+  // What the host does inside the running container, one thing at a time.
+  let offer: Promise<void> | undefined;
+  let collected: Promise<TakenFile> | undefined;
+
+  const takeOffer = (s: RunningSandbox, plan: CachePlan, cache: BuildCache) => (async () => {
+    const dir = await cache.offerDir(msg.id);
+    try {
+      const rules: OutputRule[] = [
+        { match: (n) => n.startsWith('debs/') && DEB_NAME.test(n.slice(5)), maxBytes: MAX_DEB_BYTES },
+        { match: (n) => n === 'rootfs.tar', maxBytes: diskBytes },
+      ];
+      // Offered files land in the offer's own folders: debs/NAME and rootfs.tar.
+      await readTar(s, ['tar', '-C', '/work/out/.cache-export', '--numeric-owner', '-cf', '-', '.'],
+        { destDir: dir, rules, dirs: ['debs'], others: 'skip', where: '/out/.cache-export' });
+      const got = await cache.admit(dir, plan.rootfsKey, msg.id);
+      jobLog.write(`IMG: cache: kept ${got.debs} new packages (${Math.round(got.debBytes / 1048576)} MiB)${got.rootfs ? ` and the installed root file system ${plan.rootfsKey.slice(0, 12)}` : ''}\n`);
+      log.info({ debs: got.debs, debBytes: got.debBytes, rootfs: got.rootfs }, 'build cache: offer taken');
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'build cache: could not take the offer');
+      await rm(dir, { recursive: true, force: true });
+    } finally {
+      // The script goes on when the offer is gone, taken or not.
+      await run(s, ['rm', '-rf', '/work/out/.cache-export']).catch((err: Error) => log.warn({ err: err.message }, 'could not tell the build its offer was taken'));
+    }
+  })();
+
+  const collect = (s: RunningSandbox) => (async () => {
+    try {
+      const files = await readTar(s, ['tar', '-C', '/work/out', '--numeric-owner', '-cf', '-', '.'], {
+        destDir: dirs.imageDir, rules: [{ match: (n) => IMAGE_NAME.test(n), rename: () => filename, maxBytes: diskBytes }], where: '/out',
+      });
+      const [image, second] = files;
+      if (!image) throw new BuildFailure('build_output_invalid', 'the build finished but left no image in /out', { phase: 'assembling' });
+      if (second) throw new BuildFailure('build_output_invalid', `the build left two images, /out/${image.name} and /out/${second.name}`, { phase: 'assembling' });
+      await run(s, ['touch', '/work/.img-collected']);
+      return image;
+    } catch (err) {
+      s.kill();
+      throw err;
+    }
+  })();
+
+  const scan = new LogScanner({
+    onPhase: (phase) => {
+      lastPhase = phase;
+      onPhase(phase);
+    },
+    onCacheExport: () => {
+      if (!sandbox || !deps.cache || !cachePlan?.shareable) return;
+      offer = takeOffer(sandbox, cachePlan, deps.cache);
+    },
+    onDone: () => {
+      if (!sandbox) return;
+      collected = collect(sandbox);
+      collected.catch(() => {});
+    },
+  });
+
+  const started = Date.now();
+  const cancelled = deps.cancellations.start(msg.id);
+  // A previous attempt's container (the process that ran it was killed) must not go on.
+  await deps.runner.removeOrphans((jobId) => jobId !== msg.id);
+  let result: SandboxResult;
+  try {
+    result = await deps.runner.run({
+      jobId: msg.id,
+      image: deps.builderImage,
+      cmd: ['/opt/img/build-in-sandbox.sh'],
+      env: {
+        IMG_IMAGETYPE: msg.imagetype,
+        IMG_SUITE: planned.plan.suite,
+        IMG_INCLUDE: planned.include.join(','),
+        IMG_EXCLUDE: planned.plan.packages.exclude.join(','),
+        IMG_HOSTNAME: planned.plan.hostname ?? '',
+        IMG_TIMEZONE: planned.plan.timezone?.zone ?? '',
+        IMG_DEBIAN_MIRROR: config.IMG_DEBIAN_MIRROR ?? '',
+        ...planned.env,
+        ...cacheEnv(cachePlan),
+      },
+      mounts: [
+        { host: inDir, container: '/in', readOnly: true },
+        ...(cachePlan?.debDir ? [{ host: cachePlan.debDir, container: '/cache/debs', readOnly: true }] : []),
+        ...(cachePlan?.rootfsHit ? [{ host: cachePlan.rootfsHit, container: '/cache/rootfs.tar', readOnly: true }] : []),
+      ],
+      workAreaMb: config.IMG_BUILD_DISK_MB,
+      workAreaInodes: config.IMG_BUILD_INODES,
+      // The hard limit must hold the work area's tmpfs pages too; process memory is held apart.
+      memoryBytes: (config.IMG_BUILD_MEMORY_MB + config.IMG_BUILD_DISK_MB) * 1048576,
+      processMemoryBytes: config.IMG_BUILD_MEMORY_MB * 1048576,
+      nanoCpus: Math.round(config.IMG_BUILD_CPUS * 1e9),
+      pidsLimit: config.IMG_BUILD_PIDS,
+      timeoutMs: config.IMG_BUILD_TIMEOUT_S * 1000,
+      onStart: (s) => { sandbox = s; },
+    }, (chunk) => {
+      jobLog.output(chunk);
+      scan.push(chunk);
+    }, cancelled);
+  } finally {
+    deps.cancellations.finish(msg.id);
+  }
+  scan.end();
+  await offer;
+  const image = await collected?.then((f) => ({ f }), (err: unknown) => ({ err }));
+  const sandboxS = (Date.now() - started) / 1000;
+  if (deps.cache) void deps.cache.prune().catch((err: Error) => log.warn({ err: err.message }, 'build cache: prune failed'));
+
+  if (cancelled.aborted) {
+    await rm(dirs.imageDir, { recursive: true, force: true });
+    return { cancelled: true };
+  }
+  // What the build left in /out is judged first: refusing it is what stopped the container.
+  if (image && 'err' in image) {
+    await rm(dirs.imageDir, { recursive: true, force: true });
+    const err = image.err;
+    if (err instanceof BuildFailure) throw err;
+    if (err instanceof ImgError && !err.transient) throw new BuildFailure(err.code, err.message, { phase: 'assembling', excerpt: scan.tail(10) });
+    throw err;
+  }
+  if (result.exitCode !== 0 || !scan.done || scan.processLimitLines.length > 0 || result.processMemoryExceeded !== undefined) {
+    await rm(dirs.imageDir, { recursive: true, force: true });
+    const c = classifyFailure(result, scan, lastPhase, {
+      timeoutS: config.IMG_BUILD_TIMEOUT_S, memoryMb: config.IMG_BUILD_MEMORY_MB, pids: config.IMG_BUILD_PIDS, diskMb: config.IMG_BUILD_DISK_MB, inodes: config.IMG_BUILD_INODES,
+    });
+    throw new BuildFailure(c.code, c.message, { phase: c.phase, excerpt: c.excerpt, line: c.line });
+  }
+  if (!image) throw new BuildFailure('build_output_invalid', 'the build finished but left no image in /out', { phase: 'assembling' });
+  return { cancelled: false, image: image.f, sandboxS };
+}
+
+/** Runs a command of the builder image in the container and reads its standard output as the tar of a build's output. */
+async function readTar(s: RunningSandbox, cmd: string[], o: Parameters<typeof takeFiles>[1]): Promise<TakenFile[]> {
+  const { stdout, exited } = await s.exec(cmd);
+  const files = await takeFiles(stdout, o);
+  const { exitCode, stderr } = await exited;
+  if (exitCode !== 0) {
+    throw new BuildFailure('build_output_invalid', `the build's output could not be read whole (tar exited ${exitCode}: ${stderr.trim().split('\n').slice(-2).join(' ').slice(0, 300)}); something changed it while it was read`, { phase: 'assembling' });
+  }
+  return files;
+}
+
+/** Runs a short command of the builder image in the container and waits for it. */
+async function run(s: RunningSandbox, cmd: string[]): Promise<void> {
+  const { stdout, exited } = await s.exec(cmd);
+  stdout.resume();
+  const { exitCode, stderr } = await exited;
+  if (exitCode !== 0) throw new Error(`${cmd[0]} in the sandbox exited ${exitCode}: ${stderr.slice(0, 300)}`);
+}
+
+/** What the sandbox script is told of the caches; the paths are where the runner mounts them. */
+function cacheEnv(plan: CachePlan | undefined): Record<string, string> {
+  if (!plan) return {};
+  return {
+    ...(plan.debDir ? { IMG_DEB_CACHE: '/cache/debs' } : {}),
+    ...(plan.rootfsHit ? { IMG_ROOTFS_CACHED: '/cache/rootfs.tar' } : {}),
+    ...(plan.shareable ? { IMG_CACHE_EXPORT: '1' } : {}),
+    ...(plan.exportRootfs ? { IMG_ROOTFS_EXPORT: '1' } : {}),
+  };
+}
