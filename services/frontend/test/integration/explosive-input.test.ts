@@ -90,4 +90,8 @@ test('part / --size above IMG_MAX_DISK_MB is refused naming the line and the lim
   assert.deepEqual(t.error.fields, [{ field: 'overlay', line: 1, message: "overlay:1: PartSize 8192 is above this service's limit of 4096 MiB" }]);
   const ok = await submit({ kickstart: ks(4096) });
   assert.equal(ok.status, 201, JSON.stringify(ok));
+  // Not left waiting: the test database is shared, and pending jobs count against this client.
+  const { id, token } = ok as unknown as { id: string; token: string };
+  const cancel = await fetch(`${base}/api/v1/jobs/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  assert.equal(cancel.status, 200, await cancel.text());
 });
