@@ -19,6 +19,8 @@ const schema = z.object({
    * are held to IMG_BUILD_MEMORY_MB apart). The build's output is written there too, and so is held to it.
    */
   IMG_BUILD_DISK_MB: env.int(8192, 256),
+  /** Largest `part / --size` (MiB) a kickstart may ask for: the same cap as the frontend's and the kickstarter's. */
+  IMG_MAX_DISK_MB: env.int(65536, 1),
   /** Files (inodes) the work area may hold: a tmpfs has no other bound on their number. */
   IMG_BUILD_INODES: env.int(1_000_000, 10_000),
   /** Where the build caches live (packages, installed root file systems); empty: <IMG_DATA_DIR>/cache. */

@@ -3,6 +3,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildPlan } from '@img/shared/kickstart';
+import { writeUserInputs } from '../user-inputs.ts';
 
 export async function writeInputs(inDir: string, plan: BuildPlan): Promise<void> {
   await mkdir(join(inDir, 'post'), { recursive: true });
@@ -13,6 +14,7 @@ export async function writeInputs(inDir: string, plan: BuildPlan): Promise<void>
     await writeFile(join(inDir, 'rootpw'), `root:${plan.rootpw.password}\n`, { mode: 0o600 });
     if (plan.rootpw.iscrypted) await writeFile(join(inDir, 'rootpw.crypted'), '');
   }
+  await writeUserInputs(inDir, plan);
   let n = 0;
   for (const s of plan.post) {
     const name = String(++n).padStart(2, '0');

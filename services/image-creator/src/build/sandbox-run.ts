@@ -59,6 +59,10 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
   if (cachePlan?.rootfsHit) jobLog.write(`IMG: cache: installed root file system ${cachePlan.rootfsKey.slice(0, 12)} of an earlier build with the same packages and repositories is used\n`);
 
   const diskBytes = config.IMG_BUILD_DISK_MB * 1048576;
+  // The image is read with a byte limit of the size it was declared to be: a disk is its root
+  // partition (`part / --size`) plus a boot partition and alignment (2 × kernel and initramfs + 16
+  // MiB, within the 1 GiB allowed here); any other image fits the work area it was made in.
+  const imageBytes = planned.env.IMG_ROOT_SIZE_MIB ? (Number(planned.env.IMG_ROOT_SIZE_MIB) + 1024) * 1048576 : diskBytes;
   let sandbox: RunningSandbox | undefined;
   let lastPhase: Phase = 'queued';
   // What the host does inside the running container, one thing at a time.
@@ -90,7 +94,7 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
   const collect = (s: RunningSandbox) => (async () => {
     try {
       const files = await readTar(s, ['tar', '-C', '/work/out', '--numeric-owner', '-cf', '-', '.'], {
-        destDir: dirs.imageDir, rules: [{ match: (n) => IMAGE_NAME.test(n), rename: () => filename, maxBytes: diskBytes }], where: '/out',
+        destDir: dirs.imageDir, rules: [{ match: (n) => IMAGE_NAME.test(n), rename: () => filename, maxBytes: imageBytes }], where: '/out',
       });
       const [image, second] = files;
       if (!image) throw new BuildFailure('build_output_invalid', 'the build finished but left no image in /out', { phase: 'assembling' });

@@ -112,7 +112,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
   let completed = false;
   try {
     jobLog.write(`IMG build of job ${msg.id}: image type ${msg.imagetype}, builder ${deps.builderImage}, attempt ${info.attempt}, ${new Date().toISOString()}\n`);
-    const planned = planBuild(msg, deps);
+    const planned = planBuild(msg, { ...deps, limits: { maxRootSizeMib: config.IMG_MAX_DISK_MB } });
     for (const note of planned.notes) jobLog.write(`${note}\n`);
 
     // Identical requests are built once: answered from a finished build, or after waiting for a running one.
