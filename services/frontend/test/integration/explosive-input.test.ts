@@ -71,6 +71,15 @@ test('a megabyte overlay of commas is refused naming the overlay\'s item limit',
   assert.equal(r.status, 400, JSON.stringify(r).slice(0, 500));
   assert.deepEqual(r.error.fields, [{ field: 'overlay', message: 'overlay: the overlay has more than 5000 items: the limit is 5000' }]);
   await stillAnswers();
+  // The JSON API takes overlays up to 64 KiB: as many commas are refused by the same item limit.
+  const res = await fetch(`${base}/api/v1/jobs`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: uniqueEmail('explosive'), imagetype: 'tar', platform: 'MINIMAL', overlay: ','.repeat(64 * 1024) }),
+  });
+  const json = (await res.json()) as Omit<Refusal, 'status'>;
+  assert.equal(res.status, 400, JSON.stringify(json));
+  assert.deepEqual(json.error.fields, [{ field: 'overlay', message: 'overlay: the overlay has more than 5000 items: the limit is 5000' }]);
+  await stillAnswers();
 });
 
 test('overlays nested without end are refused naming the depth limit', async () => {
