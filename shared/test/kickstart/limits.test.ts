@@ -8,7 +8,7 @@ import {
 import type { Platform, Template } from '@img/shared/kickstart';
 
 /** Seven levels of nine aliases each: 4.7 million nodes once expanded, from under 400 bytes. */
-export function aliasBomb(levels = 7): string {
+function aliasBomb(levels = 7): string {
   const lines = ['a0: &a0 [x,x,x,x,x,x,x,x,x]'];
   for (let i = 1; i <= levels; i++) lines.push(`a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]`);
   return `${lines.join('\n')}\n`;
