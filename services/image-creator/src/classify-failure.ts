@@ -21,6 +21,22 @@ function asPhase(p: string | undefined, fallback: Phase): Phase {
   return p === 'fetching' || p === 'installing' || p === 'post' || p === 'assembling' || p === 'verifying' ? p : fallback;
 }
 
+/**
+ * Every reason the sandbox scripts give with `fail REASON` (the @@IMG-FAIL marker), and the error
+ * code it becomes when nothing more telling is in the log. A test reads the scripts and checks that
+ * each reason they can print is here, and each one here is printed.
+ */
+export const failReasons = {
+  install_failed: 'build_failed',
+  post_script_failed: 'post_script_failed',
+  settings_failed: 'invalid_kickstart',
+  rootfs_too_big: 'invalid_kickstart',
+  no_kernel: 'invalid_kickstart',
+  unsupported_fstype: 'invalid_kickstart',
+  assembly_failed: 'build_failed',
+  unsupported_image_type: 'unsupported_image_type',
+} as const satisfies Record<string, ErrorCode>;
+
 export interface Limits { timeoutS: number; memoryMb: number; pids: number; diskMb: number; inodes: number }
 
 export function classifyFailure(result: SandboxResult, scan: LogScanner, lastPhase: Phase, limits: Limits): Classified {
@@ -86,6 +102,11 @@ export function classifyFailure(result: SandboxResult, scan: LogScanner, lastPha
     // The script's own sentence, the last IMG: line before the failure, says what is missing.
     const said = [...scan.tail(20)].reverse().find((l) => l.startsWith('IMG: '));
     return { code: 'invalid_kickstart', phase, message: said ? said.slice(5) : 'the image cannot be assembled from this kickstart', excerpt: scan.tail(EXCERPT) };
+  }
+  if (reason === 'settings_failed') {
+    // The script's own sentence says which setting (the root password, a user, its groups or keys).
+    const said = [...scan.tail(20)].reverse().find((l) => l.startsWith('IMG: ') || /failed/.test(l));
+    return { code: failReasons.settings_failed, phase, message: `applying the kickstart's settings failed${said ? `: ${said.replace(/^IMG: /, '')}` : ''}`, excerpt: scan.tail(EXCERPT) };
   }
   if (reason === 'assembly_failed') {
     return { code: 'build_failed', phase, message: 'assembling the image from the root file system failed', excerpt: scan.tail(EXCERPT) };
