@@ -158,6 +158,9 @@ case "$IMG_IMAGETYPE" in
 esac
 ls -l /out/
 echo "@@IMG-DONE"
-# The output lives in this container's tmpfs: stay until image-creator has taken it (the build's time limit bounds the wait).
-while [ ! -e /work/.img-collected ]; do sleep 0.1; done
-exit 0
+# The output lives in this container's tmpfs: stay until image-creator has taken it. The build's time
+# limit bounds the wait; so does this, for a container whose image-creator died (30 minutes: reading
+# the largest disk allowed takes a fraction of that).
+for _ in $(seq 18000); do [ -e /work/.img-collected ] && exit 0; sleep 0.1; done
+echo "IMG: image-creator did not take the output within 30 minutes"
+exit 1

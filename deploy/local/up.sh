@@ -202,11 +202,23 @@ fi
 
 # --- The four services ----------------------------------------------------------------------
 export IMG_PUBLIC_URL=${IMG_PUBLIC_URL:-http://localhost:8080}
+# Each service logs `"msg":"ready"` once it is connected to everything it needs and taking work.
+# "IMG is up" is said only when all four have, in the log written since they were started here.
+declare -A log_from=()
 for svc in kickstarter image-creator notifier frontend; do
   if running "$svc"; then say "$svc is running"; continue; fi
   say "starting $svc"
+  log_from[$svc]=$(( $(stat -c %s "$IMG_LOG_DIR/$svc.log" 2>/dev/null || echo 0) + 1 ))
   nohup node --import tsx "services/$svc/src/main.ts" >>"$IMG_LOG_DIR/$svc.log" 2>&1 &
   echo $! >"$IMG_RUN_DIR/$svc.pid"
 done
-wait_port "${IMG_HTTP_PORT:-8080}" frontend 60 "$IMG_LOG_DIR/frontend.log"
+for svc in "${!log_from[@]}"; do
+  for _ in $(seq 120); do
+    tail -c +"${log_from[$svc]}" "$IMG_LOG_DIR/$svc.log" | grep -q '"msg":"ready"' && break
+    running "$svc" || die "$svc exited while starting; see $IMG_LOG_DIR/$svc.log"
+    sleep 1
+  done
+  tail -c +"${log_from[$svc]}" "$IMG_LOG_DIR/$svc.log" | grep -q '"msg":"ready"' || die "$svc did not say it is ready within 120 s; see $IMG_LOG_DIR/$svc.log"
+  say "$svc is ready"
+done
 say "IMG is up: $IMG_PUBLIC_URL (logs in $IMG_LOG_DIR; mail at http://127.0.0.1:8025; stop with deploy/local/down.sh)"
