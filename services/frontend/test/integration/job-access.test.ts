@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { routes } from '@img/shared/broker';
 import { errorMessage, linkMessage } from '@img/shared/contracts';
-import { mailsTo, stackEnv, startService, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
+import { mailsTo, stackEnv, startService, testTokenSecret, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
 import { formSession } from '../support/http.ts';
 import { startFrontendStack, type FrontendStack } from '../support/stack.ts';
 
@@ -45,8 +45,12 @@ async function create(fields: Json = {}): Promise<Json> {
   });
   const body = (await res.json()) as Json;
   assert.equal(res.status, 201, JSON.stringify(body));
+  handedOut.add(body.token);
   return body;
 }
+
+/** Every token the submissions answered with: none may ever appear in a service's log. */
+const handedOut = new Set<string>();
 
 const operator = { authorization: `Bearer ${OPERATOR_TOKEN}` };
 const statusOf = async (id: string): Promise<string | number> => {
@@ -359,6 +363,14 @@ test('the emails\' links carry a working token, and without it they do not work'
       }
     }
   }
+});
+
+test('no token, operator token or token key appears in the frontend\'s or the notifier\'s log (at debug level)', () => {
+  const logs = [...stack.frontend.output, ...(notifier?.output ?? [])].join('\n');
+  assert.ok(logs.includes('"msg":"job queued"') && logs.includes('"msg":"email sent"'), 'the logs are there to look at');
+  assert.ok(handedOut.size > 20);
+  for (const t of handedOut) assert.ok(!logs.includes(t), 'a job token is in a log');
+  for (const s of [OPERATOR_TOKEN, stack.env.IMG_TOKEN_SECRET ?? testTokenSecret]) assert.ok(!logs.includes(s), 'a secret setting is in a log');
 });
 
 test('operator routes refuse, saying how to configure them, when no operator is configured; a service without IMG_TOKEN_SECRET does not start', async () => {
