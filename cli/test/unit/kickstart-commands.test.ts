@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateKickstart, loadDefaultTemplate, parseKickstart } from '@img/shared/kickstart';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+const root = fileURLToPath(new URL('../../../', import.meta.url));
 
 function img(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['cli/bin/img.js', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });

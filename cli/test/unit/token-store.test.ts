@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { tempDir } from '@img/shared/testing';
-import { serverKey, tokenFilePath, TokenStore } from '../src/token-store.ts';
-import { credentialFor, describeJobError } from '../src/job-auth.ts';
-import { ApiError, shownJob, shownLink, type ApiJob } from '../src/client.ts';
+import { serverKey, tokenFilePath, TokenStore } from '../../src/token-store.ts';
+import { credentialFor, describeJobError } from '../../src/job-auth.ts';
+import { ApiError, shownJob, shownLink, type ApiJob } from '../../src/client.ts';
 
 test('the file is under XDG_STATE_HOME, else ~/.local/state; servers are keyed without a trailing slash or case', () => {
   assert.equal(tokenFilePath({ XDG_STATE_HOME: '/x/state', HOME: '/home/a' }), '/x/state/img/tokens.json');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lineAt, loadYamlTree, plainValue } from '../../src/kickstart/yaml-tree.ts';
+import { lineAt, loadYamlTree, plainValue } from '../../../src/kickstart/yaml-tree.ts';
 
 const DOC = `# comment
 A:

@@ -3,10 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
-import * as contracts from '../../src/contracts/index.ts';
+import * as contracts from '../../../src/contracts/index.ts';
 import {
   cancelledMessage, emailControlCharacter, emailSchema, errorMessage, imageMessage, kickstarterMessage, linkMessage,
-} from '../../src/contracts/index.ts';
+} from '../../../src/contracts/index.ts';
 
 const id = 'ab'.repeat(16);
 const sha = 'c'.repeat(64);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatKsErrors, kickstartFromPlan, parseKickstart } from '@img/shared/kickstart';
-import { tokenize } from '../../src/kickstart/ks-tokenize.ts';
+import { tokenize } from '../../../src/kickstart/ks-tokenize.ts';
 
 const FULL = `# a comment
 lang en_US.UTF-8

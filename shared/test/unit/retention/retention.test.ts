@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile, utimes, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sweepExpiredImages } from '../../src/retention/index.ts';
-import { tempDir, testLogger } from '../../src/testing/index.ts';
+import { sweepExpiredImages } from '../../../src/retention/index.ts';
+import { tempDir, testLogger } from '../../../src/testing/index.ts';
 
 test('images finished longer ago than the retention are deleted; newer ones and builds in progress stay', async () => {
   const dir = await tempDir();

@@ -1,7 +1,7 @@
 // The retry schedule, without waiting: the delays are computed and the sleep is replaced.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backoffDelay, DEFAULT_BACKOFF, RetryAbortedError, retryWithBackoff } from '../../src/lifecycle/index.ts';
+import { backoffDelay, DEFAULT_BACKOFF, RetryAbortedError, retryWithBackoff } from '../../../src/lifecycle/index.ts';
 
 test('the default schedule doubles from 250 ms and never exceeds 3 s', () => {
   const top = () => 0; // no jitter taken off
