@@ -7,11 +7,15 @@
 export const REDACTED = '[redacted]';
 
 const PASSWORD_OPTION = /(--password)(=|\s+)("[^"]*"?|'[^']*'?|\S+)/g;
-const POSITIONAL_PASSWORD = /^(.*?\b(?:rootpw|sshpw)\b)(.*)$/;
+// [\s\S], not `.`: a password may hold any character but the line's end.
+const POSITIONAL_PASSWORD = /^([\s\S]*?\b(?:rootpw|sshpw)\b)([\s\S]*)$/;
 
 export function redactSecrets(text: string): { text: string; redacted: number } {
   let redacted = 0;
-  const lines = text.split('\n').map((line) => {
+  const lines = text.split('\n').map((whole) => {
+    // A browser's textarea and many editors end lines with CRLF: the CR is kept, and not taken for part of a word.
+    const cr = whole.endsWith('\r') ? '\r' : '';
+    const line = cr ? whole.slice(0, -1) : whole;
     let out = line.replace(PASSWORD_OPTION, (_m, opt: string, sep: string) => {
       redacted++;
       return `${opt}${sep === '=' ? '=' : ' '}${REDACTED}`;
@@ -26,7 +30,7 @@ export function redactSecrets(text: string): { text: string; redacted: number } 
       out = [m[1], ...options, ...(rest.length ? [REDACTED] : [])].join(' ');
       if (rest.length === 0 && !m[2]!.trim()) out = m[1]!;
     }
-    return out;
+    return out + cr;
   });
   return { text: lines.join('\n'), redacted };
 }
