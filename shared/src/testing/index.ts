@@ -198,6 +198,9 @@ export async function stackEnv(extra: Record<string, string> = {}): Promise<Reco
     IMG_SMTP_HOST: '127.0.0.1',
     IMG_SMTP_PORT: String(testEnv.smtpPort),
     IMG_TOKEN_SECRET: testTokenSecret,
+    // Tests submit many jobs from one address: the per-client caps are tested where they are set lower.
+    IMG_SUBMIT_RATE_LIMIT: '1000',
+    IMG_MAX_PENDING_PER_SUBMITTER: '1000',
     ...extra,
   };
 }

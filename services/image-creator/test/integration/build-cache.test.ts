@@ -38,6 +38,12 @@ after(async () => {
 const seen = new Map<string, Array<{ kind: 'link' | 'error'; msg: LinkMessage & ErrorMessage }>>();
 
 async function outcome(id: string): Promise<LinkMessage> {
+  const got = await outcomeOf(id);
+  assert.equal(got.kind, 'link', `job ${id} failed: ${got.msg.code}: ${got.msg.error}\n${(got.msg.excerpt ?? []).join('\n')}`);
+  return got.msg;
+}
+
+async function outcomeOf(id: string): Promise<{ kind: 'link' | 'error'; msg: LinkMessage & ErrorMessage }> {
   const conn = await amqp.connect(testEnv.amqpUrl);
   try {
     const ch = await conn.createChannel();
@@ -50,8 +56,7 @@ async function outcome(id: string): Promise<LinkMessage> {
       }
       return seen.get(id)?.[0];
     }, { timeoutMs: 600_000, intervalMs: 500 });
-    assert.equal(got.kind, 'link', `job ${id} failed: ${got.msg.code}: ${got.msg.error}\n${(got.msg.excerpt ?? []).join('\n')}`);
-    return got.msg;
+    return got;
   } finally {
     await conn.close();
   }
@@ -131,10 +136,14 @@ test('a %post cannot put anything into the cache, and two builds at once share i
     'sleep 3',
   ].join('\n');
   const [hostile, other] = await Promise.all([
-    build(['hostname', 'less', 'bzip2'], poison, { nochroot: true }).then(outcome),
+    build(['hostname', 'less', 'bzip2'], poison, { nochroot: true }).then(outcomeOf),
     build(['hostname', 'less', 'bzip2'], 'echo other > /etc/img-tag').then(outcome),
   ]);
-  assert.ok(hostile && other);
+  // What the %post left where the offer goes is refused with the rest of its output, and the build with it.
+  assert.equal(hostile.kind, 'error');
+  assert.equal(hostile.msg.code, 'build_output_invalid');
+  assert.match(hostile.msg.error, /at \/out\/\.cache-export, which is not part of its output/);
+  assert.ok(other);
   assert.ok(!debs().includes('hostname_9.9_amd64.deb'), 'the planted package is not in the cache');
   const added = rootfsFiles().filter((f) => !before.has(f));
   assert.equal(added.length, 1, `one root file system for the new package set: ${rootfsFiles().join(' ')}`);
