@@ -82,6 +82,7 @@ make_rootfs() {
     fi
     fail assembly_failed
   fi
+  dev_fix_ext "$file" || fail assembly_failed
   local free
   free=$(dumpe2fs -h "$file" 2>/dev/null | awk -F: '/^Free blocks/ { f = $2 } /^Block count/ { b = $2 } END { if (b > 0) printf "%d", f * 100 / b }')
   echo "IMG: root file system written, ${free:-?}% free"

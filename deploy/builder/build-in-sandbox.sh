@@ -34,6 +34,9 @@ export LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive
 export TMPDIR=/work/tmp
 mkdir -p "$TMPDIR" /work/out
 root=/work/rootfs
+here=$(dirname "$(readlink -f "$0")")
+. "$here/dev-nodes.sh"
+mapfile -t dev_excludes < <(dev_tar_excludes)
 current=fetching
 phase() { current=$1; echo "@@IMG-PHASE $1"; }
 fail() { echo "@@IMG-FAIL $current $1"; exit 1; }
@@ -54,6 +57,8 @@ install_packages() {
   [ -n "${IMG_DEB_CACHE:-}" ] && hooks+=(--skip=update --setup-hook='/opt/img/package-cache.sh in "$1"')
   # Keep the essential packages' files until the customize hook has offered them to the cache.
   [ -n "${IMG_CACHE_EXPORT:-}" ] && hooks+=(--skip=essential/unlink --customize-hook='/opt/img/package-cache.sh out "$1"')
+  # The sandbox may have bind-mounted device nodes into the empty root (user-namespace remapping: no mknod).
+  [ -d "$root/dev" ] && hooks+=(--skip=check/empty)
   mmdebstrap --mode=root --variant=minbase "${include[@]}" "${hooks[@]}" \
     --extract-hook='echo "@@IMG-PHASE installing"' \
     "$IMG_SUITE" "$root" "${sources[@]}" || fail install_failed
@@ -79,7 +84,7 @@ if [ -n "${IMG_ROOTFS_CACHED:-}" ]; then
   echo "IMG: an earlier build installed exactly these packages from these repositories: its root file system is taken from the cache"
   phase installing
   mkdir -p "$root"
-  if ! tar --numeric-owner --xattrs --xattrs-include='*' -xpf "$IMG_ROOTFS_CACHED" -C "$root"; then
+  if ! tar --numeric-owner --xattrs --xattrs-include='*' "${dev_excludes[@]}" -xpf "$IMG_ROOTFS_CACHED" -C "$root"; then
     echo "IMG: the cached root file system could not be unpacked; installing the packages instead"
     rm -rf "$root"
     install_packages
@@ -88,13 +93,14 @@ else
   install_packages
 fi
 current=installing
+dev_skeleton
 
 # Hand over what the cache may keep before any of the kickstart's own code runs: from here on the
 # build runs the user's scripts, and nothing they could touch is ever put into the shared cache.
 if [ -n "${IMG_CACHE_EXPORT:-}" ]; then
   mkdir -p /out/.cache-export
   if [ -n "${IMG_ROOTFS_EXPORT:-}" ] && [ -z "${IMG_ROOTFS_CACHED:-}" ]; then
-    tar --numeric-owner --xattrs -C "$root" -cf /out/.cache-export/rootfs.tar . \
+    tar --numeric-owner --xattrs "${dev_excludes[@]}" -C "$root" -cf /out/.cache-export/rootfs.tar . \
       || { echo "IMG: the root file system could not be packed for the cache"; rm -f /out/.cache-export/rootfs.tar; }
   fi
   echo "@@IMG-CACHE-EXPORT"
@@ -138,12 +144,11 @@ for script in /in/post/[0-9]*; do
 done
 
 phase assembling
-here=$(dirname "$(readlink -f "$0")")
 . "$here/assemble-disk.sh"
 . "$here/assemble-live.sh"
 case "$IMG_IMAGETYPE" in
   tar|fs)
-    tar --numeric-owner --xattrs -C "$root" -cf - . | zstd -q -T0 -3 -o /out/image.tar.zst || fail assembly_failed
+    { dev_tar_headers && tar --numeric-owner --xattrs "${dev_excludes[@]}" -C "$root" -cf - .; } | zstd -q -T0 -3 -o /out/image.tar.zst || fail assembly_failed
     ;;
   loop|raw|qcow2|vmdk|vdi)
     assemble_disk_type "$IMG_IMAGETYPE"

@@ -58,12 +58,24 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 # --- Docker engine -------------------------------------------------------------------------
+# With user-namespace remapping (userns-remap): a build's root is an unprivileged uid on the host
+# (dockerd creates the dockremap user and its /etc/subuid and /etc/subgid ranges itself), so even a
+# file that escaped the sandbox would belong to nobody. An engine this script started without it (an
+# earlier version) is restarted with it; one started otherwise is left alone, and image-creator then
+# refuses to build until it remaps (IMG_REQUIRE_USERNS).
+docker_remaps() { docker info --format '{{.SecurityOptions}}' 2>/dev/null | grep -q 'name=userns'; }
+if docker info >/dev/null 2>&1 && ! docker_remaps && running dockerd; then
+  say "restarting the Docker engine with user-namespace remapping"
+  kill "$(cat "$IMG_RUN_DIR/dockerd.pid")"
+  for _ in $(seq 60); do running dockerd || break; sleep 1; done
+fi
 if ! docker info >/dev/null 2>&1; then
-  say "starting the Docker engine"
-  nohup dockerd --pidfile "$IMG_RUN_DIR/dockerd.pid" >"$IMG_LOG_DIR/dockerd.log" 2>&1 &
+  say "starting the Docker engine (user-namespace remapping)"
+  nohup dockerd --userns-remap=default --pidfile "$IMG_RUN_DIR/dockerd.pid" >"$IMG_LOG_DIR/dockerd.log" 2>&1 &
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || die "the Docker engine did not start; see $IMG_LOG_DIR/dockerd.log"
 fi
+docker_remaps || say "warning: the Docker engine does not remap user namespaces; image-creator will refuse to build (see IMG_REQUIRE_USERNS in the README)"
 # A build's %post must not reach this host's services (the frontend, and anything that listens on
 # all addresses): traffic from the containers' bridge to the host itself is dropped. Their traffic
 # to the outside (Debian mirrors, DNS) is forwarded, not delivered here, so it is not affected.

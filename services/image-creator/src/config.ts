@@ -37,6 +37,11 @@ const schema = z.object({
   IMG_VERIFY_BOOT: env.bool(true),
   /** How long the boot check waits for the marker or a login prompt (QEMU emulates: no KVM). */
   IMG_VERIFY_TIMEOUT_S: env.int(300, 10),
+  /**
+   * Refuse to start unless the Docker engine remaps user namespaces (`userns-remap`), so a build's
+   * root is an unprivileged uid on the host. Off only for an engine that cannot (say so in the log).
+   */
+  IMG_REQUIRE_USERNS: env.bool(true),
   /** Empty: the builder's default Debian mirror. */
   IMG_DEBIAN_MIRROR: env.optionalStr(),
 });

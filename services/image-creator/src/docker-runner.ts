@@ -1,5 +1,6 @@
 // Runs one build in a throwaway container: created, streamed, waited for, and removed in a
 // `finally`, whatever happens. The sandbox's limits are set here.
+import { readFile } from 'node:fs/promises';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import Docker from 'dockerode';
 import type { Logger } from '@img/shared/logging';
@@ -10,15 +11,25 @@ export const JOB_LABEL = 'img.job';
 export const SCOPE_LABEL = 'img.scope';
 
 /**
- * Capabilities the build provably needs; every other one is dropped.
- * - CHOWN, FOWNER, FSETID, DAC_OVERRIDE: dpkg unpacks files owned by other users, with set-id bits.
- * - SETUID, SETGID: maintainer scripts and apt's sandbox switch users (_apt, systemd users).
+ * Capabilities the build provably needs; every other one is dropped. The build runs under Docker's
+ * user-namespace remapping (`userns-remap`), so each of these holds only inside the container's own
+ * user namespace: the build's root is an unprivileged uid on the host. Each was tried away in turn:
+ * - CHOWN, FOWNER, FSETID, DAC_OVERRIDE: dpkg unpacks files owned by other users, with set-id bits
+ *   (without FSETID the image loses them; without FOWNER apt's partial/ folders get the wrong mode;
+ *   without CHOWN or DAC_OVERRIDE the build fails).
+ * - SETUID, SETGID: apt's download sandbox and maintainer scripts switch users (_apt).
  * - SYS_CHROOT: packages are configured and %post runs inside the new root.
- * - MKNOD: mmdebstrap creates the device nodes of the image's /dev.
- * - KILL: apt and dpkg signal their own child processes.
- * Not granted, among others: SYS_ADMIN (mounts), NET_ADMIN, NET_RAW, SYS_PTRACE, SETFCAP.
+ * Not granted: MKNOD (no device node can be made in a user namespace anyway: the image's /dev is
+ * made by the tools that write the image, see deploy/builder/dev-nodes.sh), KILL (a build signals
+ * only its own processes), SYS_ADMIN (mounts), NET_ADMIN, NET_RAW, SYS_PTRACE, SETFCAP and the rest.
  */
-export const SANDBOX_CAPABILITIES = ['CHOWN', 'FOWNER', 'FSETID', 'DAC_OVERRIDE', 'SETUID', 'SETGID', 'SYS_CHROOT', 'MKNOD', 'KILL'];
+export const SANDBOX_CAPABILITIES = ['CHOWN', 'FOWNER', 'FSETID', 'DAC_OVERRIDE', 'SETUID', 'SETGID', 'SYS_CHROOT'];
+
+/**
+ * The harmless device nodes every container has, bound into the build's new root: maintainer
+ * scripts and %post need a real /dev/null and /dev/urandom, and the build cannot make them.
+ */
+const ROOTFS_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 
 export interface SandboxSpec {
   jobId: string;
@@ -56,6 +67,8 @@ export interface SandboxSpec {
    * a second: it cannot take the work area's share for its processes.
    */
   processMemoryBytes?: number;
+  /** Bind the harmless device nodes into /work/rootfs/dev, where the build makes the image's root. */
+  rootfsDevices?: boolean;
   /** Called once the container runs, with what the host may do inside it while it runs. */
   onStart?: (sandbox: RunningSandbox) => void;
 }
@@ -85,6 +98,25 @@ export class DockerRunner {
 
   async ping(): Promise<void> {
     await this.docker.ping();
+  }
+
+  /**
+   * The host uid and gid the containers' root is mapped to, when the engine remaps user namespaces
+   * (`userns-remap`); undefined when it does not, and container root is the host's root.
+   */
+  async remappedRoot(subuidFile = '/etc/subuid', subgidFile = '/etc/subgid'): Promise<{ uid: number; gid: number } | undefined> {
+    const info = (await this.docker.info()) as { SecurityOptions?: string[]; DockerRootDir?: string };
+    if (!(info.SecurityOptions ?? []).some((o) => o.includes('name=userns'))) return undefined;
+    // The engine keeps a remapped daemon's data under <root>/<uid>.<gid>.
+    const m = /\/(\d+)\.(\d+)\/?$/.exec(info.DockerRootDir ?? '');
+    if (m) return { uid: Number(m[1]), gid: Number(m[2]) };
+    const first = async (file: string) => {
+      const line = (await readFile(file, 'utf8')).split('\n').find((l) => l.startsWith('dockremap:'));
+      return line ? Number(line.split(':')[1]) : undefined;
+    };
+    const uid = await first(subuidFile), gid = await first(subgidFile);
+    if (uid === undefined || gid === undefined) throw new Error(`the Docker engine remaps user namespaces, but ${subuidFile} and ${subgidFile} say nothing of dockremap`);
+    return { uid, gid };
   }
 
   async imageExists(tag: string): Promise<boolean> {
@@ -120,7 +152,10 @@ export class DockerRunner {
       AttachStdout: true,
       AttachStderr: true,
       HostConfig: {
-        Binds: spec.mounts.map((m) => `${m.host}:${m.container}:${m.readOnly ? 'ro' : 'rw'}`),
+        Binds: [
+          ...spec.mounts.map((m) => `${m.host}:${m.container}:${m.readOnly ? 'ro' : 'rw'}`),
+          ...(spec.rootfsDevices ? ROOTFS_DEVICES.map((d) => `/dev/${d}:/work/rootfs/dev/${d}:rw`) : []),
+        ],
         CapDrop: ['ALL'],
         CapAdd: spec.capabilities ?? SANDBOX_CAPABILITIES,
         SecurityOpt: ['no-new-privileges'],

@@ -42,6 +42,13 @@ for (let attempt = 1; ; attempt++) {
 }
 // This process tracks no build yet: any container labelled by an earlier run is an orphan.
 await runner.removeOrphans();
+// A build's root must not be the host's root: the engine remaps it to an unprivileged uid.
+const sandboxRoot = await runner.remappedRoot();
+if (!sandboxRoot && config.IMG_REQUIRE_USERNS) {
+  log.fatal('the Docker engine does not remap user namespaces, so a build\'s root would be the host\'s root: start dockerd with --userns-remap=default (deploy/local/up.sh does), or set IMG_REQUIRE_USERNS=false to accept that');
+  process.exit(1);
+}
+log.info(sandboxRoot ? { sandboxRoot } : {}, sandboxRoot ? 'builds run as an unprivileged user on the host (userns-remap)' : 'WARNING: builds run as the host\'s root (IMG_REQUIRE_USERNS=false)');
 
 const db = await connectDatabase(config.IMG_MONGO_URL, {
   onRetry: (attempt, delayMs, err) => log.warn({ url: redactUrl(config.IMG_MONGO_URL), attempt, retryInMs: delayMs, err: err.message }, 'database unreachable, retrying'),
@@ -69,7 +76,7 @@ await broker.subscribe(exchanges.control, cancelMessage, async (m) => {
   log.info({ jobId: m.id, stopped }, stopped ? 'cancel: stopping the build' : 'cancel: remembered');
 });
 await broker.consume(queues.image, imageMessage, buildHandler({
-  config, builderImage, runner, broker, log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups, cancellations, builds, heartbeatMs: BUILD_HEARTBEAT_MS, builderVersion: builderVersion(), cache,
+  config, builderImage, runner, broker, log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups, cancellations, builds, heartbeatMs: BUILD_HEARTBEAT_MS, sandboxRoot, builderVersion: builderVersion(), cache,
 }), { prefetch: config.IMG_BUILD_CONCURRENCY });
 
 // Images are kept for the retention the success email announces.

@@ -3,7 +3,7 @@
 // its output directory lives in the container's own capped tmpfs. The host takes the output out as a
 // tar stream while the container waits for it, and reads it with sandbox-output.ts: regular files
 // with the expected names only, bounded, written by the host into a directory the build never saw.
-import { mkdir, rm } from 'node:fs/promises';
+import { lchown, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ImageMessage, Phase } from '@img/shared/contracts';
 import type { Logger } from '@img/shared/logging';
@@ -28,6 +28,8 @@ export interface SandboxStepDeps {
   cancellations: Cancellations;
   cache?: BuildCache;
   log: Logger;
+  /** The host uid and gid of the containers' root (userns-remap): the build's inputs are handed to it. */
+  sandboxRoot?: { uid: number; gid: number } | undefined;
 }
 
 export interface JobDirs {
@@ -53,6 +55,9 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
   await mkdir(dirs.imageDir, { recursive: true, mode: 0o755 });
   const inDir = join(dirs.work, 'in');
   await writeInputs(inDir, planned.plan);
+  // Under userns-remap the build's root is not the host's: it can read its own inputs (the root
+  // password is 0600) only when they are its. They stay read-only to it (the mount is).
+  if (deps.sandboxRoot) await chownTree(dirs.work, deps.sandboxRoot.uid, deps.sandboxRoot.gid);
 
   const cachePlan = deps.cache ? await deps.cache.plan(planned.plan, planned.include, deps.builderVersion, config.IMG_DEBIAN_MIRROR ?? '') : undefined;
   if (cachePlan && !cachePlan.shareable) jobLog.write('IMG: cache: this kickstart adds its own repositories, so nothing this build downloads or installs is kept for other builds\n');
@@ -157,6 +162,7 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
       nanoCpus: Math.round(config.IMG_BUILD_CPUS * 1e9),
       pidsLimit: config.IMG_BUILD_PIDS,
       timeoutMs: config.IMG_BUILD_TIMEOUT_S * 1000,
+      rootfsDevices: true,
       onStart: (s) => { sandbox = s; },
     }, (chunk) => {
       jobLog.output(chunk);
@@ -192,6 +198,16 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
   }
   if (!image) throw new BuildFailure('build_output_invalid', 'the build finished but left no image in /out', { phase: 'assembling' });
   return { cancelled: false, image: image.f, sandboxS };
+}
+
+/** Hands a tree the host just wrote (no link in it) to another owner, by lchown: nothing is followed. */
+async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
+  await lchown(dir, uid, gid);
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) await chownTree(p, uid, gid);
+    else await lchown(p, uid, gid);
+  }
 }
 
 /** Runs a command of the builder image in the container and reads its standard output as the tar of a build's output. */

@@ -44,6 +44,8 @@ export interface BuildDeps {
   builderVersion: string;
   /** The shared package and root file system caches; none: every build downloads and installs everything. */
   cache?: BuildCache;
+  /** The host uid and gid of the containers' root under userns-remap; none: the engine does not remap. */
+  sandboxRoot?: { uid: number; gid: number } | undefined;
 }
 
 /** How often a request identical to one being built looks again. */
