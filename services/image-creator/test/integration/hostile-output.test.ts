@@ -129,6 +129,18 @@ test('a %post making hundreds of thousands of files runs into the work area\'s i
   assert.ok(inodesUsed() - before < 1000, `host inodes used grew by ${inodesUsed() - before}`);
 });
 
+test('the build\'s root is an unprivileged uid on the host (user-namespace remapping)', async () => {
+  const id = await publishBuild(broker, nochroot('echo "uid inside: $(id -u)"\necho "uid_map: $(cat /proc/self/uid_map | tr -s " ")"'));
+  const [o] = await outcomes(id, 200_000);
+  assert.equal(o?.kind, 'link', JSON.stringify(o));
+  const log = readFileSync(join(env.IMG_DATA_DIR, 'logs', `${id}.log`), 'utf8');
+  assert.match(log, /^uid inside: 0$/m);
+  // "0 H N": the container's uid 0 is uid H on the host, H not 0.
+  const m = /^uid_map: ?0 (\d+) (\d+)$/m.exec(log);
+  assert.ok(m, `the build saw its uid map: ${log.split('\n').filter((l) => l.startsWith('uid_map')).join(' ')}`);
+  assert.notEqual(Number(m[1]), 0, 'container root is not the host\'s root');
+});
+
 test('an honest build still produces its image, with its checksum computed as it was taken out', async () => {
   const id = await publishBuild(broker, postKickstart('echo made > /etc/img-output-test'));
   const [o] = await outcomes(id, 200_000);
