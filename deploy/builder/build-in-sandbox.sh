@@ -104,10 +104,12 @@ if [ -n "${IMG_CACHE_EXPORT:-}" ]; then
       || { echo "IMG: the root file system could not be packed for the cache"; rm -f /out/.cache-export/rootfs.tar; }
   fi
   echo "@@IMG-CACHE-EXPORT"
-  for _ in $(seq 600); do [ -e /out/.cache-export ] || break; sleep 0.1; done
+  # Never go on to the %post while image-creator may still be reading the offer: the %post could then
+  # change what it reads. It removes the offer when it has it (taken or refused).
+  for _ in $(seq 18000); do [ -e /out/.cache-export ] || break; sleep 0.1; done
   if [ -e /out/.cache-export ]; then
-    echo "IMG: image-creator did not take this build's packages for the cache; going on without"
-    rm -rf /out/.cache-export
+    echo "IMG: image-creator did not take this build's packages for the cache within 30 minutes"
+    fail cache_offer_not_taken
   fi
 fi
 
@@ -142,6 +144,10 @@ for script in /in/post/[0-9]*; do
     rm -f "$root/tmp/img-post-script"
   fi
 done
+# Nothing the %post started may outlive it: a process left behind could tamper with the image
+# while it is assembled, or with the commands image-creator runs here to take it.
+kill -KILL -1 2>/dev/null
+sleep 0.2
 
 phase assembling
 . "$here/assemble-disk.sh"

@@ -35,6 +35,7 @@ export const failReasons = {
   unsupported_fstype: 'invalid_kickstart',
   assembly_failed: 'build_failed',
   unsupported_image_type: 'unsupported_image_type',
+  cache_offer_not_taken: 'sandbox_error',
 } as const satisfies Record<string, ErrorCode>;
 
 export interface Limits { timeoutS: number; memoryMb: number; pids: number; diskMb: number; inodes: number }
@@ -110,6 +111,9 @@ export function classifyFailure(result: SandboxResult, scan: LogScanner, lastPha
   }
   if (reason === 'assembly_failed') {
     return { code: 'build_failed', phase, message: 'assembling the image from the root file system failed', excerpt: scan.tail(EXCERPT) };
+  }
+  if (reason === 'cache_offer_not_taken') {
+    return { code: failReasons.cache_offer_not_taken, phase, message: 'image-creator did not take the build\'s packages for the cache in time, so the build stopped before its %post', excerpt: scan.tail(5) };
   }
   if (reason === 'unsupported_image_type') {
     return { code: 'unsupported_image_type', phase, message: 'this image type is not built yet', excerpt: scan.tail(5) };

@@ -1,6 +1,6 @@
 // Runs one build in a throwaway container: created, streamed, waited for, and removed in a
 // `finally`, whatever happens. The sandbox's limits are set here.
-import { readFile } from 'node:fs/promises';
+import { readFile, statfs } from 'node:fs/promises';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import Docker from 'dockerode';
 import type { Logger } from '@img/shared/logging';
@@ -154,7 +154,8 @@ export class DockerRunner {
       HostConfig: {
         Binds: [
           ...spec.mounts.map((m) => `${m.host}:${m.container}:${m.readOnly ? 'ro' : 'rw'}`),
-          ...(spec.rootfsDevices ? ROOTFS_DEVICES.map((d) => `/dev/${d}:/work/rootfs/dev/${d}:rw`) : []),
+          // Read-only binds: writing to and reading from the nodes works, changing them does not.
+          ...(spec.rootfsDevices ? ROOTFS_DEVICES.map((d) => `/dev/${d}:/work/rootfs/dev/${d}:ro`) : []),
         ],
         CapDrop: ['ALL'],
         CapAdd: spec.capabilities ?? SANDBOX_CAPABILITIES,
@@ -167,7 +168,7 @@ export class DockerRunner {
         Init: true,
         ...(spec.workAreaMb ? {
           ReadonlyRootfs: true,
-          Tmpfs: { '/work': `rw,exec,dev,suid,mode=0755,size=${spec.workAreaMb}m${spec.workAreaInodes ? `,nr_inodes=${spec.workAreaInodes}` : ''}`, '/tmp': 'rw,exec,nosuid,nodev,mode=1777,size=64m' },
+          Tmpfs: { '/work': `rw,exec,dev,suid,mode=0755,size=${spec.workAreaMb}m${spec.workAreaInodes ? `,nr_inodes=${spec.workAreaInodes}` : ''}`, '/tmp': 'rw,exec,nosuid,nodev,mode=1777,size=64m,nr_inodes=65536' },
         } : {}),
       },
     });
@@ -197,6 +198,8 @@ export class DockerRunner {
           const demux = new DockerDemux();
           raw.pipe(demux);
           raw.on('error', (err: Error) => demux.destroy(err));
+          // A reader that gave up early (a refused output) lets the engine's socket go too.
+          demux.once('close', () => raw.destroy());
           const exited = new Promise<{ exitCode: number; stderr: string }>((resolve, reject) => {
             demux.once('close', () => {
               exec.inspect().then((i) => resolve({ exitCode: i.ExitCode ?? -1, stderr: demux.stderr }), reject);
@@ -214,7 +217,8 @@ export class DockerRunner {
       signal?.addEventListener('abort', () => void stop(), { once: true });
       if (spec.processMemoryBytes) {
         const limit = spec.processMemoryBytes;
-        void watchProcessMemory(container, (peak) => {
+        const pid = ((await container.inspect()) as { State: { Pid: number } }).State.Pid;
+        void watchProcessMemory(container, pid, (peak) => {
           if (peak > limit && processMemoryExceeded === undefined) {
             processMemoryExceeded = peak;
             void stop();
@@ -293,11 +297,22 @@ class DockerDemux extends Transform {
 }
 
 /**
- * Follows the engine's statistics of a container and reports its anonymous memory: what its
- * processes hold, apart from file and tmpfs pages (cgroup v1 `total_rss`, v2 `anon`).
+ * Follows the engine's statistics of a container and reports what its processes hold: anonymous
+ * memory plus shared memory (cgroup v1 `total_rss` + `total_shmem`, v2 `anon` + `shmem`), less what
+ * its tmpfs mounts hold, since their pages count as shared memory too and are the work area's share.
+ * Shared anonymous mappings, memfd and /dev/shm are thus the processes'. The tmpfs mounts are
+ * measured by statfs through /proc/PID/root: numbers only, nothing read or followed.
  */
-async function watchProcessMemory(container: Docker.Container, onSample: (anonBytes: number) => void): Promise<() => void> {
+async function watchProcessMemory(container: Docker.Container, pid: number, onSample: (bytes: number) => void): Promise<() => void> {
   const stream = (await container.stats({ stream: true })) as unknown as Readable;
+  const tmpfsUsed = async () => {
+    let used = 0;
+    for (const m of ['work', 'tmp', 'dev/shm']) {
+      const st = await statfs(`/proc/${pid}/root/${m}`).catch(() => undefined);
+      if (st) used += (st.blocks - st.bfree) * st.bsize;
+    }
+    return used;
+  };
   let partial = '';
   stream.on('data', (chunk: Buffer) => {
     partial += chunk.toString('utf8');
@@ -305,11 +320,14 @@ async function watchProcessMemory(container: Docker.Container, onSample: (anonBy
     while ((nl = partial.indexOf('\n')) >= 0) {
       const line = partial.slice(0, nl);
       partial = partial.slice(nl + 1);
+      let stats: Record<string, number>;
       try {
-        const stats = (JSON.parse(line) as { memory_stats?: { stats?: Record<string, number> } }).memory_stats?.stats ?? {};
-        const anon = stats.anon ?? stats.total_rss ?? stats.rss;
-        if (typeof anon === 'number') onSample(anon);
-      } catch { /* a partial or odd sample: the next one counts */ }
+        stats = (JSON.parse(line) as { memory_stats?: { stats?: Record<string, number> } }).memory_stats?.stats ?? {};
+      } catch { continue; /* a partial or odd sample: the next one counts */ }
+      const anon = stats.anon ?? stats.total_rss ?? stats.rss;
+      const shmem = stats.shmem ?? stats.total_shmem ?? 0;
+      if (typeof anon !== 'number') continue;
+      void tmpfsUsed().then((inTmpfs) => onSample(anon + Math.max(0, shmem - inTmpfs)));
     }
     if (partial.length > 1 << 20) partial = '';
   });

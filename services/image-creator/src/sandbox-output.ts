@@ -95,6 +95,8 @@ export async function takeFiles(stream: Readable, o: TakeOptions): Promise<Taken
         throw refuse(`${where(name)} is ${Math.ceil(size / 1048576)} MiB, more than the limit of ${Math.floor(rule.maxBytes / 1048576)} MiB`);
       }
       const file = rule.rename ? rule.rename(name) : name;
+      const before = taken.find((t) => t.path === join(o.destDir, file));
+      if (before) throw refuse(`the build's output holds two images, ${where(before.name)} and ${where(name)}`);
       // A name, or a name in one of the listed directories (which the host made in destDir beforehand).
       const parts = file.split('/');
       const parent = parts.slice(0, -1).join('/');

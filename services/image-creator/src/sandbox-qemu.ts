@@ -1,9 +1,12 @@
 // Runs the boot check's QEMU in a throwaway container from the builder image, so nothing of the
 // user's image ever runs on the host: no network at all, no capabilities, the image mounted
-// read-only, and the same labels as a build so a crashed run's container is found and removed.
+// read-only, the container read-only but for a capped tmpfs, and the same labels as a build so a crashed run's container is found and removed.
 import { basename } from 'node:path';
 import type { DockerRunner } from './docker-runner.ts';
 import type { QemuLauncher } from './verify-boot.ts';
+
+/** What a booted guest may write to its disk during the check. */
+const BOOT_OVERLAY_MB = 1024;
 
 export interface SandboxQemuOptions {
   runner: DockerRunner;
@@ -21,9 +24,13 @@ export function sandboxQemuLauncher(o: SandboxQemuOptions): QemuLauncher {
       jobId: o.jobId,
       image: o.image,
       cmd: ['qemu-system-x86_64', ...run.args(inside)],
-      env: {},
+      // QEMU's -snapshot overlay (what the guest writes) goes to TMPDIR: a capped tmpfs, not the
+      // engine's storage on the host's disk. A guest that writes more sees its disk fail.
+      env: { TMPDIR: '/work' },
       mounts: [{ host: run.file, container: inside, readOnly: true }],
-      memoryBytes: (o.memoryMb + 512) * 1024 * 1024,
+      workAreaMb: BOOT_OVERLAY_MB,
+      workAreaInodes: 10_000,
+      memoryBytes: (o.memoryMb + 512 + BOOT_OVERLAY_MB) * 1024 * 1024,
       nanoCpus: o.nanoCpus,
       pidsLimit: 256,
       timeoutMs: run.timeoutMs,

@@ -1,7 +1,7 @@
 // Answering a request from an identical earlier build: the image is hard-linked into the new job's
 // folder (instant, and it stays valid when the first job's copy is deleted), with a result and a log
 // of its own. The log does not name the earlier job: a job id is all it takes to cancel or follow it.
-import { copyFile, link, mkdir, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { linkMessage, type ImageType, type LinkMessage } from '../contracts/index.ts';
 import type { BuiltImage } from './index.ts';
@@ -28,8 +28,11 @@ export async function reuseImage(opts: {
   await mkdir(join(dataDir, 'logs'), { recursive: true });
   const filename = image.filename.replace(image.job.slice(0, 12), job.id.slice(0, 12));
   const target = join(dir, filename);
+  // Whatever an earlier attempt left under that name is not the image this answer names.
+  await rm(target, { force: true });
   await link(imagePath(dataDir, image), target).catch(async (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EEXIST') return;
+    if (err.code === 'EEXIST') return; // an answer to the same job at the same moment: the same file
+    if (err.code !== 'EXDEV') throw err;
     // Another file system: a copy does the same, more slowly.
     await copyFile(imagePath(dataDir, image), target);
   });

@@ -101,14 +101,17 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
       const files = await readTar(s, ['tar', '-C', '/work/out', '--numeric-owner', '-cf', '-', '.'], {
         destDir: dirs.imageDir, rules: [{ match: (n) => IMAGE_NAME.test(n), rename: () => filename, maxBytes: imageBytes }], where: '/out',
       });
-      const [image, second] = files;
+      const [image] = files;
       if (!image) throw new BuildFailure('build_output_invalid', 'the build finished but left no image in /out', { phase: 'assembling' });
-      if (second) throw new BuildFailure('build_output_invalid', `the build left two images, /out/${image.name} and /out/${second.name}`, { phase: 'assembling' });
       await run(s, ['touch', '/work/.img-collected']);
       return image;
     } catch (err) {
       s.kill();
-      throw err;
+      // Whatever went wrong while the host read what the build left (a stream cut short, a command of
+      // ours that a leftover process got in the way of) is the build's doing, and is not retried; only
+      // the engine refusing to run the command at all is the infrastructure's.
+      if (err instanceof ImgError || (err as { engine?: boolean }).engine) throw err;
+      throw new BuildFailure('build_output_invalid', `the build's output could not be read: ${(err as Error).message}`, { phase: 'assembling' });
     }
   })();
 
@@ -181,7 +184,15 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
     await rm(dirs.imageDir, { recursive: true, force: true });
     return { cancelled: true };
   }
-  // What the build left in /out is judged first: refusing it is what stopped the container.
+  // A build over its time limit is that, whatever its output was when it was stopped.
+  if (result.timedOut) {
+    await rm(dirs.imageDir, { recursive: true, force: true });
+    const c = classifyFailure(result, scan, lastPhase, {
+      timeoutS: config.IMG_BUILD_TIMEOUT_S, memoryMb: config.IMG_BUILD_MEMORY_MB, pids: config.IMG_BUILD_PIDS, diskMb: config.IMG_BUILD_DISK_MB, inodes: config.IMG_BUILD_INODES,
+    });
+    throw new BuildFailure(c.code, c.message, { phase: c.phase, excerpt: c.excerpt, line: c.line });
+  }
+  // What the build left in /out is judged next: refusing it is what stopped the container.
   if (image && 'err' in image) {
     await rm(dirs.imageDir, { recursive: true, force: true });
     const err = image.err;
@@ -212,7 +223,7 @@ async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
 
 /** Runs a command of the builder image in the container and reads its standard output as the tar of a build's output. */
 async function readTar(s: RunningSandbox, cmd: string[], o: Parameters<typeof takeFiles>[1]): Promise<TakenFile[]> {
-  const { stdout, exited } = await s.exec(cmd);
+  const { stdout, exited } = await engineExec(s, cmd);
   const files = await takeFiles(stdout, o);
   const { exitCode, stderr } = await exited;
   if (exitCode !== 0) {
@@ -221,9 +232,18 @@ async function readTar(s: RunningSandbox, cmd: string[], o: Parameters<typeof ta
   return files;
 }
 
+/** Starts a command in the container; an engine that cannot is an infrastructure failure (retried). */
+async function engineExec(s: RunningSandbox, cmd: string[]) {
+  try {
+    return await s.exec(cmd);
+  } catch (err) {
+    throw Object.assign(new Error(`the Docker engine could not run ${cmd[0]} in the build's container: ${(err as Error).message}`), { engine: true });
+  }
+}
+
 /** Runs a short command of the builder image in the container and waits for it. */
 async function run(s: RunningSandbox, cmd: string[]): Promise<void> {
-  const { stdout, exited } = await s.exec(cmd);
+  const { stdout, exited } = await engineExec(s, cmd);
   stdout.resume();
   const { exitCode, stderr } = await exited;
   if (exitCode !== 0) throw new Error(`${cmd[0]} in the sandbox exited ${exitCode}: ${stderr.slice(0, 300)}`);

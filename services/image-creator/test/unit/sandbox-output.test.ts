@@ -93,6 +93,7 @@ test('anything but the image is refused: an extra file, a set-uid binary, a devi
   await refusedWith([{ name: 'result.json', type: 'symlink', linkname: '/root/.bashrc' }], /a symbolic link at \/out\/result\.json, which is not part of its output/);
   await refusedWith([{ name: 'image.raw', type: 'file', body: Buffer.from('a') }, { name: './image.raw', type: 'file', body: Buffer.from('b') }], /holds \/out\/image\.raw twice/);
   await refusedWith([{ name: '../image.raw', type: 'file', body: Buffer.from('a') }], /which is not part of its output/);
+  await refusedWith([{ name: 'image.raw', type: 'file', body: Buffer.from('a') }, { name: 'image.x', type: 'file', body: Buffer.from('b') }], /holds two images, \/out\/image\.raw and \/out\/image\.x/);
 });
 
 test('an image larger than its limit is refused before a byte of it is written', async () => {
