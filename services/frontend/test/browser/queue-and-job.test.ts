@@ -117,10 +117,10 @@ test('a kickstart sent with the form: the queue shows it move through its phases
 
   // The download, through the browser, matches the checksum on the page.
   const api = (await (await fetch(`${base}/api/v1/jobs/${id}`, owner)).json()) as { sha256: string; size: number };
-  assert.equal(await form.locator('a[href^="/images/"]').getAttribute('href'), `/images/${id}?token=${token}`);
+  assert.equal(await form.locator('a[download][href^="/images/"]').getAttribute('href'), `/images/${id}?token=${token}`);
   const shown = await form.locator('code.sum').textContent();
   assert.equal(shown, api.sha256);
-  const [download] = await Promise.all([form.waitForEvent('download'), form.click('a[href^="/images/"]')]);
+  const [download] = await Promise.all([form.waitForEvent('download'), form.click('a[download][href^="/images/"]')]);
   const dir = await tempDir();
   try {
     const file = join(dir, download.suggestedFilename());
