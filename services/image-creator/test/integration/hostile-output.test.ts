@@ -136,7 +136,7 @@ test('the build\'s root is an unprivileged uid on the host (user-namespace remap
   const log = readFileSync(join(env.IMG_DATA_DIR, 'logs', `${id}.log`), 'utf8');
   assert.match(log, /^uid inside: 0$/m);
   // "0 H N": the container's uid 0 is uid H on the host, H not 0.
-  const m = /^uid_map: ?0 (\d+) (\d+)$/m.exec(log);
+  const m = /^uid_map:\s+0 (\d+) (\d+)\s*$/m.exec(log);
   assert.ok(m, `the build saw its uid map: ${log.split('\n').filter((l) => l.startsWith('uid_map')).join(' ')}`);
   assert.notEqual(Number(m[1]), 0, 'container root is not the host\'s root');
 });
