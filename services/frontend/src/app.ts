@@ -3,7 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
-import { builtImageTypes } from '@img/shared/contracts';
+import { imageTypes } from '@img/shared/contracts';
 import { sendError } from './http/respond.ts';
 import { sameOriginWrites } from './http/same-origin.ts';
 import { viewHelpers } from './http/view-helpers.ts';
@@ -29,7 +29,7 @@ export function createApp(deps: RouteDeps): express.Express {
   app.set('view cache', true);
   // Pages and API answers are not cached (no-store); hashing every body for an ETag is wasted work.
   app.set('etag', false);
-  Object.assign(app.locals, viewHelpers, { imageTypes: builtImageTypes });
+  Object.assign(app.locals, viewHelpers, { imageTypes });
 
   app.use(helmet({
     contentSecurityPolicy: {

@@ -9,9 +9,6 @@ export const CONTRACT_VERSION = 1;
 export const imageTypes = ['tar', 'fs', 'loop', 'raw', 'qcow2', 'vmdk', 'vdi', 'livecd', 'liveusb'] as const;
 export const legacyImageTypes = ['nand', 'mrstnand'] as const;
 export const imageTypeSchema = z.enum(imageTypes);
-/** The types this version's builder makes; the frontend refuses the others at submission. */
-export const builtImageTypes: readonly ImageTypeName[] = ['tar', 'fs', 'loop', 'raw', 'qcow2', 'vmdk', 'vdi', 'livecd', 'liveusb'];
-type ImageTypeName = (typeof imageTypes)[number];
 export type ImageType = z.infer<typeof imageTypeSchema>;
 
 /** Job ids are 128 random bits in hex: unguessable, and safe in file names and URLs. */

@@ -1,6 +1,6 @@
 // The OpenAPI document of /api/v1. A test compares its paths with the routes the API registers,
 // both ways, so the two cannot drift apart.
-import { builtImageTypes, imageTypes, phases } from '@img/shared/contracts';
+import { imageTypes, phases } from '@img/shared/contracts';
 import { jobStatuses } from '@img/shared/jobs';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -21,7 +21,7 @@ const submission = {
   description: 'a kickstart, or a platform of the default template (or of your own template in `config`) with an overlay',
   properties: {
     email: { type: 'string', format: 'email', maxLength: 254 },
-    imagetype: { type: 'string', enum: builtImageTypes },
+    imagetype: { type: 'string', enum: imageTypes },
     kickstart: { type: 'string', description: 'the kickstart text' },
     config: { type: 'string', description: 'a YAML template (optional; the default template otherwise)' },
     platform: { type: 'string', description: 'a platform of the template; see /api/v1/platforms' },
@@ -114,7 +114,7 @@ export function openApiDocument(publicUrl: string) {
       },
       schemas: {
         Error: { type: 'object', properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, fields: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' }, line: { type: 'integer' } } } } } } } },
-        ImageTypes: { type: 'object', properties: { built: { type: 'array', items: { type: 'string' } }, not_built_yet: { type: 'array', items: { type: 'string' } }, not_supported: { type: 'array', items: { type: 'string' } } } },
+        ImageTypes: { type: 'object', properties: { built: { type: 'array', items: { type: 'string' } }, not_supported: { type: 'array', items: { type: 'string' } } } },
         Job: {
           type: 'object',
           description: 'the whole job, for its owner (its token) and the operator',

@@ -1,7 +1,7 @@
 // The REST API under /api/v1, described by the OpenAPI document it serves (api/openapi.ts).
 import express, { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { builtImageTypes, imageTypes, jobIdSchema, legacyImageTypes } from '@img/shared/contracts';
+import { imageTypes, jobIdSchema, legacyImageTypes } from '@img/shared/contracts';
 import type { Job } from '@img/shared/jobs';
 import { sendError } from '../http/respond.ts';
 import { jobFilePaths, readLog } from '../jobs/job-files.ts';
@@ -38,8 +38,7 @@ export function apiRoutes(deps: RouteDeps): Router {
 
   r.get('/api/v1/image-types', (_req, res) => {
     res.json({
-      built: builtImageTypes,
-      not_built_yet: imageTypes.filter((t) => !builtImageTypes.includes(t)),
+      built: imageTypes,
       not_supported: legacyImageTypes,
     });
   });
