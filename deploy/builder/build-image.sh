@@ -3,14 +3,19 @@
 # mmdebstrap writes a Debian root filesystem to a tarball and `docker import` turns it into an image.
 # The tag is the builder version: a hash of this folder, so a changed recipe gives a new image
 # and an unchanged one is not rebuilt.
-# Usage: build-image.sh [--print-tag]
+# Usage: build-image.sh [--print-tag | --print-version]
 # Settings: IMG_DEBIAN_MIRROR (empty: mmdebstrap's default mirror), IMG_BUILDER_SUITE (bookworm).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 suite=${IMG_BUILDER_SUITE:-bookworm}
-version=$(cd "$here" && cat packages.txt ./*.sh | sha256sum | cut -c1-12)
+# The builder version, computed here only (image-creator and the frontend ask this script for it): a
+# hash of every file of the recipe, by name, the Dockerfile included.
+version=$(cd "$here" && for f in $(ls Dockerfile packages.txt ./*.sh 2>/dev/null | sed 's|^\./||' | LC_ALL=C sort); do
+  printf '%s\0' "$f"; cat "$f"; printf '\0'
+done | sha256sum | cut -c1-16)
 tag="img-builder:$version"
 if [ "${1:-}" = "--print-tag" ]; then echo "$tag"; exit 0; fi
+if [ "${1:-}" = "--print-version" ]; then echo "$version"; exit 0; fi
 
 if docker image inspect "$tag" >/dev/null 2>&1; then
   echo "builder image $tag is present"

@@ -3,7 +3,7 @@
 // matter), the image type, and the builder version. The registry maps that hash to the build
 // that makes it: one claims it and builds; the others wait for it, or are answered from it.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mongoose, { type Connection, type Model } from 'mongoose';
@@ -12,13 +12,13 @@ import { DocLock } from '../jobs/doc-lock.ts';
 
 const builderDir = fileURLToPath(new URL('../../../deploy/builder/', import.meta.url));
 
-/** A hash of the builder's recipe: a new recipe builds new images, even for the same kickstart. */
+/**
+ * The builder's version: a hash of its whole recipe, the one the builder image is tagged with. A new
+ * recipe builds new images, even for the same kickstart. Computed in one place, by the script that
+ * builds the image.
+ */
 export function builderVersion(dir = builderDir): string {
-  const h = createHash('sha256');
-  for (const name of readdirSync(dir).filter((n) => n === 'packages.txt' || n.endsWith('.sh')).sort()) {
-    h.update(name).update('\0').update(readFileSync(join(dir, name))).update('\0');
-  }
-  return h.digest('hex').slice(0, 16);
+  return execFileSync('bash', [join(dir, 'build-image.sh'), '--print-version'], { encoding: 'utf8' }).trim();
 }
 
 export function requestHash(plan: BuildPlan, imagetype: string, builder: string): string {
