@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { mailsTo, purgeAllQueues, repoRoot, stackEnv, startService, tempDir, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
-import { SANDBOX_CAPABILITIES } from '../../services/image-creator/src/docker-runner.ts';
+import { SANDBOX_CAPABILITIES } from '@img/shared/sandbox';
 
 const { values: opts } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
 const ROUNDS = Number(opts.rounds);

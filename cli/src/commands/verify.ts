@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
   DEFAULT_BOOT_TIMEOUT_S, DEFAULT_MARKER, detectImage, hostQemuLauncher, verifyBoot, type BootMedia,
-} from '../../../services/image-creator/src/verify-boot.ts';
+} from '@img/shared/boot';
 
 const USAGE = `usage: img verify FILE [--timeout S] [--marker TEXT] [--as disk|cdrom] [--uefi] [--console]
   Boots FILE (raw, qcow2, vmdk or vdi disk, or ISO) in QEMU with emulation only, no network and a

@@ -3,7 +3,7 @@
 // do without. Pure functions of the plan, so the rules can be read and tested in one place.
 import type { ImageType } from '@img/shared/contracts';
 import type { BuildPlan } from '@img/shared/kickstart';
-import type { BootTarget } from './verify-boot.ts';
+import type { BootTarget } from '@img/shared/boot';
 
 export interface ImageKind {
   extension: string;

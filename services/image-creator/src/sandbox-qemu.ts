@@ -3,7 +3,7 @@
 // read-only, the container read-only but for a capped tmpfs, and the same labels as a build so a crashed run's container is found and removed.
 import { basename } from 'node:path';
 import type { DockerRunner } from './docker-runner.ts';
-import type { QemuLauncher } from './verify-boot.ts';
+import type { QemuLauncher } from '@img/shared/boot';
 
 /** What a booted guest may write to its disk during the check. */
 const BOOT_OVERLAY_MB = 1024;

@@ -6,7 +6,7 @@ import type { Config } from '../config.ts';
 import type { DockerRunner } from '../docker-runner.ts';
 import type { Cancellations } from '../cancellations.ts';
 import type { ImageKind } from '../image-types.ts';
-import { DEFAULT_MARKER, plainConsoleText, verifyBoot, type QemuLauncher } from '../verify-boot.ts';
+import { DEFAULT_MARKER, plainConsoleText, verifyBoot, type QemuLauncher } from '@img/shared/boot';
 import { sandboxQemuLauncher } from '../sandbox-qemu.ts';
 import { BuildFailure } from './failure.ts';
 import type { JobLog } from './job-log.ts';

@@ -14,7 +14,7 @@ import { reuseImage, type BuildRegistry } from '@img/shared/builds';
 import type { Config } from '../config.ts';
 import type { DockerRunner } from '../docker-runner.ts';
 import { jobPaths } from '../paths.ts';
-import type { QemuLauncher } from '../verify-boot.ts';
+import type { QemuLauncher } from '@img/shared/boot';
 import type { Cancellations } from '../cancellations.ts';
 import type { BuildCache } from '../build-cache.ts';
 import { readHostJson, writeHostFile } from '../host-files.ts';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseKickstart } from '@img/shared/kickstart';
 import { prepareBuild } from '../../src/image-types.ts';
-import { ConsoleWatcher, DEFAULT_MARKER, detectImage, qemuArgs } from '../../src/verify-boot.ts';
+import { ConsoleWatcher, DEFAULT_MARKER, detectImage, qemuArgs } from '@img/shared/boot';
 
 function plan(ks: string) {
   const r = parseKickstart(ks);
