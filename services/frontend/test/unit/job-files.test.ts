@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tempDir } from '@img/shared/testing';
 import { imagePath, jobFilePaths, readLog, readLogTail } from '../../src/jobs/job-files.ts';
@@ -46,6 +47,22 @@ test('image paths: plain names inside the job directory only', async () => {
       assert.equal(await imagePath(dir, id, bad), undefined, `refused: ${JSON.stringify(bad)}`);
     }
     assert.throws(() => jobFilePaths(dir, '../../etc'), /32 lowercase hex/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('only a regular file is served as an image: a FIFO (which would hang its reader), a link or a folder is not', async () => {
+  const dir = await tempDir();
+  try {
+    const { imageDir } = jobFilePaths(dir, id);
+    await mkdir(imageDir, { recursive: true });
+    await writeFile(join(imageDir, 'good.raw'), 'disk');
+    execFileSync('mkfifo', [join(imageDir, 'fifo.raw')]);
+    await symlink(join(imageDir, 'good.raw'), join(imageDir, 'link.raw'));
+    await mkdir(join(imageDir, 'dir.raw'));
+    assert.equal(await imagePath(dir, id, 'good.raw'), join(imageDir, 'good.raw'));
+    for (const name of ['fifo.raw', 'link.raw', 'dir.raw']) assert.equal(await imagePath(dir, id, name), undefined, name);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
