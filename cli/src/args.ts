@@ -11,7 +11,7 @@ export function commandArgs<O extends Options>(
 ): Parsed<O> | number {
   let parsed: Parsed<O>;
   try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: joinValues(args, options), options, strict: true, allowPositionals: true });
   } catch (e) {
     process.stderr.write(`img ${name}: ${(e as Error).message}\n${usage}`);
     return 2;
@@ -25,4 +25,26 @@ export function commandArgs<O extends Options>(
     return 2;
   }
   return parsed;
+}
+
+/**
+ * `--opt VALUE` becomes `--opt=VALUE` for every option that takes a value: a value may begin with a
+ * dash (a job token is base64url, so one in 32 does), which the parser would otherwise refuse as
+ * ambiguous.
+ */
+function joinValues(args: string[], options: Options): string[] {
+  const takesValue = new Set(Object.entries(options).filter(([, o]) => o.type === 'string').map(([name]) => `--${name}`));
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    if (a.startsWith('--') && takesValue.has(a) && i + 1 < args.length) {
+      out.push(`${a}=${args[i + 1]}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
