@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the *.test.ts files under shared/, services/ and cli/ with node's own test runner (through
-// tsx), one file at a time: the integration tests share one RabbitMQ, one database and one Docker
-// engine.
+// tsx), one file at a time (the integration tests share one RabbitMQ, one database and one Docker
+// engine); the unit tier alone runs a file per core.
 //
 //   node scripts/run-tests.mjs                      every test (what `npm test` and CI run)
 //   node scripts/run-tests.mjs --tier unit          the tests that need no service: files under a test/unit/ folder
@@ -13,6 +13,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { availableParallelism } from 'node:os';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const roots = ['shared', 'services', 'cli'];
@@ -59,6 +60,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 const r = spawnSync(process.execPath, [
-  '--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files,
+  // The unit tier shares nothing, so its files run side by side; the others share the services.
+  '--import', 'tsx', '--test', `--test-concurrency=${tier === 'unit' ? availableParallelism() : 1}`, '--test-reporter=spec', ...files,
 ], { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } });
 process.exit(r.status ?? 1);
