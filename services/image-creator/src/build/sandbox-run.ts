@@ -184,13 +184,17 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
     await rm(dirs.imageDir, { recursive: true, force: true });
     return { cancelled: true };
   }
-  // A build over its time limit is that, whatever its output was when it was stopped.
-  if (result.timedOut) {
+  // The build's own failure, in the words its log gives; nothing of its output is kept.
+  const failedBuild = async () => {
     await rm(dirs.imageDir, { recursive: true, force: true });
     const c = classifyFailure(result, scan, lastPhase, {
       timeoutS: config.IMG_BUILD_TIMEOUT_S, memoryMb: config.IMG_BUILD_MEMORY_MB, pids: config.IMG_BUILD_PIDS, diskMb: config.IMG_BUILD_DISK_MB, inodes: config.IMG_BUILD_INODES,
     });
-    throw new BuildFailure(c.code, c.message, { phase: c.phase, excerpt: c.excerpt, line: c.line });
+    return new BuildFailure(c.code, c.message, { phase: c.phase, excerpt: c.excerpt, line: c.line });
+  };
+  // A build over its time limit is that, whatever its output was when it was stopped.
+  if (result.timedOut) {
+    throw await failedBuild();
   }
   // What the build left in /out is judged next: refusing it is what stopped the container.
   if (image && 'err' in image) {
@@ -201,11 +205,7 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
     throw err;
   }
   if (result.exitCode !== 0 || !scan.done || scan.processLimitLines.length > 0 || result.processMemoryExceeded !== undefined) {
-    await rm(dirs.imageDir, { recursive: true, force: true });
-    const c = classifyFailure(result, scan, lastPhase, {
-      timeoutS: config.IMG_BUILD_TIMEOUT_S, memoryMb: config.IMG_BUILD_MEMORY_MB, pids: config.IMG_BUILD_PIDS, diskMb: config.IMG_BUILD_DISK_MB, inodes: config.IMG_BUILD_INODES,
-    });
-    throw new BuildFailure(c.code, c.message, { phase: c.phase, excerpt: c.excerpt, line: c.line });
+    throw await failedBuild();
   }
   if (!image) throw new BuildFailure('build_output_invalid', 'the build finished but left no image in /out', { phase: 'assembling' });
   return { cancelled: false, image: image.f, sandboxS };
