@@ -18,6 +18,7 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { DataLayout } from '@img/shared/layout';
 import { mailsTo, purgeAllQueues, repoRoot, stackEnv, startService, tempDir, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
 import { SANDBOX_CAPABILITIES } from '@img/shared/sandbox';
 
@@ -119,7 +120,7 @@ try {
   await purgeAllQueues();
   env = await stackEnv({ IMG_VERIFY_BOOT: 'false', IMG_BUILD_CONCURRENCY: '1', IMG_BUILD_DISK_MB: String(WORK_MB), IMG_BUILD_MEMORY_MB: String(MEMORY_MB), IMG_BUILD_CPUS: String(CPUS) });
   for (const name of ['kickstarter', 'image-creator', 'notifier', 'frontend']) services.push(await startService(name, env, { readyTimeoutMs: 60_000 }));
-  const cacheDir = join(env.IMG_DATA_DIR, 'cache');
+  const cacheDir = new DataLayout(env.IMG_DATA_DIR).root('cache');
   const rows: Array<{ a: number; b: number; c: number; c2: number; d: number; dMail: number }> = [];
   console.log(`builder ${builder}; ${ROUNDS} rounds; ${CPUS} CPUs per build on both sides; seconds`);
   console.log('round       a       b       c      c2  d(done) d(email)');

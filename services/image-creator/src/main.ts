@@ -11,7 +11,7 @@ import { createShutdown, onSignals } from '@img/shared/lifecycle';
 import { loadConfig } from './config.ts';
 import { DockerRunner } from './docker-runner.ts';
 import { BuildCache } from './build-cache.ts';
-import { join } from 'node:path';
+import { DataLayout } from '@img/shared/layout';
 import { buildHandler } from './handlers/build-image.ts';
 import { Cancellations } from './cancellations.ts';
 import { BuildRegistry, builderVersion, imageExists } from '@img/shared/builds';
@@ -63,7 +63,7 @@ const builds = new BuildRegistry(db, {
 });
 await builds.init();
 const cache = new BuildCache({
-  dir: config.IMG_BUILD_CACHE_DIR ?? join(config.IMG_DATA_DIR, 'cache'),
+  dir: config.IMG_BUILD_CACHE_DIR ?? new DataLayout(config.IMG_DATA_DIR).root('cache'),
   packages: config.IMG_PACKAGE_CACHE,
   rootfsHours: config.IMG_ROOTFS_CACHE_HOURS,
   maxBytes: config.IMG_CACHE_MAX_MB * 1024 * 1024,

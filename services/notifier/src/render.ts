@@ -1,6 +1,7 @@
 // Emails from ejs templates: a text part and an HTML part, links built from the public base URL.
 // Every link to the job carries its token (the same HMAC the frontend checks), so the person can
 // open the page, the log and the download; a link to anywhere else never gets the token.
+import { JobUrls } from '@img/shared/layout';
 import { fileURLToPath } from 'node:url';
 import ejs from 'ejs';
 import { errorCodes } from '@img/shared/errors';
@@ -42,7 +43,7 @@ export async function renderMail(opts: { publicUrl: string; retentionDays: numbe
     },
     type, platform,
     retentionDays: opts.retentionDays,
-    jobUrl: withJobToken(`${opts.publicUrl}/job/${msg.id}`, token),
+    jobUrl: withJobToken(new JobUrls(opts.publicUrl).page(msg.id), token),
     size: 'size' in msg ? humanSize(msg.size) : '',
     title: 'code' in msg ? errorCodes[msg.code].title : '',
   };

@@ -3,11 +3,14 @@
 // of its own. The log does not name the earlier job: a job id is all it takes to cancel or follow it.
 import { copyFile, link, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DataLayout, JobUrls } from '../layout/index.ts';
 import { linkMessage, type ImageType, type LinkMessage } from '../contracts/index.ts';
 import type { BuiltImage } from './index.ts';
 
 export function imagePath(dataDir: string, image: Pick<BuiltImage, 'job' | 'filename'>): string {
-  return join(dataDir, 'images', image.job, image.filename);
+  const path = new DataLayout(dataDir).image(image.job, image.filename);
+  if (!path) throw new Error(`the build registry names an image that is not a plain file name: ${JSON.stringify(image.filename)}`);
+  return path;
 }
 
 export async function imageExists(dataDir: string, image: BuiltImage): Promise<boolean> {
@@ -23,9 +26,12 @@ export async function reuseImage(opts: {
   writeLog?: boolean;
 }): Promise<LinkMessage> {
   const { dataDir, image, job } = opts;
-  const dir = join(dataDir, 'images', job.id);
+  const layout = new DataLayout(dataDir);
+  const files = layout.job(job.id);
+  const urls = new JobUrls(opts.publicUrl);
+  const dir = files.imageDir;
   await mkdir(dir, { recursive: true });
-  await mkdir(join(dataDir, 'logs'), { recursive: true });
+  await mkdir(layout.root('logs'), { recursive: true });
   const filename = image.filename.replace(image.job.slice(0, 12), job.id.slice(0, 12));
   const target = join(dir, filename);
   // Whatever an earlier attempt left under that name is not the image this answer names.
@@ -36,15 +42,15 @@ export async function reuseImage(opts: {
     // Another file system: a copy does the same, more slowly.
     await copyFile(imagePath(dataDir, image), target);
   });
-  if (opts.writeLog !== false) await writeFile(join(dataDir, 'logs', `${job.id}.log`),
+  if (opts.writeLog !== false) await writeFile(files.log,
     `IMG: this request is identical to an earlier build (same kickstart, image type and builder),\n`
     + `so it was answered from that build's image at once: ${filename}, ${image.size} bytes, sha256 ${image.sha256}.\n`);
   const msg: LinkMessage = linkMessage.parse({
     id: job.id, email: job.email, imagetype: job.imagetype,
-    url: `${opts.publicUrl}/images/${job.id}`, logurl: `${opts.publicUrl}/job/${job.id}/log`,
+    url: urls.image(job.id), logurl: urls.log(job.id),
     filename, size: image.size, sha256: image.sha256, duration_s: 0,
     ...(image.verified ? { verified: image.verified } : {}),
   });
-  await writeFile(join(dir, 'result.json'), JSON.stringify(msg));
+  await writeFile(files.result, JSON.stringify(msg));
   return msg;
 }

@@ -2,12 +2,11 @@
 // directory. Every path is built from a validated job id; the image's file name, which came over
 // the broker, is checked to be a plain name and its real path to stay inside the image directory.
 import { lstat, open, realpath, rm, stat } from 'node:fs/promises';
-import { basename, join, sep } from 'node:path';
-import { jobIdSchema } from '@img/shared/contracts';
+import { sep } from 'node:path';
+import { DataLayout } from '@img/shared/layout';
 
 export function jobFilePaths(dataDir: string, id: string) {
-  const safe = jobIdSchema.parse(id);
-  return { log: join(dataDir, 'logs', `${safe}.log`), imageDir: join(dataDir, 'images', safe) };
+  return new DataLayout(dataDir).job(id);
 }
 
 export async function logSize(path: string): Promise<number> {
@@ -64,14 +63,16 @@ export async function readLogTail(path: string, max: number): Promise<{ text: st
 
 /** The image's absolute path, or undefined when the name or the file would lead out of the image directory. */
 export async function imagePath(dataDir: string, id: string, imagefile: string | undefined): Promise<string | undefined> {
-  if (!imagefile || basename(imagefile) !== imagefile || imagefile === '..' || imagefile === '.' || imagefile.includes('\0')) return undefined;
-  const { imageDir } = jobFilePaths(dataDir, id);
+  const layout = new DataLayout(dataDir);
+  const path = imagefile === undefined ? undefined : layout.image(id, imagefile);
+  if (!path) return undefined;
+  const { imageDir } = layout.job(id);
   try {
     // Only image-creator writes there, and only regular files; anything else (a link, a FIFO that
     // would hang the reader, a device) is not served, whoever made it.
-    const st = await lstat(join(imageDir, imagefile));
+    const st = await lstat(path);
     if (!st.isFile()) return undefined;
-    const [dir, file] = await Promise.all([realpath(imageDir), realpath(join(imageDir, imagefile))]);
+    const [dir, file] = await Promise.all([realpath(imageDir), realpath(path)]);
     return file.startsWith(dir + sep) ? file : undefined;
   } catch {
     return undefined;
@@ -80,7 +81,6 @@ export async function imagePath(dataDir: string, id: string, imagefile: string |
 
 /** Removes the job's log and image directory, as IMG's delete() did. */
 export async function removeJobFiles(dataDir: string, id: string): Promise<void> {
-  const { log, imageDir } = jobFilePaths(dataDir, id);
-  // image-creator keeps a failed job's report beside its log (`<id>.failed.json`).
-  await Promise.all([rm(log, { force: true }), rm(log.replace(/\.log$/, '.failed.json'), { force: true }), rm(imageDir, { recursive: true, force: true })]);
+  const { log, failure, imageDir } = jobFilePaths(dataDir, id);
+  await Promise.all([rm(log, { force: true }), rm(failure, { force: true }), rm(imageDir, { recursive: true, force: true })]);
 }

@@ -3,6 +3,7 @@
 // the state, the place in the queue and the timings. The full view is for the job's owner (its
 // token) and the operator, with passwords in the kickstart blanked unless revealed.
 import type { Job } from '@img/shared/jobs';
+import { JobUrls } from '@img/shared/layout';
 import { maskEmail } from '../http/view-helpers.ts';
 import { tokenQuery } from '../http/job-access.ts';
 import type { QueueSpot } from '../jobs/queue-estimate.ts';
@@ -18,19 +19,21 @@ function queueFields(spot: QueueSpot | undefined) {
 }
 
 function publicLinks(base: string, job: Pick<Job, 'id'>) {
-  return { page: `${base}/job/${job.id}`, api: `${base}/api/v1/jobs/${job.id}` };
+  const urls = new JobUrls(base);
+  return { page: urls.page(job.id), api: urls.api(job.id) };
 }
 
 /** Every link of the job, each carrying its token. */
 export function ownerLinks(base: string, job: Pick<Job, 'id' | 'status'>, token: string) {
   const q = tokenQuery(token);
+  const urls = new JobUrls(base);
   return {
-    page: `${base}/job/${job.id}${q}`,
-    api: `${base}/api/v1/jobs/${job.id}${q}`,
-    kickstart: `${base}/api/v1/jobs/${job.id}/kickstart${q}`,
-    log: `${base}/api/v1/jobs/${job.id}/log${q}`,
-    events: `${base}/api/v1/jobs/${job.id}/events${q}`,
-    ...(job.status === 'done' ? { image: `${base}/images/${job.id}${q}` } : {}),
+    page: `${urls.page(job.id)}${q}`,
+    api: `${urls.api(job.id)}${q}`,
+    kickstart: `${urls.api(job.id)}/kickstart${q}`,
+    log: `${urls.api(job.id)}/log${q}`,
+    events: `${urls.api(job.id)}/events${q}`,
+    ...(job.status === 'done' ? { image: `${urls.image(job.id)}${q}` } : {}),
   };
 }
 

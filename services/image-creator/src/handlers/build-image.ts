@@ -4,7 +4,6 @@
 // plan (the kickstart read and checked), sandbox (the build, its output taken as data), boot check.
 // Each returns data or throws a BuildFailure, which this handler reports.
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { CONTRACT_VERSION, errorMessage, linkMessage, resultMessage, type ErrorMessage, type ImageMessage, type LinkMessage, type Phase } from '@img/shared/contracts';
 import { routes, type Broker, type DeliveryInfo } from '@img/shared/broker';
 import type { Logger } from '@img/shared/logging';
@@ -13,7 +12,7 @@ import type { GroupTable } from '@img/shared/kickstart';
 import { reuseImage, type BuildRegistry } from '@img/shared/builds';
 import type { Config } from '../config.ts';
 import type { DockerRunner } from '../docker-runner.ts';
-import { jobPaths } from '../paths.ts';
+import { DataLayout, JobUrls, jobKeys, type JobFiles } from '@img/shared/layout';
 import type { QemuLauncher } from '@img/shared/boot';
 import type { Cancellations } from '../cancellations.ts';
 import type { BuildCache } from '../build-cache.ts';
@@ -74,8 +73,10 @@ export function buildHandler(deps: BuildDeps) {
 async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): Promise<void> {
   const { config } = deps;
   const log = deps.log.child({ jobId: msg.id, imagetype: msg.imagetype, attempt: info.attempt });
-  const paths = jobPaths(config.IMG_DATA_DIR, msg.id);
-  const urls = { image: `${config.IMG_PUBLIC_URL}/images/${msg.id}`, log: `${config.IMG_PUBLIC_URL}/job/${msg.id}/log` };
+  const layout = new DataLayout(config.IMG_DATA_DIR);
+  const paths = layout.job(msg.id);
+  const jobUrls = new JobUrls(config.IMG_PUBLIC_URL);
+  const urls = { image: jobUrls.image(msg.id), log: jobUrls.log(msg.id) };
 
   if (deps.cancellations.isCancelled(msg.id)) {
     log.info('job was cancelled before its build started; dropped');
@@ -83,13 +84,13 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
   }
   if (await replay(deps, paths, log)) return;
 
-  await mkdir(join(config.IMG_DATA_DIR, 'logs'), { recursive: true });
+  await mkdir(layout.root('logs'), { recursive: true });
   const jobLog = new JobLog(paths.log, info.attempt > 1, config.IMG_MAX_LOG_MB);
   let phase: Phase = 'queued';
   const progress: Promise<void>[] = [];
   const onPhase = (p: Phase) => {
     phase = p;
-    progress.push(deps.broker.publish(routes.result, resultMessage, { id: msg.id, logfile: `logs/${msg.id}.log`, phase: p }).catch((err: Error) => {
+    progress.push(deps.broker.publish(routes.result, resultMessage, { id: msg.id, logfile: jobKeys(msg.id).log, phase: p }).catch((err: Error) => {
       log.warn({ err: err.message }, 'could not publish progress');
     }));
   };
@@ -147,6 +148,8 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
 
     const filename = `img-${msg.id.slice(0, 12)}-${msg.imagetype}.${planned.kind.extension}`;
     const started = Date.now();
+    // The sandbox's first step: a failure to start it is a failure to fetch.
+    phase = 'fetching';
     const built = await runSandbox(deps, msg, planned, { imageDir: paths.imageDir, work: paths.work }, filename, jobLog, onPhase);
     await Promise.all(progress);
     if (built.cancelled) {
@@ -204,7 +207,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
  * A redelivery after the job ended (a crash between finishing and acking) is answered from what the
  * first delivery left: its result, whose build claim is completed now if that was lost, or its failure.
  */
-async function replay(deps: BuildDeps, paths: ReturnType<typeof jobPaths>, log: Logger): Promise<boolean> {
+async function replay(deps: BuildDeps, paths: JobFiles, log: Logger): Promise<boolean> {
   const previous = await readHostJson<LinkMessage>(paths.result);
   if (previous) {
     log.info('image already built, publishing its link again');

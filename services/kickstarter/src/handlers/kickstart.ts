@@ -1,4 +1,5 @@
 // kickstarter_queue → a kickstart on image_queue, or a user error on error_queue naming the line or item.
+import { JobUrls, jobKeys } from '@img/shared/layout';
 import { errorMessage, imageMessage, resultMessage, type KickstarterMessage } from '@img/shared/contracts';
 import { routes, type Broker } from '@img/shared/broker';
 import { formatTemplateIssues, generateKickstart, loadTemplate, type KickstartLimits, type TemplateIssue } from '@img/shared/kickstart';
@@ -15,7 +16,7 @@ export interface KickstartDeps {
 export function kickstartHandler(deps: KickstartDeps) {
   return async (msg: KickstarterMessage): Promise<void> => {
     const log = deps.log.child({ jobId: msg.id, platform: msg.platform });
-    await deps.broker.publish(routes.result, resultMessage, { id: msg.id, logfile: `logs/${msg.id}.log`, phase: 'kickstarting' });
+    await deps.broker.publish(routes.result, resultMessage, { id: msg.id, logfile: jobKeys(msg.id).log, phase: 'kickstarting' });
     const file = 'template';
     const fail = async (issues: TemplateIssue[]) => {
       const lines = formatTemplateIssues(file, issues);
@@ -23,7 +24,7 @@ export function kickstartHandler(deps: KickstartDeps) {
       log.info({ errors: lines.length }, 'template rejected');
       await deps.broker.publish(routes.error, errorMessage, {
         id: msg.id, email: msg.email, imagetype: msg.imagetype, code: 'invalid_template', phase: 'kickstarting',
-        error: lines[0] ?? 'the template could not be read', excerpt: lines.slice(0, 50), url: `${deps.publicUrl}/job/${msg.id}/log`,
+        error: lines[0] ?? 'the template could not be read', excerpt: lines.slice(0, 50), url: new JobUrls(deps.publicUrl).log(msg.id),
         ...(first ? { position: { file: first.source === 'overlay' ? 'overlay' : file, ...(first.line ? { line: first.line } : {}), ...(first.text ? { item: first.text } : {}) } } : {}),
       });
     };
