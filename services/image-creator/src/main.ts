@@ -15,7 +15,7 @@ import { DataLayout } from '@img/shared/layout';
 import { buildHandler } from './handlers/build-image.ts';
 import { Cancellations } from './cancellations.ts';
 import { BuildRegistry, builderVersion, imageExists } from '@img/shared/builds';
-import { connectDatabase } from '@img/shared/jobs';
+import { connectDatabase, MongoJobStore } from '@img/shared/jobs';
 import { loadDefaultTemplate } from '@img/shared/kickstart';
 import { sweepExpiredImages } from '@img/shared/retention';
 
@@ -76,7 +76,7 @@ await broker.subscribe(exchanges.control, cancelMessage, async (m) => {
   log.info({ jobId: m.id, stopped }, stopped ? 'cancel: stopping the build' : 'cancel: remembered');
 });
 await broker.consume(queues.image, imageMessage, buildHandler({
-  config, builderImage, runner, broker, log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups, cancellations, builds, heartbeatMs: BUILD_HEARTBEAT_MS, sandboxRoot, builderVersion: builderVersion(), cache,
+  config, builderImage, runner, broker, jobs: new MongoJobStore(db), log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups, cancellations, builds, heartbeatMs: BUILD_HEARTBEAT_MS, sandboxRoot, builderVersion: builderVersion(), cache,
 }), { prefetch: config.IMG_BUILD_CONCURRENCY });
 
 // Images are kept for the retention the success email announces.

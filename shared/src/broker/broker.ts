@@ -59,6 +59,17 @@ export class BrokerClosedError extends Error {
   }
 }
 
+/**
+ * Thrown by a handler for a message that must not be acted on and must not be retried (it names a
+ * job IMG has no record of, say): the message goes to the dead-letter queue, where an operator can
+ * read it, instead of being dropped.
+ */
+export class DeadLetter extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
 export class Broker {
   private conn?: ChannelModel;
   private pubChannel?: ConfirmChannel;
@@ -329,6 +340,11 @@ export class Broker {
       await spec.handler(parsed, info);
       safe(() => ch.ack(msg));
     } catch (err) {
+      if (err instanceof DeadLetter) {
+        log.warn({ reason: err.reason }, 'message refused, dead-lettered');
+        safe(() => ch.nack(msg, false, false));
+        return;
+      }
       const delay = (spec.opts.retryDelayMs ?? defaultRetryDelay)(attempt);
       log.error({ err: (err as Error).message, retryInMs: delay }, 'handler failed, the message goes back to the queue');
       await abortableSleep(delay, this.stopped.signal);

@@ -3,3 +3,4 @@ export * from './job-store.ts';
 export * from './mongo-job-store.ts';
 export * from './doc-lock.ts';
 export * from './job-token.ts';
+export * from './job-check.ts';

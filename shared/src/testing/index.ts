@@ -99,6 +99,35 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
   }
 }
 
+const deadSeen = new Map<string, Array<Record<string, unknown>>>();
+/**
+ * Waits until a message about job `id` is in the dead-letter queue, and returns it. Every message
+ * read from the queue is kept here, so one test's wait does not lose another's letter.
+ */
+export async function deadLettered(id: string, opts: { timeoutMs: number }): Promise<Record<string, unknown>> {
+  const conn = await amqp.connect(testEnv.amqpUrl).catch((err: Error) => {
+    throw new Error(`RabbitMQ is not reachable at ${testEnv.amqpUrl}: ${err.message}; ${HOW}`);
+  });
+  try {
+    const ch = await conn.createChannel();
+    return await waitFor(`a dead letter for job ${id}`, async () => {
+      for (let m = await ch.get(queues.deadLetter, { noAck: true }); m; m = await ch.get(queues.deadLetter, { noAck: true })) {
+        let body: Record<string, unknown>;
+        try {
+          body = JSON.parse(m.content.toString()) as Record<string, unknown>;
+        } catch {
+          continue;
+        }
+        const key = String(body.id);
+        deadSeen.set(key, [...(deadSeen.get(key) ?? []), body]);
+      }
+      return deadSeen.get(id)?.[0];
+    }, { timeoutMs: opts.timeoutMs, intervalMs: 250 });
+  } finally {
+    await conn.close();
+  }
+}
+
 export interface ServiceProcess {
   proc: ChildProcess;
   output: string[];
@@ -137,16 +166,20 @@ export async function startService(name: string, env: Record<string, string>, op
   proc.once('exit', () => children.delete(proc));
   const output: string[] = [];
   let ready = false;
-  const onData = (buf: Buffer) => {
-    for (const line of buf.toString('utf8').split('\n')) {
+  // Output arrives in chunks that may end inside a line: only whole lines are kept.
+  const partial = new Map<NodeJS.ReadableStream, string>();
+  const onData = (stream: NodeJS.ReadableStream) => (buf: Buffer) => {
+    const lines = ((partial.get(stream) ?? '') + buf.toString('utf8')).split('\n');
+    partial.set(stream, lines.pop() ?? '');
+    for (const line of lines) {
       if (!line) continue;
       output.push(line);
       if (process.env.IMG_TEST_SERVICE_LOGS) process.stderr.write(`[${name}] ${line}\n`);
       if (/"msg":"ready"/.test(line)) ready = true;
     }
   };
-  proc.stdout!.on('data', onData);
-  proc.stderr!.on('data', onData);
+  proc.stdout!.on('data', onData(proc.stdout!));
+  proc.stderr!.on('data', onData(proc.stderr!));
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   const end = Date.now() + (opts.readyTimeoutMs ?? 30_000);
   while (!ready) {

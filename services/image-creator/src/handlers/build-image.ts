@@ -5,7 +5,8 @@
 // Each returns data or throws a BuildFailure, which this handler reports.
 import { mkdir, rm } from 'node:fs/promises';
 import { CONTRACT_VERSION, errorMessage, linkMessage, resultMessage, type ErrorMessage, type ImageMessage, type LinkMessage, type Phase } from '@img/shared/contracts';
-import { routes, type Broker, type DeliveryInfo } from '@img/shared/broker';
+import { DeadLetter, routes, type Broker, type DeliveryInfo } from '@img/shared/broker';
+import { checkJobMessage, type JobStore } from '@img/shared/jobs';
 import type { Logger } from '@img/shared/logging';
 import { ImgError, TransientError } from '@img/shared/errors';
 import type { GroupTable } from '@img/shared/kickstart';
@@ -28,6 +29,8 @@ export interface BuildDeps {
   builderImage: string;
   runner: DockerRunner;
   broker: Pick<Broker, 'publish'>;
+  /** The job records: only a job IMG knows, in a state that wants a build, is built. */
+  jobs: Pick<JobStore, 'get'>;
   log: Logger;
   /** Deliveries allowed by the queue; on the last one an infrastructure failure fails the job instead of retrying. */
   maxAttempts: number;
@@ -82,7 +85,13 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     log.info('job was cancelled before its build started; dropped');
     return;
   }
+  const known = await checkJobMessage(deps.jobs, msg, ['queued', 'kickstarting', 'building']);
+  if (!known.ok && known.unknown) throw new DeadLetter(`${known.reason}: not built`);
   if (await replay(deps, paths, log)) return;
+  if (!known.ok) {
+    log.info({ status: known.job?.status }, `${known.reason}: nothing to build`);
+    return;
+  }
 
   await mkdir(layout.root('logs'), { recursive: true });
   const jobLog = new JobLog(paths.log, info.attempt > 1, config.IMG_MAX_LOG_MB);

@@ -10,9 +10,9 @@ import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync, rmSyn
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import amqp from 'amqplib';
-import { Broker, queues, routes } from '@img/shared/broker';
-import { imageMessage, type ErrorMessage, type LinkMessage } from '@img/shared/contracts';
-import { newJobId } from '@img/shared/jobs';
+import { Broker, queues } from '@img/shared/broker';
+import { type ErrorMessage, type LinkMessage } from '@img/shared/contracts';
+import { closeJobRecords, publishBuild } from '../support/jobs.ts';
 import { connectTestBroker, purgeAllQueues, repoRoot, stackEnv, startService, testEnv, waitFor, type ServiceProcess } from '@img/shared/testing';
 
 let env: Awaited<ReturnType<typeof stackEnv>>;
@@ -31,6 +31,7 @@ before(async () => {
 after(async () => {
   await creator?.stop();
   await broker?.close();
+  await closeJobRecords();
   if (env) await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
 });
 
@@ -63,10 +64,8 @@ async function outcomeOf(id: string): Promise<{ kind: 'link' | 'error'; msg: Lin
 }
 
 async function build(packages: string[], post: string, opts: { nochroot?: boolean } = {}): Promise<string> {
-  const id = newJobId();
   const ksfile = `%packages\n${packages.join('\n')}\n%end\n%post${opts.nochroot ? ' --nochroot' : ''}\n${post}\n%end\n`;
-  await broker.publish(routes.build, imageMessage, { id, email: 'cache@example.com', imagetype: 'tar', ksfile });
-  return id;
+  return publishBuild(broker, ksfile, 'tar', 'cache@example.com');
 }
 
 const logOf = (id: string) => readFileSync(join(env.IMG_DATA_DIR, 'logs', `${id}.log`), 'utf8');

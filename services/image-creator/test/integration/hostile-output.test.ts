@@ -5,13 +5,14 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Broker } from '@img/shared/broker';
-import type { ErrorMessage } from '@img/shared/contracts';
-import { connectTestBroker, purgeAllQueues, repoRoot, stackEnv, startService, tempDir, type ServiceProcess } from '@img/shared/testing';
-import { containersOf, outcomes, postKickstart, publishBuild } from '../support/jobs.ts';
+import { routes, type Broker } from '@img/shared/broker';
+import { imageMessage, type ErrorMessage } from '@img/shared/contracts';
+import { newJobId } from '@img/shared/jobs';
+import { connectTestBroker, deadLettered, purgeAllQueues, repoRoot, stackEnv, startService, tempDir, type ServiceProcess } from '@img/shared/testing';
+import { closeJobRecords, containersOf, outcomes, postKickstart, publishBuild, recordJob } from '../support/jobs.ts';
 
 let env: Awaited<ReturnType<typeof stackEnv>>;
 let creator: ServiceProcess | undefined;
@@ -30,6 +31,7 @@ before(async () => {
 after(async () => {
   await creator?.stop();
   await broker?.close();
+  await closeJobRecords();
   if (env) await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
   if (canaryDir) await rm(canaryDir, { recursive: true, force: true });
 });
@@ -155,4 +157,24 @@ test('an honest build still produces its image, with its checksum computed as it
   const listing = execFileSync('tar', ['--zstd', '-tf', file], { encoding: 'utf8' });
   assert.match(listing, /etc\/img-output-test/);
   assertDataDirClean();
+});
+
+test('a build message for a job nobody submitted, or naming another address than the job\'s, is dead-lettered and never built', async () => {
+  const ks = postKickstart('echo built > /etc/img-forged');
+  const ghost = newJobId();
+  await broker.publish(routes.build, imageMessage, { id: ghost, email: 'ghost@example.com', imagetype: 'tar', ksfile: ks });
+  // A real job, but the message would have its image mailed to someone else.
+  const real = await recordJob(ks, 'tar', 'owner@example.com');
+  await broker.publish(routes.build, imageMessage, { id: real, email: 'thief@example.com', imagetype: 'tar', ksfile: ks });
+
+  assert.equal((await deadLettered(ghost, { timeoutMs: 60_000 })).email, 'ghost@example.com');
+  assert.equal((await deadLettered(real, { timeoutMs: 60_000 })).email, 'thief@example.com');
+  for (const id of [ghost, real]) {
+    assert.deepEqual(containersOf(id), [], 'no build was started for it');
+    assert.equal(existsSync(join(env.IMG_DATA_DIR, 'logs', `${id}.log`)), false, 'no log was written for it');
+  }
+  // The consumer goes on: the next real submission is built.
+  const next = await publishBuild(broker, postKickstart('echo fine > /etc/after-forged'));
+  const seen = await outcomes(next, 300_000);
+  assert.deepEqual(seen.map((o) => o.kind), ['link'], JSON.stringify(seen));
 });

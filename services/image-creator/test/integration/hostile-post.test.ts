@@ -11,7 +11,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { Broker, routes } from '@img/shared/broker';
 import { cancelMessage, type ErrorMessage, type LinkMessage } from '@img/shared/contracts';
 import { connectTestBroker, purgeAllQueues, repoRoot, stackEnv, startService, testEnv, waitFor, type ServiceProcess } from '@img/shared/testing';
-import { containersOf, outcomes, postKickstart, publishBuild, readPhases } from '../support/jobs.ts';
+import { containersOf, outcomes, postKickstart, closeJobRecords, publishBuild, readPhases } from '../support/jobs.ts';
 
 let env: Awaited<ReturnType<typeof stackEnv>>;
 let creator: ServiceProcess | undefined;
@@ -27,6 +27,7 @@ before(async () => {
 after(async () => {
   await creator?.stop();
   await broker?.close();
+  await closeJobRecords();
   if (env) await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
 });
 beforeEach(async () => {

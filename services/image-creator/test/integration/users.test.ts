@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import amqp from 'amqplib';
-import { Broker, queues, routes } from '@img/shared/broker';
-import { imageMessage, type ErrorMessage, type LinkMessage } from '@img/shared/contracts';
-import { newJobId } from '@img/shared/jobs';
+import { Broker, queues } from '@img/shared/broker';
+import { type ErrorMessage, type LinkMessage } from '@img/shared/contracts';
+import { closeJobRecords, publishBuild } from '../support/jobs.ts';
 import { connectTestBroker, purgeAllQueues, repoRoot, stackEnv, startService, testEnv, waitFor, type ServiceProcess } from '@img/shared/testing';
 
 let env: Awaited<ReturnType<typeof stackEnv>>;
@@ -24,6 +24,7 @@ before(async () => {
 after(async () => {
   await creator?.stop();
   await broker?.close();
+  await closeJobRecords();
   if (env) await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
 });
 beforeEach(async () => {
@@ -85,8 +86,7 @@ function verifies(password: string, hash: string): boolean {
 }
 
 test('a user line with groups, a plain-text password and SSH keys is in the built image', async () => {
-  const id = newJobId();
-  await broker.publish(routes.build, imageMessage, { id, email: 'users@example.com', imagetype: 'tar', ksfile: KICKSTART });
+  const id = await publishBuild(broker, KICKSTART, 'tar', 'users@example.com');
   const { link, error } = await outcome(id, 900_000);
   assert.ok(link, `the build succeeded: ${JSON.stringify(error)}`);
   const archive = join(env.IMG_DATA_DIR, 'images', id, link.filename ?? '');

@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import amqp from 'amqplib';
 import { queues, routes, type Broker } from '@img/shared/broker';
 import { imageMessage, type ErrorMessage, type ImageType, type LinkMessage, type ResultMessage } from '@img/shared/contracts';
-import { newJobId } from '@img/shared/jobs';
-import { testEnv, waitFor } from '@img/shared/testing';
+import { MongoJobStore } from '@img/shared/jobs';
+import { connectTestDatabase, testEnv, waitFor } from '@img/shared/testing';
 
 export type Outcome = { kind: 'link'; msg: LinkMessage } | { kind: 'error'; msg: ErrorMessage };
 
@@ -37,10 +37,33 @@ export async function outcomes(id: string, timeoutMs: number, settleMs = 0): Pro
   }
 }
 
-export async function publishBuild(broker: Broker, ksfile: string, imagetype: ImageType = 'tar'): Promise<string> {
-  const id = newJobId();
-  await broker.publish(routes.build, imageMessage, { id, email: 'hostile@example.com', imagetype, ksfile });
+let records: Promise<{ store: MongoJobStore; close: () => Promise<void> }> | undefined;
+
+/**
+ * Submits a build as the frontend does: the job's record first, then the message. image-creator
+ * builds only jobs the database knows.
+ */
+export async function publishBuild(broker: Broker, ksfile: string, imagetype: ImageType = 'tar', email = 'hostile@example.com'): Promise<string> {
+  const id = await recordJob(ksfile, imagetype, email);
+  await broker.publish(routes.build, imageMessage, { id, email, imagetype, ksfile });
   return id;
+}
+
+/** Writes a queued job's record, as the frontend does on a submission; returns its id. */
+export async function recordJob(ksfile: string, imagetype: ImageType = 'tar', email = 'hostile@example.com'): Promise<string> {
+  records ??= connectTestDatabase().then(async (db) => {
+    const store = new MongoJobStore(db);
+    await store.init();
+    return { store, close: () => db.close() };
+  });
+  return (await (await records).store.create({ email, type: imagetype, source: 'kickstart', kickstart: ksfile })).id;
+}
+
+/** Closes the database connection publishBuild opened; for a test file's after(). */
+export async function closeJobRecords(): Promise<void> {
+  const r = records;
+  records = undefined;
+  if (r) await (await r).close();
 }
 
 /** A tar build with one %post script. */

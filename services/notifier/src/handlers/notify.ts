@@ -7,9 +7,9 @@
 // slots. If the process dies, RabbitMQ redelivers the message and the next try picks it up.
 // What is left: a crash after the relay accepted a mail and before its record was written sends
 // that mail once more (a duplicate, never a loss); nothing else sends twice.
-import type { DeliveryInfo } from '@img/shared/broker';
+import { DeadLetter, type DeliveryInfo } from '@img/shared/broker';
 import type { CancelledMessage, ErrorMessage, LinkMessage } from '@img/shared/contracts';
-import type { JobStore } from '@img/shared/jobs';
+import { checkJobMessage, type JobStatus, type JobStore } from '@img/shared/jobs';
 import type { Logger } from '@img/shared/logging';
 import { isPermanentSmtpError, type Mailer } from '../mailer.ts';
 import { NotificationStore, type Outcome } from '../notification-store.ts';
@@ -35,7 +35,17 @@ export function outcomeOf(msg: OutcomeMessage): Outcome {
   return 'cancelled';
 }
 
-type Try = { state: 'handled' } | { state: 'retry'; error: Error };
+type Try = { state: 'handled' } | { state: 'retry'; error: Error } | { state: 'refused'; reason: string };
+
+/**
+ * The job states an outcome can be mailed in. A result may reach the notifier before the frontend
+ * has recorded it, so the state before the outcome counts too; a late result of a cancelled job does not.
+ */
+const mailableIn: Record<Outcome, readonly JobStatus[]> = {
+  done: ['queued', 'kickstarting', 'building', 'done'],
+  failed: ['queued', 'kickstarting', 'building', 'failed'],
+  cancelled: ['cancelled'],
+};
 
 export function notifyHandler(deps: NotifyDeps) {
   return async (msg: OutcomeMessage, info: DeliveryInfo): Promise<void> => {
@@ -46,6 +56,7 @@ export function notifyHandler(deps: NotifyDeps) {
     for (let tryNo = 1; ; tryNo++) {
       const result = await deps.notifications.lock.with(key, () => tryOnce(deps, msg, outcome, tryNo, log, Date.now() >= deadline));
       if (result.state === 'handled') return;
+      if (result.state === 'refused') throw new DeadLetter(`${result.reason}: no email sent`);
       const delay = Math.min(deps.retry.maxDelayMs, 2000 * 2 ** (tryNo - 1), Math.max(0, deadline - Date.now()));
       log.warn({ err: result.error.message, try: tryNo, retryInMs: delay }, 'SMTP failed, trying again');
       await new Promise((r) => setTimeout(r, delay));
@@ -59,14 +70,17 @@ async function tryOnce(deps: NotifyDeps, msg: OutcomeMessage, outcome: Outcome, 
     log.info({ state: existing.state }, 'already handled, not sending again');
     return { state: 'handled' };
   }
-  const job = await deps.jobs.get(msg.id);
-  // A build that finishes after its job was cancelled: the person was told it was cancelled.
-  if (job?.status === 'cancelled' && outcome !== 'cancelled') {
-    log.info('job was cancelled; no email for its late result');
+  const known = await checkJobMessage(deps.jobs, msg, mailableIn[outcome]);
+  if (!known.ok && known.unknown) return { state: 'refused', reason: known.reason };
+  if (!known.ok) {
+    // A build that finishes after its job was cancelled: the person was told it was cancelled.
+    log.info({ status: known.job?.status }, `${known.reason}; no email for this outcome`);
     return { state: 'handled' };
   }
-  const mail = await renderMail({ publicUrl: deps.publicUrl, retentionDays: deps.retentionDays, tokenSecret: deps.tokenSecret }, msg, job);
-  const base = { job: msg.id, outcome, to: msg.email, attempts: tryNo, at: new Date() };
+  const { job } = known;
+  // The address is the job's own, whatever the message says.
+  const mail = await renderMail({ publicUrl: deps.publicUrl, retentionDays: deps.retentionDays, tokenSecret: deps.tokenSecret }, { ...msg, email: job.email }, job);
+  const base = { job: msg.id, outcome, to: job.email, attempts: tryNo, at: new Date() };
   try {
     const { messageId } = await deps.mailer.send(mail);
     await deps.notifications.record({ ...base, state: 'sent', message_id: messageId });

@@ -8,9 +8,9 @@ import amqp from 'amqplib';
 import type { Connection } from 'mongoose';
 import { Broker, exchanges, queues, routes } from '@img/shared/broker';
 import { cancelledMessage, errorMessage, linkMessage, type ErrorMessage, type LinkMessage } from '@img/shared/contracts';
-import { jobToken, MongoJobStore, type Job } from '@img/shared/jobs';
+import { jobToken, MongoJobStore, newJobId, type Job } from '@img/shared/jobs';
 import {
-  connectTestBroker, connectTestDatabase, freePort, purgeAllQueues, stackEnv, startService, tempDir, testEnv,
+  connectTestBroker, connectTestDatabase, deadLettered, freePort, purgeAllQueues, stackEnv, startService, tempDir, testEnv,
   testTokenSecret, uniqueEmail, waitFor, type ServiceProcess,
 } from '@img/shared/testing';
 import { MailCatcher, type StoredMail } from '../../../../deploy/mail-catcher/mail-catcher.ts';
@@ -34,6 +34,7 @@ async function startCatcher(): Promise<MailCatcher> {
 async function notifier(): Promise<ServiceProcess> {
   const p = await startService('notifier', env);
   running.push(p);
+  started.push(p);
   return p;
 }
 
@@ -90,21 +91,29 @@ async function mailsFor(address: string): Promise<StoredMail[]> {
   return (await catcher!.list(address));
 }
 
-async function exactlyOne(address: string): Promise<StoredMail> {
-  const [m] = await waitFor(`a mail to ${address}`, async () => {
-    const l = await mailsFor(address);
-    return l.length > 0 ? l : undefined;
-  }, { timeoutMs: 30_000 });
-  await new Promise((r) => setTimeout(r, 1500));
-  assert.equal((await mailsFor(address)).length, 1, `exactly one mail to ${address}`);
-  return m!;
+const started: ServiceProcess[] = [];
+/** Deliveries of the job's outcomes that a notifier has finished with, from every notifier's log. */
+function finishedDeliveries(jobId: string): number {
+  const done = ['"msg":"email sent"', '"msg":"already handled, not sending again"', '"msg":"the relay rejected the address; not retrying"'];
+  return started.flatMap((p) => p.output).filter((l) => l.includes(`"jobId":"${jobId}"`) && done.some((d) => l.includes(d))).length;
+}
+
+/**
+ * The one mail of a job, once every delivery of its outcome (`deliveries` publishes) has been
+ * finished with by a notifier: a second mail would have been sent by then.
+ */
+async function exactlyOne(job: Job, deliveries = 1): Promise<StoredMail> {
+  await waitFor(`${deliveries} deliveries of ${job.id} handled`, async () => finishedDeliveries(job.id) >= deliveries, { timeoutMs: 60_000 });
+  const mails = await mailsFor(job.email);
+  assert.equal(mails.length, 1, `exactly one mail to ${job.email}`);
+  return mails[0]!;
 }
 
 test('the success email has the link, size, checksum, duration, retention and job page, from the configured sender', async () => {
   await notifier();
   const job = await newJob();
   await broker.publish(routes.link, linkMessage, link(job));
-  const m = await exactlyOne(job.email);
+  const m = await exactlyOne(job);
   assert.equal(m.subject, `[IMG] Your tar MINIMAL image is ready (job ${job.id.slice(0, 8)})`);
   assert.equal(m.from, 'builds@img.example');
   assert.match(m.headers['reply-to'] ?? '', /help@img\.example/);
@@ -125,7 +134,7 @@ test('the success email has the link, size, checksum, duration, retention and jo
 test('the failure email says what failed in plain words, shows the telling log lines and links the log and the job', async () => {
   const job = await newJob();
   await broker.publish(routes.error, errorMessage, failure(job));
-  const m = await exactlyOne(job.email);
+  const m = await exactlyOne(job);
   assert.match(m.subject, /failed: A %post script failed/);
   assert.match(m.text, /What failed: A %post script failed/);
   assert.match(m.text, /frobnicate: not found/);
@@ -137,8 +146,10 @@ test('the failure email says what failed in plain words, shows the telling log l
 
 test('a cancelled job gets one short email', async () => {
   const job = await newJob();
+  // The frontend records the cancellation before it announces it.
+  await store.transition(job.id, 'cancelled', { error: 'cancelled by request', error_code: 'cancelled' });
   await broker.publish(routes.cancelled, cancelledMessage, { id: job.id, email: job.email, imagetype: 'tar', reason: 'cancelled by request' });
-  const m = await exactlyOne(job.email);
+  const m = await exactlyOne(job);
   assert.match(m.subject, /cancelled/);
   assert.match(m.text, /cancelled by request/);
 });
@@ -146,7 +157,7 @@ test('a cancelled job gets one short email', async () => {
 test('the same result delivered three times gives one email', async () => {
   const job = await newJob();
   for (let i = 0; i < 3; i++) await broker.publish(routes.link, linkMessage, link(job));
-  await exactlyOne(job.email);
+  await exactlyOne(job, 3);
 });
 
 test('two notifier processes on the same queue give one email per job', async () => {
@@ -156,21 +167,21 @@ test('two notifier processes on the same queue give one email per job', async ()
     await broker.publish(routes.link, linkMessage, link(job));
     await broker.publish(routes.link, linkMessage, link(job));
   }
-  for (const job of jobs) await exactlyOne(job.email);
+  for (const job of jobs) await exactlyOne(job, 2);
 });
 
-test('SMTP down for a minute during ten completions: ten emails once it is back, none twice', async () => {
+test('SMTP down during ten completions: ten emails once it is back, none twice', async () => {
   await catcher!.stop();
   catcher = undefined;
   const jobs = await Promise.all(Array.from({ length: 10 }, () => newJob()));
   try {
     for (const job of jobs) await broker.publish(routes.link, linkMessage, link(job));
-    await new Promise((r) => setTimeout(r, 60_000));
-    for (const job of jobs) assert.equal((await mailsFor(job.email).catch(() => [])).length, 0);
+    // Every completion has met the outage: each one's send failed and waits to be tried again.
+    await waitFor('a failed send for each completion', async () => jobs.every((job) => started.some((p) => p.output.some((l) => l.includes(`"jobId":"${job.id}"`) && l.includes('SMTP failed, trying again')))), { timeoutMs: 60_000 });
   } finally {
     catcher = await startCatcher();
   }
-  for (const job of jobs) await exactlyOne(job.email);
+  for (const job of jobs) await exactlyOne(job);
   const records = await Promise.all(jobs.map((j) => db.collection('notifications').findOne({ _id: `${j.id}:done` as unknown as never })));
   assert.ok(records.every((r) => r?.state === 'sent'));
 });
@@ -182,9 +193,8 @@ test('an address the relay rejects permanently is recorded and not retried', asy
   assert.equal(rec.state, 'rejected');
   assert.equal(rec.attempts, 1);
   assert.match(String(rec.error), /^550/);
-  await new Promise((r) => setTimeout(r, 4000));
-  const again = await db.collection('notifications').findOne({ _id: `${job.id}:failed` as unknown as never });
-  assert.equal(again?.attempts, 1, 'not retried');
+  await waitFor('the delivery finished with', async () => finishedDeliveries(job.id) === 1, { timeoutMs: 20_000 });
+  assert.equal(started.flatMap((p) => p.output).filter((l) => l.includes(`"jobId":"${job.id}"`) && l.includes('SMTP failed, trying again')).length, 0, 'not retried');
 });
 
 test('a notifier killed while the relay is down: the next one sends the email, once', async () => {
@@ -199,7 +209,7 @@ test('a notifier killed while the relay is down: the next one sends the email, o
   running.splice(running.indexOf(first), 1);
   catcher = await startCatcher();
   await notifier();
-  await exactlyOne(job.email);
+  await exactlyOne(job);
 });
 
 test('an address with a line break never reaches the relay: the message is dead-lettered, no email is sent', async () => {
@@ -226,8 +236,39 @@ test('an address with a line break never reaches the relay: the message is dead-
 test('a platform name with line breaks cannot add a header', async () => {
   const job = await newJob(uniqueEmail('hdr'), 'EVIL\r\nBcc: victim@example.com');
   await broker.publish(routes.link, linkMessage, link(job));
-  const m = await exactlyOne(job.email);
+  const m = await exactlyOne(job);
   assert.equal(m.headers.bcc, undefined);
   assert.doesNotMatch(m.subject, /[\r\n]/);
   assert.equal((await mailsFor('victim@example.com')).length, 0);
+});
+
+test('an outcome for a job nobody submitted, or naming another address than the job\'s, is dead-lettered and mailed to nobody', async () => {
+  await notifier();
+  const ghost = { ...link(await newJob()), id: newJobId(), email: uniqueEmail('ghost') };
+  const job = await newJob();
+  const forged = { ...failure(job), email: uniqueEmail('thief') };
+  await broker.publish(routes.link, linkMessage, ghost);
+  await broker.publish(routes.error, errorMessage, forged);
+  assert.equal((await deadLettered(ghost.id, { timeoutMs: 30_000 })).email, ghost.email);
+  assert.equal((await deadLettered(job.id, { timeoutMs: 30_000 })).email, forged.email);
+  // Each letter was refused before any mail: nothing went to either address, nor to the job's owner.
+  for (const to of [ghost.email, forged.email, job.email]) assert.equal((await mailsFor(to)).length, 0, to);
+  // The notifier goes on: the real outcome of the same job is mailed to its owner.
+  await broker.publish(routes.error, errorMessage, failure(job));
+  const m = await exactlyOne(job);
+  assert.match(m.subject, /failed/);
+});
+
+test('an outcome the job\'s record contradicts is not mailed: a success after a failure, a cancellation of a finished job', async () => {
+  await notifier();
+  const failed = await newJob();
+  await store.transition(failed.id, 'failed', { error: 'x', error_code: 'post_script_failed' });
+  const done = await newJob();
+  await store.transition(done.id, 'done', {});
+  await broker.publish(routes.link, linkMessage, link(failed));
+  await broker.publish(routes.cancelled, cancelledMessage, { id: done.id, email: done.email, imagetype: 'tar', reason: 'too late' });
+  const skipped = (id: string) => started.flatMap((p) => p.output).some((l) => l.includes(`"jobId":"${id}"`) && l.includes('no email for this outcome'));
+  await waitFor('both outcomes skipped', async () => skipped(failed.id) && skipped(done.id), { timeoutMs: 30_000 });
+  assert.equal((await mailsFor(failed.email)).length, 0);
+  assert.equal((await mailsFor(done.email)).length, 0);
 });
