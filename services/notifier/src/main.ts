@@ -1,37 +1,10 @@
-// Composition root of the notifier.
-import { z } from 'zod';
-import { Broker, queues } from '@img/shared/broker';
-import { cancelledMessage, errorMessage, linkMessage } from '@img/shared/contracts';
-import { configForLog, loadServiceConfig } from '@img/shared/config';
-import { connectDatabase, MongoJobStore } from '@img/shared/jobs';
-import { createLogger, redactUrl } from '@img/shared/logging';
-import { createShutdown, onSignals, retryWithBackoff } from '@img/shared/lifecycle';
+// The notifier's process: reads the environment, starts the service (service.ts), stops it on a signal.
+import { loadServiceConfig } from '@img/shared/config';
+import { createLogger } from '@img/shared/logging';
+import { runMain } from '@img/shared/lifecycle';
 import { loadConfig } from './config.ts';
-import { smtpMailer } from './mailer.ts';
-import { NotificationStore } from './notification-store.ts';
-import { notifyHandler } from './handlers/notify.ts';
+import { start } from './service.ts';
 
 const config = loadServiceConfig('notifier', loadConfig);
 const log = createLogger('notifier', { level: config.IMG_LOG_LEVEL });
-log.info({ config: configForLog(config) }, 'starting');
-
-const db = await retryWithBackoff(() => connectDatabase(config.IMG_MONGO_URL, { maxAttempts: 1 }), {
-  onRetry: (attempt, delayMs, err) => log.warn({ url: redactUrl(config.IMG_MONGO_URL), attempt, retryInMs: delayMs, err: ((err.cause as Error | undefined) ?? err).message }, 'database unreachable, retrying'),
-});
-// The lease outlives the slowest send nodemailer allows (connect + greeting + socket timeouts).
-const notifications = new NotificationStore(db, config.IMG_SMTP_TIMEOUT_MS * 3 + 10_000);
-await notifications.init();
-const mailer = smtpMailer(config);
-const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'notifier' });
-await broker.consume(queues.notify, z.union([linkMessage, errorMessage, cancelledMessage]), notifyHandler({
-  notifications, jobs: new MongoJobStore(db), mailer, log, publicUrl: config.IMG_PUBLIC_URL, tokenSecret: config.IMG_TOKEN_SECRET,
-  retentionDays: config.IMG_IMAGE_RETENTION_DAYS,
-  retry: { windowMs: config.IMG_MAIL_RETRY_WINDOW_S * 1000, maxDelayMs: config.IMG_MAIL_RETRY_MAX_DELAY_S * 1000 },
-}), { prefetch: config.IMG_MAIL_CONCURRENCY });
-
-onSignals(createShutdown(log, [
-  { name: 'close broker', run: () => broker.close() },
-  { name: 'close mailer', run: async () => mailer.close() },
-  { name: 'close database', run: () => db.close() },
-]));
-log.info('ready');
+await runMain(log, () => start(config, { log }));

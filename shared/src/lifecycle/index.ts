@@ -44,3 +44,22 @@ export function onSignals(shutdown: (reason: string) => Promise<void>): void {
     });
   }
 }
+
+/** What a service's `start(config)` returns: stopping it is safe to call twice. */
+export interface RunningService {
+  stop(reason?: string): Promise<void>;
+}
+
+/**
+ * The body of every main.ts: starts the service, and stops it on SIGINT/SIGTERM. A service that
+ * cannot start says why in its log and exits with 1.
+ */
+export async function runMain(log: Logger, start: () => Promise<RunningService>): Promise<void> {
+  try {
+    const service = await start();
+    onSignals((reason) => service.stop(reason));
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'could not start');
+    process.exit(1);
+  }
+}

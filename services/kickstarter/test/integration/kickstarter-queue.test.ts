@@ -8,21 +8,27 @@ import { Broker, queues, routes } from '@img/shared/broker';
 import { kickstarterMessage, type ErrorMessage, type ImageMessage } from '@img/shared/contracts';
 import { newJobId } from '@img/shared/jobs';
 import { defaultTemplatePath, parseKickstart } from '@img/shared/kickstart';
-import { connectTestBroker, purgeAllQueues, stackEnv, startService, testEnv, waitFor, type ServiceProcess } from '@img/shared/testing';
+import type { RunningService } from '@img/shared/lifecycle';
+import { connectTestBroker, purgeAllQueues, stackEnv, testEnv, testLogger, waitFor } from '@img/shared/testing';
+import { loadConfig } from '../../src/config.ts';
+import { start } from '../../src/service.ts';
 
 let env: Awaited<ReturnType<typeof stackEnv>>;
-let kickstarter: ServiceProcess;
+let kickstarter: RunningService | undefined;
 let broker: Broker;
 
 before(async () => {
   await purgeAllQueues();
   // Below the DESKTOP platform's PartSize of 8192, to show the setting reaches the generator.
   env = await stackEnv({ IMG_MAX_DISK_MB: '4096' });
-  kickstarter = await startService('kickstarter', env);
+  // In this test's own process: start(config) is all the service needs.
+  kickstarter = await start(loadConfig(env), { log: testLogger('kickstarter') });
   broker = await connectTestBroker('kickstarter-test');
 });
 after(async () => {
   await broker?.close();
+  await kickstarter?.stop();
+  // A second stop (a second signal) is harmless.
   await kickstarter?.stop();
   if (env) await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
 });

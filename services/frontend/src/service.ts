@@ -1,0 +1,111 @@
+// The frontend: the web UI and API, and the consumer of every job result. `start(config)` connects,
+// listens and consumes; main.ts runs it as a process, a test can run it in its own.
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { Broker, queues } from '@img/shared/broker';
+import { errorMessage, linkMessage, resultMessage } from '@img/shared/contracts';
+import { configForLog } from '@img/shared/config';
+import { connectDatabase, MongoJobStore } from '@img/shared/jobs';
+import { defaultTemplatePath, listPlatforms, loadTemplate } from '@img/shared/kickstart';
+import { createLogger, redactUrl, type Logger } from '@img/shared/logging';
+import { createShutdown, type RunningService } from '@img/shared/lifecycle';
+import type { Config } from './config.ts';
+import { createApp } from './app.ts';
+import { BuildRegistry, builderVersion, imageExists } from '@img/shared/builds';
+import { resultHandlers } from './handlers/results.ts';
+import { csrfProtection } from './http/csrf.ts';
+import { bodySizeGuard, pendingJobsCap, submissionRateLimit } from './http/limits.ts';
+import { jobAccess } from './http/job-access.ts';
+import { OPERATOR_HOW_TO, operatorAuth } from './http/operator-auth.ts';
+import { SseHub } from './http/sse-hub.ts';
+import { submissionParser } from './http/upload.ts';
+import { jobActions } from './jobs/job-actions.ts';
+import { FairShare } from './jobs/fair-share.ts';
+import { JobIndex } from './jobs/job-index.ts';
+import { MongoJobSource } from './jobs/mongo-job-source.ts';
+import { NotificationReader } from './jobs/notifications.ts';
+import { QueueEstimator } from './jobs/queue-estimate.ts';
+import { TrackedJobStore } from './jobs/tracked-job-store.ts';
+
+export async function start(config: Config, opts: { log?: Logger } = {}): Promise<RunningService & { port: number }> {
+  const log = opts.log ?? createLogger('frontend', { level: config.IMG_LOG_LEVEL });
+  log.info({ config: configForLog(config) }, 'starting');
+
+  const templateText = await readFile(defaultTemplatePath, 'utf8');
+  const loaded = loadTemplate(templateText, { file: 'configurations.yaml' });
+  if (!loaded.template) throw new Error(`the default template is broken: ${loaded.errors.map((e) => `line ${e.line}: ${e.message}`).join('; ')}`);
+
+  const db = await connectDatabase(config.IMG_MONGO_URL, {
+    onRetry: (attempt, delayMs, err) => log.warn({ url: redactUrl(config.IMG_MONGO_URL), attempt, retryInMs: delayMs, err: err.message }, 'database unreachable, retrying'),
+  });
+  const mongoStore = new MongoJobStore(db);
+  await mongoStore.init();
+  const source = new MongoJobSource(db);
+  const index = new JobIndex(source, { refreshMs: config.IMG_QUEUE_REFRESH_MS, log });
+  await index.load();
+  const store = new TrackedJobStore(mongoStore, index, source, log);
+  const builds = new BuildRegistry(db, {
+    retentionMs: config.IMG_IMAGE_RETENTION_DAYS * 86_400_000,
+    // Not reused while image-creator could still be working on it; image-creator takes over stale claims.
+    staleMs: Number.MAX_SAFE_INTEGER,
+    imageExists: (image) => imageExists(config.IMG_DATA_DIR, image),
+  });
+  await builds.init();
+  const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'frontend' });
+
+  const results = resultHandlers(store, log);
+  await broker.consume(queues.link, linkMessage, results.link, { prefetch: 20 });
+  await broker.consume(queues.error, errorMessage, results.error, { prefetch: 20 });
+  await broker.consume(queues.result, resultMessage, results.result, { prefetch: 50 });
+
+  if (!config.IMG_CSRF_SECRET) log.info('IMG_CSRF_SECRET is not set: forms are signed with a key of this process only');
+  const operator = operatorAuth({ user: config.IMG_OPERATOR_USER, password: config.IMG_OPERATOR_PASSWORD, token: config.IMG_OPERATOR_TOKEN });
+  if (!operator.configured) log.warn(`no operator credentials are configured: the operator routes (clear, delete) refuse every request; ${OPERATOR_HOW_TO}`);
+  const hub = new SseHub(config.IMG_MAX_EVENT_STREAMS, config.IMG_MAX_STREAMS_PER_CLIENT);
+  const share = new FairShare(() => index.all(), config.IMG_MAX_PENDING_PER_SUBMITTER);
+  const uploadLimit = config.IMG_MAX_UPLOAD_BYTES * 2 + 64 * 1024;
+  const app = createApp({
+    config, store, index, log, hub,
+    estimator: new QueueEstimator(index, config.IMG_BUILD_SLOTS),
+    actions: jobActions({ store, index, broker, log, dataDir: config.IMG_DATA_DIR, share, reuse: { registry: builds, builderVersion: builderVersion(), publicUrl: config.IMG_PUBLIC_URL } }),
+    notifications: new NotificationReader(db),
+    csrf: csrfProtection({ secret: config.IMG_CSRF_SECRET ?? randomBytes(32).toString('hex'), secureCookie: config.IMG_PUBLIC_URL.startsWith('https:') }),
+    operator,
+    requireOperator: operator.requireOperator,
+    access: jobAccess({ secret: config.IMG_TOKEN_SECRET, operator }),
+    submitGuards: [
+      bodySizeGuard(uploadLimit),
+      submissionRateLimit({ limit: config.IMG_SUBMIT_RATE_LIMIT, windowS: config.IMG_SUBMIT_RATE_WINDOW_S }),
+      pendingJobsCap({ max: config.IMG_MAX_PENDING_JOBS, pending: () => index.pendingCount(), share }),
+    ],
+    parseSubmission: submissionParser(config.IMG_MAX_UPLOAD_BYTES),
+    platforms: listPlatforms(loaded.template),
+    defaultTemplateText: templateText,
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(config.IMG_HTTP_PORT, config.IMG_HTTP_HOST, () => resolve(s));
+  });
+  // A slow client cannot hold a connection open for ever before sending its request.
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 120_000;
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.IMG_HTTP_PORT;
+
+  const stop = createShutdown(log, [
+    {
+      name: 'stop http',
+      run: () => new Promise<void>((r) => {
+        // Live streams never end by themselves: end them first, or close() would wait for ever.
+        hub.closeAll();
+        server.close(() => r());
+        server.closeIdleConnections();
+      }),
+    },
+    { name: 'close broker', run: () => broker.close() },
+    { name: 'stop job list', run: async () => { index.stop(); await index.settle(); } },
+    { name: 'close database', run: () => db.close() },
+  ]);
+  log.info({ port, url: config.IMG_PUBLIC_URL, jobs: index.all().length }, 'ready');
+  return { port, stop: (reason = 'stop') => stop(reason) };
+}

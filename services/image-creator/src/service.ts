@@ -1,0 +1,105 @@
+// image-creator: `start(config)` connects to Docker, the database and RabbitMQ, and consumes
+// image_queue; main.ts runs it as a process, a test can run it in its own.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import Docker from 'dockerode';
+import { Broker, exchanges, queues, DEFAULT_DELIVERY_LIMIT } from '@img/shared/broker';
+import { cancelMessage, imageMessage } from '@img/shared/contracts';
+import { configForLog } from '@img/shared/config';
+import { createLogger, redactUrl, type Logger } from '@img/shared/logging';
+import { createShutdown, retryWithBackoff, type RunningService } from '@img/shared/lifecycle';
+import type { Config } from './config.ts';
+import { DockerRunner } from './docker-runner.ts';
+import { BuildCache } from './build-cache.ts';
+import { DataLayout } from '@img/shared/layout';
+import { buildHandler } from './handlers/build-image.ts';
+import { Cancellations } from './cancellations.ts';
+import { BuildRegistry, builderVersion, imageExists } from '@img/shared/builds';
+import { connectDatabase, MongoJobStore } from '@img/shared/jobs';
+import { loadDefaultTemplate } from '@img/shared/kickstart';
+import { sweepExpiredImages } from '@img/shared/retention';
+
+/** How often a builder renews the claim of the request it builds. */
+const BUILD_HEARTBEAT_MS = 15_000;
+
+/** Waits for the Docker engine and for the builder image on it. */
+async function waitForDocker(runner: DockerRunner, builderImage: string, config: Config, log: Logger): Promise<void> {
+  let reached = false;
+  await retryWithBackoff(async () => {
+    reached = false;
+    await runner.ping();
+    reached = true;
+    if (!(await runner.imageExists(builderImage))) throw new Error(`the builder image ${builderImage} is missing: build it with deploy/builder/build-image.sh (deploy/local/up.sh does)`);
+  }, {
+    // A missing image needs someone to build it: the log says so every 10 s or so, not every 3.
+    backoff: { initialMs: 500, maxMs: 10_000 },
+    onRetry: (attempt, retryInMs, err) => {
+      if (reached) log.error({ builderImage, attempt, retryInMs }, err.message);
+      else log.warn({ socket: config.IMG_DOCKER_SOCKET, attempt, retryInMs, err: err.message }, 'Docker engine unreachable, retrying');
+    },
+  });
+}
+
+export async function start(config: Config, opts: { log?: Logger } = {}): Promise<RunningService> {
+  const log = opts.log ?? createLogger('image-creator', { level: config.IMG_LOG_LEVEL });
+  log.info({ config: configForLog(config) }, 'starting');
+  const builderImage = config.IMG_BUILDER_IMAGE ?? execFileSync('bash', [fileURLToPath(new URL('../../../deploy/builder/build-image.sh', import.meta.url)), '--print-tag'], { encoding: 'utf8' }).trim();
+  const defaults = loadDefaultTemplate();
+  if (!defaults.template) throw new Error(`the default template is broken: ${defaults.errors.map((e) => e.message).join('; ')}`);
+  const runner = new DockerRunner(new Docker({ socketPath: config.IMG_DOCKER_SOCKET }), log, config.IMG_DATA_DIR);
+  await waitForDocker(runner, builderImage, config, log);
+
+  // This process tracks no build yet: any container labelled by an earlier run is an orphan.
+  await runner.removeOrphans();
+  // A build's root must not be the host's root: the engine remaps it to an unprivileged uid.
+  const sandboxRoot = await runner.remappedRoot();
+  if (!sandboxRoot && config.IMG_REQUIRE_USERNS) {
+    throw new Error('the Docker engine does not remap user namespaces, so a build\'s root would be the host\'s root: start dockerd with --userns-remap=default (deploy/local/up.sh does), or set IMG_REQUIRE_USERNS=false to accept that');
+  }
+  log.info(sandboxRoot ? { sandboxRoot } : {}, sandboxRoot ? 'builds run as an unprivileged user on the host (userns-remap)' : 'WARNING: builds run as the host\'s root (IMG_REQUIRE_USERNS=false)');
+
+  const db = await connectDatabase(config.IMG_MONGO_URL, {
+    onRetry: (attempt, delayMs, err) => log.warn({ url: redactUrl(config.IMG_MONGO_URL), attempt, retryInMs: delayMs, err: err.message }, 'database unreachable, retrying'),
+  });
+  const builds = new BuildRegistry(db, {
+    retentionMs: config.IMG_IMAGE_RETENTION_DAYS * 86_400_000,
+    // A claim whose builder has not renewed it for four heartbeats belongs to a builder that died.
+    staleMs: BUILD_HEARTBEAT_MS * 4,
+    imageExists: (image) => imageExists(config.IMG_DATA_DIR, image),
+  });
+  await builds.init();
+  const cache = new BuildCache({
+    dir: config.IMG_BUILD_CACHE_DIR ?? new DataLayout(config.IMG_DATA_DIR).root('cache'),
+    packages: config.IMG_PACKAGE_CACHE,
+    rootfsHours: config.IMG_ROOTFS_CACHE_HOURS,
+    maxBytes: config.IMG_CACHE_MAX_MB * 1024 * 1024,
+  });
+  await cache.init();
+  const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'image-creator' });
+  const cancellations = new Cancellations();
+  await broker.subscribe(exchanges.control, cancelMessage, async (m) => {
+    const stopped = cancellations.cancel(m.id);
+    log.info({ jobId: m.id, stopped }, stopped ? 'cancel: stopping the build' : 'cancel: remembered');
+  });
+  await broker.consume(queues.image, imageMessage, buildHandler({
+    config, builderImage, runner, broker, jobs: new MongoJobStore(db), log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups, cancellations, builds, heartbeatMs: BUILD_HEARTBEAT_MS, sandboxRoot, builderVersion: builderVersion(), cache,
+  }), { prefetch: config.IMG_BUILD_CONCURRENCY });
+
+  // Images are kept for the retention the success email announces.
+  const sweep = () => void sweepExpiredImages({ dataDir: config.IMG_DATA_DIR, days: config.IMG_IMAGE_RETENTION_DAYS, log })
+    .catch((err: Error) => log.warn({ err: err.message }, 'retention sweep failed'));
+  sweep();
+  const sweeper = setInterval(sweep, 3_600_000);
+  sweeper.unref();
+
+  const stop = createShutdown(log, [
+    // Builds in flight go back to the queue rather than being failed: another instance (or this one
+    // after a restart) builds them again.
+    { name: 'hand back builds', run: () => broker.close({ handBack: true }) },
+    { name: 'remove build containers', run: async () => { await runner.removeOrphans(); } },
+    { name: 'close database', run: () => db.close() },
+    { name: 'stop the retention sweep', run: async () => clearInterval(sweeper) },
+  ]);
+  log.info({ builderImage, concurrency: config.IMG_BUILD_CONCURRENCY }, 'ready');
+  return { stop: (reason = 'stop') => stop(reason) };
+}
