@@ -128,6 +128,19 @@ export async function deadLettered(id: string, opts: { timeoutMs: number }): Pro
   }
 }
 
+/** Waits until `queue` holds no message ready for delivery. */
+export async function queueDrained(queue: string, opts: { timeoutMs: number }): Promise<void> {
+  const conn = await amqp.connect(testEnv.amqpUrl).catch((err: Error) => {
+    throw new Error(`RabbitMQ is not reachable at ${testEnv.amqpUrl}: ${err.message}; ${HOW}`);
+  });
+  try {
+    const ch = await conn.createChannel();
+    await waitFor(`${queue} to be empty`, async () => (await ch.checkQueue(queue)).messageCount === 0, { timeoutMs: opts.timeoutMs, intervalMs: 250 });
+  } finally {
+    await conn.close();
+  }
+}
+
 export interface ServiceProcess {
   proc: ChildProcess;
   output: string[];

@@ -227,17 +227,21 @@ test('GET /api/v1/jobs/:id/events streams the state and the log as they change, 
   const log = join(env.IMG_DATA_DIR, 'logs', `${job.id}.log`);
   await mkdir(join(env.IMG_DATA_DIR, 'logs'), { recursive: true });
   await writeFile(log, 'starting\n');
-  const seen = await readEvents(`${base}/api/v1/jobs/${job.id}/events?token=${job.token}`, (e) => e.event === 'end', {
-    timeoutMs: 20_000,
-    onOpen: async () => {
-      await new Promise((r) => setTimeout(r, 700));
-      await broker.publish(routes.result, resultMessage, { id: job.id, logfile: `logs/${job.id}.log`, phase: 'installing', progress: 0.5 });
-      await new Promise((r) => setTimeout(r, 700));
-      await appendFile(log, 'installing hostname\n');
-      await new Promise((r) => setTimeout(r, 700));
-      await finishBuild(job, Buffer.from('image'));
-    },
-  });
+  // Each change is made when the stream has shown the one before: progress once the job is seen,
+  // a log line once the progress is, the finished build once the line is.
+  type Data = { status?: string; phase?: string; text?: string };
+  const steps: Array<{ after: (e: { event: string; data: unknown }) => boolean; run: () => Promise<unknown> }> = [
+    { after: (e) => e.event === 'job', run: () => broker.publish(routes.result, resultMessage, { id: job.id, logfile: `logs/${job.id}.log`, phase: 'installing', progress: 0.5 }) },
+    { after: (e) => e.event === 'job' && (e.data as Data).phase === 'installing', run: () => appendFile(log, 'installing hostname\n') },
+    { after: (e) => e.event === 'log' && Boolean((e.data as Data).text?.includes('installing hostname')), run: () => finishBuild(job, Buffer.from('image')) },
+  ];
+  const failures: unknown[] = [];
+  const seen = await readEvents(`${base}/api/v1/jobs/${job.id}/events?token=${job.token}`, (e) => {
+    if (steps[0]?.after(e)) steps.shift()!.run().catch((err: unknown) => failures.push(err));
+    return e.event === 'end';
+  }, { timeoutMs: 20_000 });
+  assert.deepEqual(failures, []);
+  assert.equal(steps.length, 0, 'every change was seen');
   assert.equal(seen.status, 200);
   assert.match(seen.contentType, /text\/event-stream/);
   const names = seen.events.map((e) => e.event).filter((e) => e !== 'ping');

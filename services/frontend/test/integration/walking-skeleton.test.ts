@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { mailsTo, purgeAllQueues, repoRoot, stackEnv, startService, tempDir, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
+import { queues } from '@img/shared/broker';
+import { mailsTo, purgeAllQueues, queueDrained, repoRoot, stackEnv, startService, tempDir, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
 import { formSession } from '../support/http.ts';
 
 let env: Awaited<ReturnType<typeof stackEnv>>;
@@ -45,7 +46,7 @@ async function submitKickstart(email: string, kickstart: string, imagetype = 'ta
   return m[1]!;
 }
 
-interface ApiJob { status: string; history: Array<{ status: string }>; size?: number; sha256?: string; error?: string; error_code?: string; imagefile?: string; url?: string }
+interface ApiJob { email_status?: { state: string }; status: string; history: Array<{ status: string }>; size?: number; sha256?: string; error?: string; error_code?: string; imagefile?: string; url?: string }
 
 async function job(id: string): Promise<ApiJob> {
   const res = await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${id}`, { headers: { accept: 'application/json', authorization: `Bearer ${tokenOf(id)}` } });
@@ -58,6 +59,17 @@ async function finished(id: string): Promise<ApiJob> {
     const j = await job(id);
     return ['done', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
   }, { timeoutMs: 10 * 60_000, intervalMs: 1000 });
+}
+
+/**
+ * The job's mails, once the notifier has recorded its email as sent (the record is written as the
+ * relay accepts the mail; a second delivery finds it and sends nothing) and nothing is left on
+ * notify_queue.
+ */
+async function mailsOnceSent(id: string, email: string) {
+  await waitFor(`the email of ${id} recorded as sent`, async () => (await job(id)).email_status?.state === 'sent', { timeoutMs: 60_000, intervalMs: 500 });
+  await queueDrained(queues.notify, { timeoutMs: 30_000 });
+  return mailsTo(email);
 }
 
 /** The states a job went through, repeated entries folded. */
@@ -103,12 +115,8 @@ test('a kickstart submitted through the form becomes a rootfs archive with the %
     await rm(dir, { recursive: true, force: true });
   }
 
-  const mails = await waitFor('the success email', async () => {
-    const m = await mailsTo(email);
-    return m.length > 0 ? m : undefined;
-  }, { timeoutMs: 30_000 });
-  await new Promise((r) => setTimeout(r, 2000));
-  assert.equal((await mailsTo(email)).length, 1, 'exactly one email');
+  const mails = await mailsOnceSent(id, email);
+  assert.equal(mails.length, 1, 'exactly one email');
   assert.match(mails[0]!.subject, /ready/);
   assert.ok(mails[0]!.text.includes(`${env.IMG_PUBLIC_URL}/images/${id}?token=${tokenOf(id)}`), 'the email carries the download link, with the job\'s token');
 });
@@ -136,9 +144,7 @@ test('a failing %post ends the job failed, with the failing command in the log a
   assert.doesNotMatch(log, /^never reached$/m);
   assert.equal((await fetch(`${env.IMG_PUBLIC_URL}/images/${id}?token=${tokenOf(id)}`)).status, 404);
 
-  await waitFor('the failure email', async () => (await mailsTo(email)).length > 0, { timeoutMs: 30_000 });
-  await new Promise((r) => setTimeout(r, 2000));
-  const mails = await mailsTo(email);
+  const mails = await mailsOnceSent(id, email);
   assert.equal(mails.length, 1, 'exactly one email');
   assert.match(mails[0]!.subject, /failed/);
   assert.ok(mails[0]!.text.includes('this-command-does-not-exist'), 'the email shows the failing command');

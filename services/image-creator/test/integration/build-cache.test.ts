@@ -97,7 +97,7 @@ test('a build keeps its packages and installed root file system; the next with t
   assert.doesNotMatch(log, /I: running apt-get update/, 'nothing was installed again');
   assert.equal(fileInImage(second, 'etc/img-tag'), 'second\n');
   assert.ok(fileInImage(second, 'usr/bin/hostname') !== undefined, 'the packages are in the image');
-  assert.ok(second.duration_s < first.duration_s / 2, `the second build (${second.duration_s} s) took under half the first (${first.duration_s} s)`);
+  // How much faster a cached build is belongs to deploy/bench/image-build.ts, not here.
 });
 
 test('a build with other packages takes the ones it can from the package cache', async () => {

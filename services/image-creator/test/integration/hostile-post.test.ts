@@ -38,12 +38,10 @@ beforeEach(async () => {
 const build = (post: string, opts: { interpreter?: string; nochroot?: boolean } = {}) => publishBuild(broker, postKickstart(post, opts));
 
 async function failsWith(id: string, code: string, within: number): Promise<ErrorMessage> {
-  const started = Date.now();
   const [o] = await outcomes(id, within);
   assert.equal(o?.kind, 'error', `the build failed: ${JSON.stringify(o)}`);
   const err = o.msg as ErrorMessage;
   assert.equal(err.code, code, err.error);
-  assert.ok(Date.now() - started < within);
   assert.deepEqual(containersOf(id), [], 'its container is gone');
   return err;
 }
@@ -130,10 +128,8 @@ test('a %post cannot reach the broker, the database, the mail server or the fron
 test('cancel stops a running build\'s container within 10 s and publishes no outcome', async () => {
   const id = await build('echo waiting\nsleep 300');
   await waitFor('the build to reach %post', async () => containersOf(id).length > 0 && (await readPhases(id)).includes('post'), { timeoutMs: 120_000, intervalMs: 500 });
-  const asked = Date.now();
   await broker.publish(routes.cancel, cancelMessage, { id, reason: 'test' });
   await waitFor('the container to go', async () => containersOf(id).length === 0, { timeoutMs: 10_000, intervalMs: 250 });
-  assert.ok(Date.now() - asked < 10_000);
   await assert.rejects(outcomes(id, 3000), /timed out/, 'neither link nor error was published');
 });
 

@@ -75,7 +75,10 @@ test('a broken template becomes an error_queue message naming the line', async (
   assert.equal(err.email, 'b@example.com');
   assert.ok(err.position?.line, `the error has a line: ${JSON.stringify(err)}`);
   assert.match(err.error, /line \d+|:\d+:/);
-  assert.equal(await broker.connected, true);
+  // The broken template cost nothing else: the next job is turned into a kickstart.
+  const next = newJobId();
+  await broker.publish(routes.kickstart, kickstarterMessage, { id: next, email: 'b@example.com', imagetype: 'tar', config: await readFile(defaultTemplatePath, 'utf8'), platform: 'MINIMAL', overlay: '' });
+  assert.equal((await take<ImageMessage>(queues.image)).id, next);
 });
 
 test('a PartSize above IMG_MAX_DISK_MB, and an overlay of YAML aliases, become errors naming the line and the cap', async () => {
