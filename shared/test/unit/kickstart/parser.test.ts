@@ -181,7 +181,11 @@ test('a 1 MB kickstart with as many packages as allowed parses whole (its speed:
   for (let i = 0; i < 5000; i++) lines.push(`package-number-${i}`);
   lines.push('%end', '%post');
   let n = 0;
-  while (lines.join('\n').length < 1_000_000) lines.push(`echo "line ${n++} of shell in a long post script"`);
+  for (let size = lines.join('\n').length; size < 1_000_000; n++) {
+    const line = `echo "line ${n} of shell in a long post script"`;
+    lines.push(line);
+    size += line.length + 1;
+  }
   lines.push('%end');
   const r = parseKickstart(lines.join('\n'));
   assert.deepEqual(r.errors, []);
