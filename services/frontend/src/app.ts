@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { imageTypes } from '@img/shared/contracts';
+import { metricsRoute } from './http/metrics.ts';
 import { sendError } from './http/respond.ts';
 import { sameOriginWrites } from './http/same-origin.ts';
 import { viewHelpers } from './http/view-helpers.ts';
@@ -48,6 +49,7 @@ export function createApp(deps: RouteDeps): express.Express {
     strictTransportSecurity: https,
     referrerPolicy: { policy: 'same-origin' },
   }));
+  if (deps.metrics) app.use(deps.metrics.timing);
   app.use('/static', express.static(publicDir, { maxAge: '1h', index: false, dotfiles: 'deny' }));
 
   // Before any route reads a body: a state-changing request from another site is refused outright.
@@ -56,6 +58,7 @@ export function createApp(deps: RouteDeps): express.Express {
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
+  if (deps.metrics) app.use(metricsRoute(deps.metrics.registry, deps.requireOperator));
   app.use(pageRoutes(deps));
   app.use(submitRoutes(deps));
   app.use(jobFormRoutes(deps));

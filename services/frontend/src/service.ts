@@ -27,6 +27,8 @@ import { MongoJobSource } from './jobs/mongo-job-source.ts';
 import { NotificationReader } from './jobs/notifications.ts';
 import { QueueEstimator } from './jobs/queue-estimate.ts';
 import { TrackedJobStore } from './jobs/tracked-job-store.ts';
+import { frontendMetrics } from './http/metrics.ts';
+import { brokerMetrics, createRegistry } from '@img/shared/metrics';
 
 export async function start(config: Config, opts: { log?: Logger } = {}): Promise<RunningService & { port: number }> {
   const log = opts.log ?? createLogger('frontend', { level: config.IMG_LOG_LEVEL });
@@ -52,7 +54,9 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     imageExists: (image) => imageExists(config.IMG_DATA_DIR, image),
   });
   await builds.init();
-  const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'frontend' });
+  const registry = createRegistry('frontend');
+  const metrics = frontendMetrics(registry, index);
+  const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'frontend', metrics: brokerMetrics(registry) });
 
   const results = resultHandlers(store, log);
   await broker.consume(queues.link, linkMessage, results.link, { prefetch: 20 });
@@ -68,7 +72,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const app = createApp({
     config, store, index, log, hub,
     estimator: new QueueEstimator(index, config.IMG_BUILD_SLOTS),
-    actions: jobActions({ store, index, broker, log, dataDir: config.IMG_DATA_DIR, share, reuse: { registry: builds, builderVersion: builderVersion(), publicUrl: config.IMG_PUBLIC_URL } }),
+    actions: jobActions({ store, index, broker, log, dataDir: config.IMG_DATA_DIR, share, submitted: metrics.submitted, reuse: { registry: builds, builderVersion: builderVersion(), publicUrl: config.IMG_PUBLIC_URL } }),
     notifications: new NotificationReader(db),
     csrf: csrfProtection({ secret: config.IMG_CSRF_SECRET ?? randomBytes(32).toString('hex'), secureCookie: config.IMG_PUBLIC_URL.startsWith('https:') }),
     operator,
@@ -82,6 +86,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     parseSubmission: submissionParser(config.IMG_MAX_UPLOAD_BYTES),
     platforms: listPlatforms(loaded.template),
     defaultTemplateText: templateText,
+    metrics,
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.IMG_HTTP_PORT, config.IMG_HTTP_HOST, () => resolve(s));

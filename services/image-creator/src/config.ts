@@ -1,8 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { commonEnv, env, parseConfig } from '@img/shared/config';
+import { commonEnv, env, metricsEnv, parseConfig } from '@img/shared/config';
 
 const schema = z.object({
+  ...metricsEnv(9102),
   ...commonEnv,
   /** The builder image tag; main.ts asks deploy/builder/build-image.sh when it is empty. */
   IMG_BUILDER_IMAGE: env.optionalStr(),

@@ -18,6 +18,8 @@ import { BuildRegistry, builderVersion, imageExists } from '@img/shared/builds';
 import { connectDatabase, MongoJobStore } from '@img/shared/jobs';
 import { loadDefaultTemplate } from '@img/shared/kickstart';
 import { sweepExpiredImages } from '@img/shared/retention';
+import { brokerMetrics, createRegistry, serveMetrics } from '@img/shared/metrics';
+import { buildMetrics } from './metrics.ts';
 
 /** How often a builder renews the claim of the request it builds. */
 const BUILD_HEARTBEAT_MS = 15_000;
@@ -40,7 +42,7 @@ async function waitForDocker(runner: DockerRunner, builderImage: string, config:
   });
 }
 
-export async function start(config: Config, opts: { log?: Logger } = {}): Promise<RunningService> {
+export async function start(config: Config, opts: { log?: Logger } = {}): Promise<RunningService & { metricsPort: number }> {
   const log = opts.log ?? createLogger('image-creator', { level: config.IMG_LOG_LEVEL });
   log.info({ config: configForLog(config) }, 'starting');
   const builderImage = config.IMG_BUILDER_IMAGE ?? execFileSync('bash', [fileURLToPath(new URL('../../../deploy/builder/build-image.sh', import.meta.url)), '--print-tag'], { encoding: 'utf8' }).trim();
@@ -75,14 +77,15 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     maxBytes: config.IMG_CACHE_MAX_MB * 1024 * 1024,
   });
   await cache.init();
-  const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'image-creator' });
+  const registry = createRegistry('image-creator');
+  const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'image-creator', metrics: brokerMetrics(registry) });
   const cancellations = new Cancellations();
   await broker.subscribe(exchanges.control, cancelMessage, async (m) => {
     const stopped = cancellations.cancel(m.id);
     log.info({ jobId: m.id, stopped }, stopped ? 'cancel: stopping the build' : 'cancel: remembered');
   });
   await broker.consume(queues.image, imageMessage, buildHandler({
-    config, builderImage, runner, broker, jobs: new MongoJobStore(db), log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups, cancellations, builds, heartbeatMs: BUILD_HEARTBEAT_MS, sandboxRoot, builderVersion: builderVersion(), cache,
+    config, builderImage, runner, broker, jobs: new MongoJobStore(db), log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups, cancellations, builds, heartbeatMs: BUILD_HEARTBEAT_MS, sandboxRoot, builderVersion: builderVersion(), cache, metrics: buildMetrics(registry),
   }), { prefetch: config.IMG_BUILD_CONCURRENCY });
 
   // Images are kept for the retention the success email announces.
@@ -92,7 +95,9 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const sweeper = setInterval(sweep, 3_600_000);
   sweeper.unref();
 
+  const metricsServer = await serveMetrics(registry, { host: config.IMG_METRICS_HOST, port: config.IMG_METRICS_PORT, log });
   const stop = createShutdown(log, [
+    { name: 'stop metrics', run: () => metricsServer.close() },
     // Builds in flight go back to the queue rather than being failed: another instance (or this one
     // after a restart) builds them again.
     { name: 'hand back builds', run: () => broker.close({ handBack: true }) },
@@ -100,6 +105,6 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     { name: 'close database', run: () => db.close() },
     { name: 'stop the retention sweep', run: async () => clearInterval(sweeper) },
   ]);
-  log.info({ builderImage, concurrency: config.IMG_BUILD_CONCURRENCY }, 'ready');
-  return { stop: (reason = 'stop') => stop(reason) };
+  log.info({ builderImage, concurrency: config.IMG_BUILD_CONCURRENCY, metrics: `http://${config.IMG_METRICS_HOST}:${metricsServer.port}/metrics` }, 'ready');
+  return { metricsPort: metricsServer.port, stop: (reason = 'stop') => stop(reason) };
 }

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { commonEnv, env, parseConfig } from '@img/shared/config';
+import { commonEnv, env, metricsEnv, parseConfig } from '@img/shared/config';
 import { tokenSecretSetting } from '@img/shared/jobs';
 
 const schema = z.object({
+  ...metricsEnv(9103),
   ...commonEnv,
   /** The frontend's job-token key: the emails' links carry the job's token. */
   IMG_TOKEN_SECRET: tokenSecretSetting,

@@ -7,12 +7,13 @@ import { configForLog } from '@img/shared/config';
 import { connectDatabase, MongoJobStore } from '@img/shared/jobs';
 import { createLogger, redactUrl, type Logger } from '@img/shared/logging';
 import { createShutdown, retryWithBackoff, type RunningService } from '@img/shared/lifecycle';
+import { brokerMetrics, Counter, createRegistry, serveMetrics } from '@img/shared/metrics';
 import type { Config } from './config.ts';
 import { smtpMailer } from './mailer.ts';
 import { NotificationStore } from './notification-store.ts';
 import { notifyHandler } from './handlers/notify.ts';
 
-export async function start(config: Config, opts: { log?: Logger } = {}): Promise<RunningService> {
+export async function start(config: Config, opts: { log?: Logger } = {}): Promise<RunningService & { metricsPort: number }> {
   const log = opts.log ?? createLogger('notifier', { level: config.IMG_LOG_LEVEL });
   log.info({ config: configForLog(config) }, 'starting');
 
@@ -23,18 +24,23 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const notifications = new NotificationStore(db, config.IMG_SMTP_TIMEOUT_MS * 3 + 10_000);
   await notifications.init();
   const mailer = smtpMailer(config);
-  const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'notifier' });
+  const registry = createRegistry('notifier');
+  const emails = new Counter({ name: 'img_emails_total', help: 'Emails by job outcome and what became of them: sent, rejected by the relay, failed (tried again), undeliverable (given up)', labelNames: ['outcome', 'state'], registers: [registry] });
+  const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'notifier', metrics: brokerMetrics(registry) });
   await broker.consume(queues.notify, z.union([linkMessage, errorMessage, cancelledMessage]), notifyHandler({
     notifications, jobs: new MongoJobStore(db), mailer, log, publicUrl: config.IMG_PUBLIC_URL, tokenSecret: config.IMG_TOKEN_SECRET,
     retentionDays: config.IMG_IMAGE_RETENTION_DAYS,
+    counted: (outcome, state) => emails.inc({ outcome, state }),
     retry: { windowMs: config.IMG_MAIL_RETRY_WINDOW_S * 1000, maxDelayMs: config.IMG_MAIL_RETRY_MAX_DELAY_S * 1000 },
   }), { prefetch: config.IMG_MAIL_CONCURRENCY });
 
+  const metricsServer = await serveMetrics(registry, { host: config.IMG_METRICS_HOST, port: config.IMG_METRICS_PORT, log });
   const stop = createShutdown(log, [
+    { name: 'stop metrics', run: () => metricsServer.close() },
     { name: 'close broker', run: () => broker.close() },
     { name: 'close mailer', run: async () => mailer.close() },
     { name: 'close database', run: () => db.close() },
   ]);
-  log.info('ready');
-  return { stop: (reason = 'stop') => stop(reason) };
+  log.info({ metrics: `http://${config.IMG_METRICS_HOST}:${metricsServer.port}/metrics` }, 'ready');
+  return { metricsPort: metricsServer.port, stop: (reason = 'stop') => stop(reason) };
 }

@@ -6,6 +6,7 @@
 import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Channel } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
+import type { BrokerMetrics } from '../metrics/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { redactUrl } from '../logging/index.ts';
 import { DEFAULT_BACKOFF, RetryAbortedError, abortableSleep, retryWithBackoff, type Backoff } from '../lifecycle/backoff.ts';
@@ -22,6 +23,8 @@ export interface BrokerOptions {
   maxConnectAttempts?: number;
   /** Reconnect and consumer-reopen schedule; default DEFAULT_BACKOFF (at most 3 s, with jitter). */
   backoff?: Backoff;
+  /** Counts reconnects and dead letters (shared/metrics); none: not counted. */
+  metrics?: BrokerMetrics;
 }
 
 export interface DeliveryInfo {
@@ -92,6 +95,8 @@ export class Broker {
     return b;
   }
 
+  private everConnected = false;
+
   get connected(): boolean {
     return this.conn !== undefined;
   }
@@ -113,6 +118,8 @@ export class Broker {
         attempts = attempt;
         await this.open();
         this.log.info({ url: where, attempt }, 'connected to RabbitMQ');
+        if (this.everConnected) this.opts.metrics?.reconnected();
+        this.everConnected = true;
       }, {
         backoff: this.opts.backoff ?? DEFAULT_BACKOFF,
         maxAttempts: this.opts.maxConnectAttempts,
@@ -327,12 +334,14 @@ export class Broker {
       if (!result.success) {
         const issues = result.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`);
         log.warn({ issues }, 'invalid message dead-lettered');
+        this.opts.metrics?.deadLettered(spec.queue, 'invalid');
         safe(() => ch.nack(msg, false, false));
         return;
       }
       parsed = result.data;
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'message is not JSON, dead-lettered');
+      this.opts.metrics?.deadLettered(spec.queue, 'not_json');
       safe(() => ch.nack(msg, false, false));
       return;
     }
@@ -342,6 +351,7 @@ export class Broker {
     } catch (err) {
       if (err instanceof DeadLetter) {
         log.warn({ reason: err.reason }, 'message refused, dead-lettered');
+        this.opts.metrics?.deadLettered(spec.queue, 'refused');
         safe(() => ch.nack(msg, false, false));
         return;
       }
@@ -349,6 +359,7 @@ export class Broker {
       log.error({ err: (err as Error).message, retryInMs: delay }, 'handler failed, the message goes back to the queue');
       await abortableSleep(delay, this.stopped.signal);
       // After the queue's delivery limit RabbitMQ dead-letters it rather than redelivering.
+      if (attempt > (this.opts.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT)) this.opts.metrics?.deadLettered(spec.queue, 'delivery_limit');
       safe(() => ch.nack(msg, false, true));
     }
   }

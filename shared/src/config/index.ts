@@ -40,6 +40,15 @@ export const commonEnv = {
   IMG_IMAGE_RETENTION_DAYS: env.int(7, 1),
 };
 
+/**
+ * Where a service without an HTTP server of its own serves `/metrics`: loopback by default, so
+ * only this host (its Prometheus, or an SSH tunnel) reads it. Port 0 takes any free port.
+ */
+export const metricsEnv = (defaultPort: number) => ({
+  IMG_METRICS_HOST: env.str('127.0.0.1'),
+  IMG_METRICS_PORT: env.int(defaultPort, 0),
+});
+
 /** A copy of a config object fit for the log: URL passwords blanked, secret-named keys censored. */
 export function configForLog(config: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};

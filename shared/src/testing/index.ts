@@ -144,6 +144,8 @@ export async function queueDrained(queue: string, opts: { timeoutMs: number }): 
 export interface ServiceProcess {
   proc: ChildProcess;
   output: string[];
+  /** Where its `ready` line says its metrics are (the frontend's are under its public URL). */
+  metricsUrl?: string;
   /** SIGTERM, then waits for the exit. */
   stop(): Promise<void>;
   kill(): Promise<void>;
@@ -203,9 +205,12 @@ export async function startService(name: string, env: Record<string, string>, op
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  const readyLine = output.find((l) => /"msg":"ready"/.test(l));
+  const metricsUrl = readyLine ? (JSON.parse(readyLine) as { metrics?: string }).metrics : undefined;
   return {
     proc,
     output,
+    ...(metricsUrl ? { metricsUrl } : {}),
     stop: async () => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       await exited;
@@ -247,6 +252,8 @@ export async function stackEnv(extra: Record<string, string> = {}): Promise<Reco
     // Tests submit many jobs from one address: the per-client caps are tested where they are set lower.
     IMG_SUBMIT_RATE_LIMIT: '1000',
     IMG_MAX_PENDING_PER_SUBMITTER: '1000',
+    // Several copies of a service run at once in tests: each takes a free port for /metrics.
+    IMG_METRICS_PORT: '0',
     ...extra,
   };
 }

@@ -25,6 +25,8 @@ export interface JobActionDeps {
   reuse?: { registry: BuildRegistry; builderVersion: string; publicUrl: string };
   /** The per-submitter cap on pending jobs (by email and client address). */
   share?: FairShare;
+  /** Counts each accepted submission. */
+  submitted?: (source: 'kickstart' | 'template', type: string) => void;
 }
 
 export function jobActions(deps: JobActionDeps) {
@@ -62,6 +64,7 @@ export function jobActions(deps: JobActionDeps) {
       return fail(503, 'unavailable', 'the build queue is unavailable right now, so the job was not queued; try again in a minute');
     }
     log.info({ jobId: job.id, imagetype: job.type, source: job.source }, 'job queued');
+    deps.submitted?.(job.source, job.type);
     return { ok: true, value: job };
   }
 

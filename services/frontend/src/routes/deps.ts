@@ -12,6 +12,7 @@ import type { JobActions } from '../jobs/job-actions.ts';
 import type { JobIndex } from '../jobs/job-index.ts';
 import type { NotificationReader } from '../jobs/notifications.ts';
 import type { QueueEstimator } from '../jobs/queue-estimate.ts';
+import type { FrontendMetrics } from '../http/metrics.ts';
 
 export interface RouteDeps {
   config: Config;
@@ -33,4 +34,6 @@ export interface RouteDeps {
   platforms: string[];
   defaultTemplateText: string;
   log: Logger;
+  /** Request timing and the /metrics registry; none: no metrics are kept. */
+  metrics?: FrontendMetrics;
 }

@@ -3,6 +3,7 @@
 // its output directory lives in the container's own capped tmpfs. The host takes the output out as a
 // tar stream while the container waits for it, and reads it with sandbox-output.ts: regular files
 // with the expected names only, bounded, written by the host into a directory the build never saw.
+import type { BuildMetrics } from '../metrics.ts';
 import { lchown, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ImageMessage, Phase } from '@img/shared/contracts';
@@ -22,6 +23,8 @@ import type { PlannedBuild } from './plan.ts';
 
 export interface SandboxStepDeps {
   config: Config;
+  /** Counts whether the root file system cache answered. */
+  metrics?: Pick<BuildMetrics, 'cache'>;
   runner: DockerRunner;
   builderImage: string;
   builderVersion: string;
@@ -61,6 +64,7 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
 
   const cachePlan = deps.cache ? await deps.cache.plan(planned.plan, planned.include, deps.builderVersion, config.IMG_DEBIAN_MIRROR ?? '') : undefined;
   if (cachePlan && !cachePlan.shareable) jobLog.write('IMG: cache: this kickstart adds its own repositories, so nothing this build downloads or installs is kept for other builds\n');
+  if (cachePlan?.shareable) deps.metrics?.cache('rootfs', Boolean(cachePlan.rootfsHit));
   if (cachePlan?.rootfsHit) jobLog.write(`IMG: cache: installed root file system ${cachePlan.rootfsKey.slice(0, 12)} of an earlier build with the same packages and repositories is used\n`);
 
   const diskBytes = config.IMG_BUILD_DISK_MB * 1048576;

@@ -22,6 +22,7 @@ import { BuildFailure } from '../build/failure.ts';
 import { JobLog } from '../build/job-log.ts';
 import { planBuild } from '../build/plan.ts';
 import { runSandbox } from '../build/sandbox-run.ts';
+import { noBuildMetrics, type BuildMetrics } from '../metrics.ts';
 import { bootCheck } from '../build/boot-check.ts';
 
 export interface BuildDeps {
@@ -46,6 +47,8 @@ export interface BuildDeps {
   builderVersion: string;
   /** The shared package and root file system caches; none: every build downloads and installs everything. */
   cache?: BuildCache;
+  /** Prometheus figures of the builds; none: not counted. */
+  metrics?: BuildMetrics;
   /** The host uid and gid of the containers' root under userns-remap; none: the engine does not remap. */
   sandboxRoot?: { uid: number; gid: number } | undefined;
 }
@@ -76,6 +79,9 @@ export function buildHandler(deps: BuildDeps) {
 async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): Promise<void> {
   const { config } = deps;
   const log = deps.log.child({ jobId: msg.id, imagetype: msg.imagetype, attempt: info.attempt });
+  const metrics = deps.metrics ?? noBuildMetrics;
+  // Architecture is amd64 until a job can ask for another.
+  const labels = { type: msg.imagetype, arch: 'amd64' };
   const layout = new DataLayout(config.IMG_DATA_DIR);
   const paths = layout.job(msg.id);
   const jobUrls = new JobUrls(config.IMG_PUBLIC_URL);
@@ -96,8 +102,15 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
   await mkdir(layout.root('logs'), { recursive: true });
   const jobLog = new JobLog(paths.log, info.attempt > 1, config.IMG_MAX_LOG_MB);
   let phase: Phase = 'queued';
+  let phaseSince = Date.now();
   const progress: Promise<void>[] = [];
+  const endPhase = () => {
+    if (phase !== 'queued') metrics.phase(phase, (Date.now() - phaseSince) / 1000);
+    phaseSince = Date.now();
+  };
   const onPhase = (p: Phase) => {
+    if (p === phase) return;
+    endPhase();
     phase = p;
     progress.push(deps.broker.publish(routes.result, resultMessage, { id: msg.id, logfile: jobKeys(msg.id).log, phase: p }).catch((err: Error) => {
       log.warn({ err: err.message }, 'could not publish progress');
@@ -107,6 +120,8 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     jobLog.write(`\nIMG FAILED MISERABLY IN CREATING THE IMAGE!\n${f.code}: ${f.message}\n`);
     await jobLog.close();
     log.info({ code: f.code, message: f.message }, 'build failed');
+    metrics.failed(f.code, f.phase);
+    metrics.finished(labels, 'failed');
     // Whatever the build printed, the report must fit its contract, or the job would never end.
     const clip = (t: string, n: number) => (t.length > n ? `${t.slice(0, n - 1)}…` : t);
     const report = errorMessage.parse({
@@ -143,12 +158,16 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
         jobLog.write(`IMG: identical to an earlier build (same kickstart, image type and builder): answered from its image ${reused.filename}, sha256 ${reused.sha256}\n`);
         await jobLog.close();
         log.info('answered from an identical build');
+        metrics.cache('image', true);
+        metrics.finished(labels, 'reused');
         await deps.broker.publish(routes.link, linkMessage, { ...reused, request_hash: planned.hash });
         return;
       }
       if (!waiting) jobLog.write('IMG: an identical request is being built right now; this job waits for it and shares its image\n');
       await new Promise((r) => setTimeout(r, IDENTICAL_POLL_MS));
     }
+    metrics.cache('image', false);
+    metrics.started(labels, (Date.now() - known.job.created.getTime()) / 1000);
     claimedHash = planned.hash;
     const hash = claimedHash;
     heartbeat = setInterval(() => {
@@ -165,6 +184,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
       // The frontend has already marked the job cancelled and told the person.
       jobLog.write('\nIMG: the build was cancelled and its container stopped.\n');
       log.info('build cancelled');
+      metrics.finished(labels, 'cancelled');
       return;
     }
     if (planned.kind.boot && config.IMG_VERIFY_BOOT) {
@@ -178,6 +198,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     if (verified === 'cancelled') {
       await rm(paths.imageDir, { recursive: true, force: true });
       log.info('build cancelled');
+      metrics.finished(labels, 'cancelled');
       return;
     }
 
@@ -193,6 +214,8 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     await deps.builds.complete(claimedHash, { job: msg.id, filename, size, sha256, duration_s, ...(verified ? { verified } : {}) });
     completed = true;
     log.info({ size, duration_s, sandbox_s: built.sandboxS }, 'image built');
+    endPhase();
+    metrics.finished(labels, 'done', duration_s);
     await deps.broker.publish(routes.link, linkMessage, link);
   } catch (err) {
     const e = err as Error;

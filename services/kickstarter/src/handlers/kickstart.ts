@@ -11,6 +11,8 @@ export interface KickstartDeps {
   publicUrl: string;
   /** The operator's caps (IMG_MAX_DISK_MB); absent: the kickstart library's defaults. */
   limits?: KickstartLimits;
+  /** Counts each job: 'ok', or the error code it was refused with. */
+  counted?: (result: 'ok' | 'invalid_template') => void;
 }
 
 export function kickstartHandler(deps: KickstartDeps) {
@@ -22,6 +24,7 @@ export function kickstartHandler(deps: KickstartDeps) {
       const lines = formatTemplateIssues(file, issues);
       const first = issues[0];
       log.info({ errors: lines.length }, 'template rejected');
+      deps.counted?.('invalid_template');
       await deps.broker.publish(routes.error, errorMessage, {
         id: msg.id, email: msg.email, imagetype: msg.imagetype, code: 'invalid_template', phase: 'kickstarting',
         error: lines[0] ?? 'the template could not be read', excerpt: lines.slice(0, 50), url: new JobUrls(deps.publicUrl).log(msg.id),
@@ -41,5 +44,6 @@ export function kickstartHandler(deps: KickstartDeps) {
     for (const w of [...loaded.warnings, ...gen.warnings]) log.info({ warning: formatTemplateIssues(file, [w])[0] }, 'template warning');
     await deps.broker.publish(routes.build, imageMessage, { id: msg.id, email: msg.email, imagetype: msg.imagetype, ksfile: gen.kickstart });
     log.info('kickstart generated');
+    deps.counted?.('ok');
   };
 }

@@ -27,6 +27,8 @@ export interface NotifyDeps {
   tokenSecret: string;
   retentionDays: number;
   retry: { windowMs: number; maxDelayMs: number };
+  /** Counts each send: what became of it. */
+  counted?: (outcome: Outcome, state: 'sent' | 'rejected' | 'failed' | 'undeliverable') => void;
 }
 
 export function outcomeOf(msg: OutcomeMessage): Outcome {
@@ -85,19 +87,23 @@ async function tryOnce(deps: NotifyDeps, msg: OutcomeMessage, outcome: Outcome, 
     const { messageId } = await deps.mailer.send(mail);
     await deps.notifications.record({ ...base, state: 'sent', message_id: messageId });
     log.info({ try: tryNo }, 'email sent');
+    deps.counted?.(outcome, 'sent');
     return { state: 'handled' };
   } catch (err) {
     const e = err as Error & { responseCode?: number };
     if (isPermanentSmtpError(err)) {
       await deps.notifications.record({ ...base, state: 'rejected', error: `${e.responseCode}: ${e.message}` });
       log.warn({ responseCode: e.responseCode }, 'the relay rejected the address; not retrying');
+      deps.counted?.(outcome, 'rejected');
       return { state: 'handled' };
     }
     if (last) {
       await deps.notifications.record({ ...base, state: 'undeliverable', error: e.message });
       log.error({ err: e.message, try: tryNo }, 'email not delivered within the retry window');
+      deps.counted?.(outcome, 'undeliverable');
       return { state: 'handled' };
     }
+    deps.counted?.(outcome, 'failed');
     return { state: 'retry', error: e };
   }
 }
