@@ -38,7 +38,7 @@ running() { [ -f "$IMG_RUN_DIR/$1.pid" ] && kill -0 "$(cat "$IMG_RUN_DIR/$1.pid"
 # --- Debian packages -----------------------------------------------------------------------
 packages=(rabbitmq-server docker.io mmdebstrap zstd ca-certificates iproute2
           qemu-system-x86 qemu-utils mtools dosfstools e2fsprogs fdisk syslinux syslinux-common isolinux
-          xorriso squashfs-tools ovmf chromium docker-compose wrk)
+          xorriso squashfs-tools ovmf chromium docker-compose wrk python3-prometheus-client)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
