@@ -32,6 +32,8 @@ export interface ApiJob {
   links: Record<string, string>;
   /** The job's secret token: in the submission's answer, and for the token's holder. */
   token?: string;
+  /** Only in the answer to a submission with a callback_url. */
+  webhook_secret?: string;
 }
 
 export const finishedStatuses: readonly string[] = ['done', 'failed', 'cancelled'];

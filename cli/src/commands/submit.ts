@@ -7,13 +7,14 @@ import { commandArgs } from '../args.ts';
 import { ApiError, commonOptions, describeError, finishedStatuses, ImgClient, serverUrl, shownLink, stateLine, type ApiJob } from '../client.ts';
 import { TokenStore } from '../token-store.ts';
 
-const USAGE = `usage: img submit (--ks FILE | [--config FILE] --platform NAME [--overlay TEXT]) --type TYPE --email ADDR [--wait] [--server URL]
+const USAGE = `usage: img submit (--ks FILE | [--config FILE] --platform NAME [--overlay TEXT]) --type TYPE --email ADDR [--callback-url URL] [--wait] [--server URL]
   --ks FILE         a kickstart file
   --config FILE     a YAML template (default: the server's own)
   --platform NAME   a platform of the template
   --overlay TEXT    packages to add, @groups, -packages to leave out, comma-separated
   --type TYPE       the image type, such as tar (the server lists them at /api/v1/image-types)
   --email ADDR      where the link or the error is mailed
+  --callback-url URL  where the outcome is posted too, signed (the secret is printed once, to stderr)
   --wait            follow the build; exit 0 when the image is built, 1 when it failed or was cancelled
   --server URL      the IMG server (default: $IMG_SERVER, else http://localhost:8080)
 The job's token is kept in $XDG_STATE_HOME/img/tokens.json (else ~/.local/state/img/tokens.json),
@@ -55,7 +56,7 @@ export async function run(args: string[]): Promise<number> {
   const parsed = commandArgs('submit', USAGE, args, {
     ...commonOptions(),
     ks: { type: 'string' }, config: { type: 'string' }, platform: { type: 'string' }, overlay: { type: 'string' },
-    type: { type: 'string' }, email: { type: 'string' }, wait: { type: 'boolean' }, interval: { type: 'string' },
+    type: { type: 'string' }, email: { type: 'string' }, wait: { type: 'boolean' }, interval: { type: 'string' }, 'callback-url': { type: 'string' },
   });
   if (typeof parsed === 'number') return parsed;
   const { values } = parsed;
@@ -80,12 +81,14 @@ export async function run(args: string[]): Promise<number> {
   }
   if (values.platform) form.set('platform', values.platform);
   if (values.overlay) form.set('overlay', values.overlay);
+  if (values['callback-url']) form.set('callback_url', values['callback-url']);
 
   const client = new ImgClient(serverUrl(values.server));
   try {
     const job = await client.submit(form);
     process.stdout.write(`${job.id}\n`);
     process.stderr.write(`queued: ${shownLink(job.links.page)}\n`);
+    if (job.webhook_secret) process.stderr.write(`webhook secret (verifies the posts to your callback; shown once): ${job.webhook_secret}\n`);
     if (job.token) {
       const store = new TokenStore();
       try {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, env, parseConfig } from '@img/shared/config';
+import { commonEnv, env, parseConfig, webhookEnv } from '@img/shared/config';
 import { tokenSecretSetting } from '@img/shared/jobs';
 
 const trustProxy = z.string().default('false').transform((v, ctx): boolean | number => {
@@ -13,6 +13,7 @@ const trustProxy = z.string().default('false').transform((v, ctx): boolean | num
 
 const schema = z.object({
   ...commonEnv,
+  ...webhookEnv,
   IMG_HTTP_HOST: env.str('0.0.0.0'),
   IMG_HTTP_PORT: env.int(8080, 0),
   /** Largest `part --size` (and template PartSize) accepted, in MiB; the kickstarter and image-creator hold to the same. */

@@ -29,6 +29,7 @@ import { QueueEstimator } from './jobs/queue-estimate.ts';
 import { TrackedJobStore } from './jobs/tracked-job-store.ts';
 import { frontendMetrics } from './http/metrics.ts';
 import { brokerMetrics, createRegistry } from '@img/shared/metrics';
+import { AddressPolicy } from '@img/shared/webhooks';
 
 export async function start(config: Config, opts: { log?: Logger } = {}): Promise<RunningService & { port: number }> {
   const log = opts.log ?? createLogger('frontend', { level: config.IMG_LOG_LEVEL });
@@ -87,6 +88,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     platforms: listPlatforms(loaded.template),
     defaultTemplateText: templateText,
     metrics,
+    callbacks: { hosts: config.IMG_WEBHOOK_HOSTS, policy: new AddressPolicy({ allowRanges: config.IMG_WEBHOOK_ALLOW_RANGES, dnsServers: config.IMG_WEBHOOK_DNS_SERVERS }) },
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.IMG_HTTP_PORT, config.IMG_HTTP_HOST, () => resolve(s));

@@ -3,6 +3,7 @@
 import { EMAIL_CONTROL_MESSAGE, emailControlCharacter, emailSchema, imageTypes, legacyImageTypes, type ImageType } from '@img/shared/contracts';
 import { formatTemplateIssues, generateKickstart, loadTemplate, parseKickstart, type KickstartLimits } from '@img/shared/kickstart';
 import type { NewJob } from '@img/shared/jobs';
+import { checkCallbackUrl, type CallbackRules } from '@img/shared/webhooks';
 
 export interface FieldError {
   field: string;
@@ -17,6 +18,8 @@ export interface SubmissionInput {
   template?: { text: string; filename?: string };
   platform?: string;
   overlay?: string;
+  /** Where to post the outcome (a signed webhook); checked by checkCallback. */
+  callback_url?: string;
   /** The client address it came from (see jobs/fair-share.ts), kept on the job for the per-client cap. */
   client?: string;
 }
@@ -91,5 +94,14 @@ export function checkSubmission(input: SubmissionInput, defaults: { templateText
   }
   if (errors.length > 0) return { ok: false, errors };
   if (input.client) job.client = input.client;
+  if (input.callback_url?.trim()) job.callback_url = input.callback_url.trim();
   return { ok: true, job, kind: useTemplate ? 'template' : 'kickstart' };
+}
+
+/** The callback URL's problems: its form, the operator's allow-list, and where its name resolves now. */
+export async function checkCallback(input: SubmissionInput, rules: CallbackRules): Promise<FieldError[]> {
+  const url = input.callback_url?.trim();
+  if (!url) return [];
+  const problem = await checkCallbackUrl(url, rules);
+  return problem ? [{ field: 'callback_url', message: `the callback URL ${problem}` }] : [];
 }

@@ -1,9 +1,15 @@
 import { z } from 'zod';
-import { commonEnv, env, metricsEnv, parseConfig } from '@img/shared/config';
+import { commonEnv, env, metricsEnv, parseConfig, webhookEnv } from '@img/shared/config';
 import { tokenSecretSetting } from '@img/shared/jobs';
 
 const schema = z.object({
   ...metricsEnv(9103),
+  ...webhookEnv,
+  /** A webhook receiver's whole answer must come within this. */
+  IMG_WEBHOOK_TIMEOUT_MS: env.int(10_000, 100),
+  /** How long a webhook is tried again, with a doubling wait up to the max delay, before it is given up. */
+  IMG_WEBHOOK_RETRY_WINDOW_S: env.int(3600, 1),
+  IMG_WEBHOOK_RETRY_MAX_DELAY_S: env.int(300, 1),
   ...commonEnv,
   /** The frontend's job-token key: the emails' links carry the job's token. */
   IMG_TOKEN_SECRET: tokenSecretSetting,

@@ -12,6 +12,9 @@ import type { Config } from './config.ts';
 import { smtpMailer } from './mailer.ts';
 import { NotificationStore } from './notification-store.ts';
 import { notifyHandler } from './handlers/notify.ts';
+import { webhookHandler } from './handlers/webhook.ts';
+import { WebhookStore } from './webhook-store.ts';
+import { AddressPolicy } from '@img/shared/webhooks';
 
 export async function start(config: Config, opts: { log?: Logger } = {}): Promise<RunningService & { metricsPort: number }> {
   const log = opts.log ?? createLogger('notifier', { level: config.IMG_LOG_LEVEL });
@@ -32,6 +35,18 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     retentionDays: config.IMG_IMAGE_RETENTION_DAYS,
     counted: (outcome, state) => emails.inc({ outcome, state }),
     retry: { windowMs: config.IMG_MAIL_RETRY_WINDOW_S * 1000, maxDelayMs: config.IMG_MAIL_RETRY_MAX_DELAY_S * 1000 },
+  }), { prefetch: config.IMG_MAIL_CONCURRENCY });
+
+  // The lease outlives the slowest post (the receiver's timeout, twice over for a redirect).
+  const deliveries = new WebhookStore(db, config.IMG_WEBHOOK_TIMEOUT_MS * 4 + 10_000);
+  await deliveries.init();
+  const webhooks = new Counter({ name: 'img_webhooks_total', help: 'Webhook posts by job outcome and what became of them: delivered, failed (tried again), refused (address not allowed), undeliverable (given up)', labelNames: ['outcome', 'state'], registers: [registry] });
+  await broker.consume(queues.webhook, z.union([linkMessage, errorMessage, cancelledMessage]), webhookHandler({
+    deliveries, jobs: new MongoJobStore(db), log, publicUrl: config.IMG_PUBLIC_URL, tokenSecret: config.IMG_TOKEN_SECRET,
+    hosts: config.IMG_WEBHOOK_HOSTS, policy: new AddressPolicy({ allowRanges: config.IMG_WEBHOOK_ALLOW_RANGES, dnsServers: config.IMG_WEBHOOK_DNS_SERVERS }),
+    timeoutMs: config.IMG_WEBHOOK_TIMEOUT_MS,
+    retry: { windowMs: config.IMG_WEBHOOK_RETRY_WINDOW_S * 1000, maxDelayMs: config.IMG_WEBHOOK_RETRY_MAX_DELAY_S * 1000 },
+    counted: (outcome, state) => webhooks.inc({ outcome, state }),
   }), { prefetch: config.IMG_MAIL_CONCURRENCY });
 
   const metricsServer = await serveMetrics(registry, { host: config.IMG_METRICS_HOST, port: config.IMG_METRICS_PORT, log });

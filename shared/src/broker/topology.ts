@@ -18,6 +18,8 @@ export const queues = {
   error: 'error_queue',
   result: 'result_queue',
   notify: 'notify_queue',
+  /** Every outcome again, for webhooks: a receiver that is down holds back its own posts, never the emails. */
+  webhook: 'webhook_queue',
   deadLetter: 'dead_letter_queue',
 } as const;
 export type QueueName = (typeof queues)[keyof typeof queues];
@@ -44,6 +46,9 @@ const bindings: Array<{ queue: QueueName; exchange: string; key: string }> = [
   { queue: queues.notify, ...routes.link },
   { queue: queues.notify, ...routes.error },
   { queue: queues.notify, ...routes.cancelled },
+  { queue: queues.webhook, ...routes.link },
+  { queue: queues.webhook, ...routes.error },
+  { queue: queues.webhook, ...routes.cancelled },
 ];
 
 export const DEFAULT_DELIVERY_LIMIT = 5;
@@ -55,7 +60,7 @@ export async function declareTopology(ch: Channel, deliveryLimit = DEFAULT_DELIV
   await ch.assertExchange(exchanges.control, 'fanout', { durable: true });
   await ch.assertQueue(queues.deadLetter, { durable: true });
   await ch.bindQueue(queues.deadLetter, exchanges.deadLetter, '');
-  for (const q of [queues.kickstarter, queues.image, queues.link, queues.error, queues.result, queues.notify]) {
+  for (const q of [queues.kickstarter, queues.image, queues.link, queues.error, queues.result, queues.notify, queues.webhook]) {
     await ch.assertQueue(q, {
       durable: true,
       arguments: {

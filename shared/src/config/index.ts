@@ -49,6 +49,20 @@ export const metricsEnv = (defaultPort: number) => ({
   IMG_METRICS_PORT: env.int(defaultPort, 0),
 });
 
+const list = z.string().default('').transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+/**
+ * Where webhooks may go, read by the frontend (at submission) and the notifier (at each send).
+ * IMG_WEBHOOK_HOSTS: allowed hosts (`name`, `*.domain`, or `*`); empty: webhooks are off.
+ * IMG_WEBHOOK_ALLOW_RANGES: CIDRs of loopback, link-local or private ranges that are allowed anyway.
+ * IMG_WEBHOOK_DNS_SERVERS: resolve callback hosts with these servers; empty: the system's resolver.
+ */
+export const webhookEnv = {
+  IMG_WEBHOOK_HOSTS: list,
+  IMG_WEBHOOK_ALLOW_RANGES: list,
+  IMG_WEBHOOK_DNS_SERVERS: list,
+};
+
 /** A copy of a config object fit for the log: URL passwords blanked, secret-named keys censored. */
 export function configForLog(config: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -60,6 +60,8 @@ export interface Job {
   request_hash?: string;
   /** The submitter's client address (an IPv6 one by its /64), for the per-client pending cap; never shown. */
   client?: string;
+  /** Where the outcome is posted when the job ends (a signed webhook); see shared/webhooks. */
+  callback_url?: string;
   /** The boot check of a disk or ISO image, as image-creator recorded it. */
   verified?: { ok: boolean; detail: string; seconds: number };
   error?: string;
@@ -73,7 +75,7 @@ export interface Job {
 }
 
 export type NewJob = Pick<Job, 'email' | 'type' | 'source'> &
-  Partial<Pick<Job, 'kickstart' | 'config' | 'platform' | 'overlay' | 'filename' | 'request_hash' | 'client'>>;
+  Partial<Pick<Job, 'kickstart' | 'config' | 'platform' | 'overlay' | 'filename' | 'request_hash' | 'client' | 'callback_url'>>;
 
 /** 128 random bits: a job id cannot be guessed from another one. */
 export function newJobId(): string {

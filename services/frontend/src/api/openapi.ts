@@ -26,6 +26,7 @@ const submission = {
     config: { type: 'string', description: 'a YAML template (optional; the default template otherwise)' },
     platform: { type: 'string', description: 'a platform of the template; see /api/v1/platforms' },
     overlay: { type: 'string', description: 'comma-separated packages, @groups, -exclusions' },
+    callback_url: { type: 'string', format: 'uri', maxLength: 2048, description: 'http(s) URL the outcome is posted to, signed after the Standard Webhooks convention with the webhook_secret of the answer; the host must be on the operator\'s allow-list' },
   },
   required: ['email', 'imagetype'],
 };

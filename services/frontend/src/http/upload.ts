@@ -23,6 +23,8 @@ export function submissionParser(maxUploadBytes: number) {
   const jsonBody = z.object({
     email: text(254), imagetype: text(40), platform: text(100), overlay: text(64 * 1024),
     kickstart: text(maxUploadBytes), config: text(maxUploadBytes),
+    // Longer than a callback may be, so the check can say how long it is allowed to be.
+    callback_url: text(64 * 1024),
   }).strict();
 
   function fromFields(body: Record<string, unknown>, files: Record<string, Express.Multer.File[] | undefined>, client: string): Parsed {
@@ -39,12 +41,13 @@ export function submissionParser(maxUploadBytes: number) {
       imagetype: str('imagetype'),
       platform: str('platform'),
       overlay: str('overlay'),
+      callback_url: str('callback_url'),
       kickstart: ks ? { text: ks.buffer.toString('utf8'), filename: ks.originalname } : pasted ? { text: pasted } : undefined,
       template: tpl ? { text: tpl.buffer.toString('utf8'), filename: tpl.originalname } : str('config') ? { text: str('config')! } : undefined,
       client,
     };
     // An uploaded kickstart comes back in the text box: a browser cannot fill a file input again.
-    const values = { email: input.email ?? '', imagetype: input.imagetype ?? '', platform: input.platform ?? '', overlay: input.overlay ?? '', kickstart: pasted ?? input.kickstart?.text ?? '' };
+    const values = { email: input.email ?? '', imagetype: input.imagetype ?? '', platform: input.platform ?? '', overlay: input.overlay ?? '', callback_url: input.callback_url ?? '', kickstart: pasted ?? input.kickstart?.text ?? '' };
     return { ok: true, input, values };
   }
 

@@ -1,11 +1,8 @@
 // Small formatters the templates use; every value they return is still escaped by ejs.
 /** `j***@example.com`: the first character and the domain, never the whole address. */
-export function maskEmail(email: string): string {
-  const at = email.lastIndexOf('@');
-  const user = at >= 0 ? email.slice(0, at) : email;
-  const domain = at >= 0 ? email.slice(at + 1) : '';
-  return `${user.slice(0, 1)}***@${domain}`;
-}
+import { maskEmail } from '@img/shared/jobs';
+
+export { maskEmail };
 
 export function formatDuration(seconds: number | undefined): string {
   if (seconds === undefined || !Number.isFinite(seconds)) return '';

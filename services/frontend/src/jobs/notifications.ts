@@ -26,10 +26,13 @@ export interface EmailState {
 
 export class NotificationReader {
   private readonly model: Model<NotificationRecord>;
+  private readonly webhooks: Model<WebhookRecord>;
 
   constructor(conn: Connection) {
     this.model = (conn.models.FrontendNotification as Model<NotificationRecord> | undefined)
       ?? conn.model<NotificationRecord>('FrontendNotification', schema);
+    this.webhooks = (conn.models.FrontendWebhookDelivery as Model<WebhookRecord> | undefined)
+      ?? conn.model<WebhookRecord>('FrontendWebhookDelivery', webhookSchema);
   }
 
   /** Undefined while the job has not finished: no email is due yet. */
@@ -40,4 +43,33 @@ export class NotificationReader {
     if (rec.state === 'sent') return { state: 'sent', at: rec.at };
     return { state: 'not-delivered', error: rec.error ?? rec.state, at: rec.at };
   }
+
+  /** The webhook's delivery, for a job with a callback_url; undefined while the job has not finished. */
+  async webhookFor(id: string, status: JobStatus): Promise<WebhookState | undefined> {
+    if (status !== 'done' && status !== 'failed' && status !== 'cancelled') return undefined;
+    const rec = await this.webhooks.findById(`${id}:${status}`).lean<WebhookRecord>();
+    if (!rec) return { state: 'pending' };
+    return { state: rec.state, attempts: rec.attempts, at: rec.at, ...(rec.status_code ? { status_code: rec.status_code } : {}), ...(rec.error ? { error: rec.error } : {}) };
+  }
 }
+
+interface WebhookRecord {
+  _id: string;
+  state: 'delivered' | 'retrying' | 'refused' | 'undeliverable';
+  attempts: number;
+  at: Date;
+  status_code?: number;
+  error?: string;
+}
+
+export interface WebhookState {
+  state: 'pending' | WebhookRecord['state'];
+  attempts?: number;
+  at?: Date;
+  status_code?: number;
+  error?: string;
+}
+
+const webhookSchema = new mongoose.Schema<WebhookRecord>({
+  _id: String, state: String, attempts: Number, at: Date, status_code: Number, error: String,
+}, { collection: 'webhook_deliveries', versionKey: false, autoCreate: false, autoIndex: false, strict: false });

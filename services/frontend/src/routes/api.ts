@@ -3,9 +3,10 @@ import express, { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { imageTypes, jobIdSchema, legacyImageTypes } from '@img/shared/contracts';
 import type { Job } from '@img/shared/jobs';
+import { webhookSecret } from '@img/shared/webhooks';
 import { sendError } from '../http/respond.ts';
 import { jobFilePaths, readLog } from '../jobs/job-files.ts';
-import { checkSubmission } from '../submission.ts';
+import { checkCallback, checkSubmission } from '../submission.ts';
 import { openApiDocument } from '../api/openapi.ts';
 import { loadJob } from './common.ts';
 import { fullJobView, publicJobView, shownSources } from './job-views.ts';
@@ -68,8 +69,9 @@ export function apiRoutes(deps: RouteDeps): Router {
       return;
     }
     const checked = checkSubmission(parsed.input, { templateText: deps.defaultTemplateText, limits: { maxRootSizeMib: deps.config.IMG_MAX_DISK_MB } });
-    if (!checked.ok) {
-      sendError(req, res, 400, 'invalid_request', checked.errors.map((e) => `${e.field}: ${e.message}`).join('; '), { fields: checked.errors });
+    const errors = [...(checked.ok ? [] : checked.errors), ...(await checkCallback(parsed.input, deps.callbacks))];
+    if (!checked.ok || errors.length > 0) {
+      sendError(req, res, 400, 'invalid_request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { fields: errors });
       return;
     }
     const queued = await actions.queue(checked.job);
@@ -78,7 +80,9 @@ export function apiRoutes(deps: RouteDeps): Router {
       return;
     }
     // The one answer that hands out the job's token: the submitter keeps it (the email's links carry it too).
-    res.status(201).location(`/api/v1/jobs/${queued.value.id}`).json(full(queued.value));
+    // The webhook's signing secret is handed out here too, and only here.
+    const secret = queued.value.callback_url ? { webhook_secret: webhookSecret(deps.config.IMG_TOKEN_SECRET, queued.value.id) } : {};
+    res.status(201).location(`/api/v1/jobs/${queued.value.id}`).json({ ...full(queued.value), ...secret });
   });
 
   /** Clears every finished job (operator). DELETE, so a cross-site form cannot send it with a browser's saved credentials. */
@@ -106,8 +110,11 @@ export function apiRoutes(deps: RouteDeps): Router {
       res.json(publicJobView(base, job, spot));
       return;
     }
-    const email = await deps.notifications.forJob(job.id, job.status);
-    res.json(fullJobView(base, job, access.tokenOf(job), { spot, email, reveal: reveal.data.reveal === 'secrets' }));
+    const [email, webhook] = await Promise.all([
+      deps.notifications.forJob(job.id, job.status),
+      job.callback_url ? deps.notifications.webhookFor(job.id, job.status) : undefined,
+    ]);
+    res.json(fullJobView(base, job, access.tokenOf(job), { spot, email, webhook, reveal: reveal.data.reveal === 'secrets' }));
   });
 
   /** The kickstart as text, passwords blanked unless ?reveal=secrets. */

@@ -1,5 +1,6 @@
 // What the route modules receive from the composition root.
 import type { RequestHandler } from 'express';
+import type { CallbackRules } from '@img/shared/webhooks';
 import type { JobStore } from '@img/shared/jobs';
 import type { Logger } from '@img/shared/logging';
 import type { Config } from '../config.ts';
@@ -20,7 +21,7 @@ export interface RouteDeps {
   index: JobIndex;
   estimator: QueueEstimator;
   actions: JobActions;
-  notifications: Pick<NotificationReader, 'forJob'>;
+  notifications: Pick<NotificationReader, 'forJob' | 'webhookFor'>;
   hub: SseHub;
   csrf: Csrf;
   operator: OperatorAuth;
@@ -34,6 +35,8 @@ export interface RouteDeps {
   platforms: string[];
   defaultTemplateText: string;
   log: Logger;
+  /** The operator's rules for callback URLs (IMG_WEBHOOK_*). */
+  callbacks: CallbackRules;
   /** Request timing and the /metrics registry; none: no metrics are kept. */
   metrics?: FrontendMetrics;
 }

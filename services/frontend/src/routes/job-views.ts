@@ -2,12 +2,11 @@
 // job page opened without its token) holds only harmless fields: the submitter masked, the type,
 // the state, the place in the queue and the timings. The full view is for the job's owner (its
 // token) and the operator, with passwords in the kickstart blanked unless revealed.
-import type { Job } from '@img/shared/jobs';
+import { publicJobFields, type Job } from '@img/shared/jobs';
 import { JobUrls } from '@img/shared/layout';
-import { maskEmail } from '../http/view-helpers.ts';
 import { tokenQuery } from '../http/job-access.ts';
 import type { QueueSpot } from '../jobs/queue-estimate.ts';
-import type { EmailState } from '../jobs/notifications.ts';
+import type { EmailState, WebhookState } from '../jobs/notifications.ts';
 import type { JobSummary } from '../jobs/job-summary.ts';
 import { redactSecrets } from '../jobs/redact-secrets.ts';
 
@@ -16,11 +15,6 @@ type Shown = Pick<Job, 'id' | 'email' | 'type' | 'status' | 'phase' | 'created'>
 function queueFields(spot: QueueSpot | undefined) {
   if (!spot) return {};
   return { queue_position: spot.position, ...(spot.startAt ? { estimated_start: spot.startAt.toISOString() } : {}) };
-}
-
-function publicLinks(base: string, job: Pick<Job, 'id'>) {
-  const urls = new JobUrls(base);
-  return { page: urls.page(job.id), api: urls.api(job.id) };
 }
 
 /** Every link of the job, each carrying its token. */
@@ -39,11 +33,8 @@ export function ownerLinks(base: string, job: Pick<Job, 'id' | 'status'>, token:
 
 /** What anyone may see of a job: in the queue, and on its page or API without the token. */
 export function publicJobView(base: string, job: Shown | JobSummary, spot?: QueueSpot) {
-  const out: Record<string, unknown> = {
-    id: job.id, email: maskEmail(job.email), type: job.type, status: job.status, phase: job.phase, created: job.created,
-  };
-  for (const k of ['progress', 'started', 'finished', 'duration_s'] as const) if (job[k] !== undefined && job[k] !== null) out[k] = job[k];
-  return { ...out, ...queueFields(spot), links: publicLinks(base, job) };
+  const { links, ...out } = publicJobFields(base, job);
+  return { ...out, ...queueFields(spot), links };
 }
 
 /** The kickstart and template with their passwords blanked, unless `reveal`. */
@@ -56,13 +47,13 @@ export function shownSources(job: Pick<Job, 'kickstart' | 'config'>, reveal: boo
 }
 
 /** The whole job, for its owner and the operator: no paths inside the server, passwords blanked unless revealed. */
-export function fullJobView(base: string, job: Job, token: string, opts: { spot?: QueueSpot; email?: EmailState; reveal?: boolean } = {}) {
+export function fullJobView(base: string, job: Job, token: string, opts: { spot?: QueueSpot; email?: EmailState; webhook?: WebhookState | undefined; reveal?: boolean } = {}) {
   const { logfile: _l, client: _c, kickstart: _k, config: _g, ...rest } = job as Job & { client?: string };
   const sources = shownSources(job, opts.reveal ?? false);
   const shown: Record<string, unknown> = { ...rest };
   for (const [k, v] of Object.entries(sources)) if (v !== undefined) shown[k] = v;
   return {
-    ...shown, token, ...queueFields(opts.spot), ...(opts.email ? { email_status: opts.email } : {}),
+    ...shown, token, ...queueFields(opts.spot), ...(opts.email ? { email_status: opts.email } : {}), ...(opts.webhook ? { webhook_status: opts.webhook } : {}),
     links: ownerLinks(base, job, token),
   };
 }

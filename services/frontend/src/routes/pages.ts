@@ -75,15 +75,16 @@ export function pageRoutes(deps: RouteDeps): Router {
       return;
     }
     const full = who === 'owner' || who === 'operator';
-    const [email, log] = full ? await Promise.all([
+    const [email, webhook, log] = full ? await Promise.all([
       deps.notifications.forJob(job.id, job.status),
+      job.callback_url ? deps.notifications.webhookFor(job.id, job.status) : undefined,
       frag.data.fragment ? undefined : readLogTail(jobFilePaths(config.IMG_DATA_DIR, job.id).log, LOG_PAGE_BYTES),
-    ]) : [undefined, undefined];
+    ]) : [undefined, undefined, undefined];
     const reveal = frag.data.reveal === 'secrets';
     // Every link of a full page carries the token, so they work for the owner and the operator alike.
     const tq = full ? tokenQuery(deps.access.tokenOf(job)) : '';
     const view = {
-      title: `Job ${job.id.slice(0, 8)}`, job, log, email, spot: estimator.current().spots.get(job.id), now: new Date(),
+      title: `Job ${job.id.slice(0, 8)}`, job, log, email, webhook, spot: estimator.current().spots.get(job.id), now: new Date(),
       finished: terminalStatuses.includes(job.status), full, tq, reveal,
       isOperator: who === 'operator', sources: full ? shownSources(job, reveal) : {},
       stateUrl: `/job/${job.id}${full ? tokenQuery(deps.access.tokenOf(job), { fragment: 'state' }) : '?fragment=state'}`,

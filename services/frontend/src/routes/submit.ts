@@ -1,7 +1,7 @@
 // IMG's form: GET shows it, POST checks the submission and queues it, or shows the form again
 // with every error next to its field and the person's input kept.
 import { Router, type Request, type Response } from 'express';
-import { checkSubmission, type FieldError } from '../submission.ts';
+import { checkCallback, checkSubmission, type FieldError } from '../submission.ts';
 import { tokenQuery } from '../http/job-access.ts';
 import { sendError } from '../http/respond.ts';
 import type { RouteDeps } from './deps.ts';
@@ -28,9 +28,10 @@ export function submitRoutes(deps: RouteDeps): Router {
       return;
     }
     const checked = checkSubmission(parsed.input, { templateText: deps.defaultTemplateText, limits: { maxRootSizeMib: deps.config.IMG_MAX_DISK_MB } });
-    if (!checked.ok) {
+    const errors = [...(checked.ok ? [] : checked.errors), ...(await checkCallback(parsed.input, deps.callbacks))];
+    if (!checked.ok || errors.length > 0) {
       res.status(400);
-      form(res, parsed.values, checked.errors);
+      form(res, parsed.values, errors);
       return;
     }
     const queued = await deps.actions.queue(checked.job);
