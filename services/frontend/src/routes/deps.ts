@@ -35,7 +35,7 @@ export interface RouteDeps {
   platforms: string[];
   defaultTemplateText: string;
   log: Logger;
-  /** The operator's rules for callback URLs (IMG_WEBHOOK_*). */
+  /** The operator's rules for callback URLs (the webhook settings). */
   callbacks: CallbackRules;
   /** Request timing and the /metrics registry; none: no metrics are kept. */
   metrics?: FrontendMetrics;
