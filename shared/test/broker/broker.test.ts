@@ -6,7 +6,8 @@ import amqp from 'amqplib';
 import { Broker, queues, routes, exchanges } from '../../src/broker/index.ts';
 import { imageMessage, type ImageMessage } from '../../src/contracts/index.ts';
 import { newJobId } from '../../src/jobs/index.ts';
-import { connectTestBroker, purgeAllQueues, repoRoot, testEnv, waitFor } from '../../src/testing/index.ts';
+import { connectTestBroker, purgeAllQueues, repoRoot, testEnv, testLogger, waitFor } from '../../src/testing/index.ts';
+import { startRabbitNode } from './fixtures/rabbit-node.ts';
 
 function buildMessage(): ImageMessage {
   return { id: newJobId(), email: 'someone@example.com', imagetype: 'tar', ksfile: '%packages\nhostname\n%end\n', version: 1 };
@@ -62,20 +63,36 @@ beforeEach(async () => {
 });
 
 test('a message published with confirms survives a RabbitMQ restart, and the client reconnects', async () => {
-  const msg = buildMessage();
-  await broker.publish(routes.build, imageMessage, msg);
-  execFileSync('rabbitmqctl', ['-n', 'rabbit@localhost', 'stop_app'], { stdio: 'ignore' });
+  // A node of the test's own: stopping the shared one would stop every other user of this machine's broker.
+  const node = await startRabbitNode();
+  const own = await Broker.connect({ url: node.url, logger: testLogger('restart-test'), name: 'restart-test', backoff: { initialMs: 100, maxMs: 500 } });
+  const raw = async () => {
+    const conn = await amqp.connect(node.url);
+    try {
+      const m = await (await conn.createChannel()).get(queues.image, { noAck: true });
+      return m ? JSON.parse(m.content.toString()) as unknown : null;
+    } finally {
+      await conn.close();
+    }
+  };
   try {
-    await waitFor('the client to notice', async () => !broker.connected, { timeoutMs: 10_000 });
+    const msg = buildMessage();
+    await own.publish(routes.build, imageMessage, msg);
+    await node.ctl('stop_app');
+    try {
+      await waitFor('the client to notice', async () => !own.connected, { timeoutMs: 10_000 });
+    } finally {
+      await node.ctl('start_app');
+    }
+    assert.deepEqual(await waitFor('the message after the restart', raw, { timeoutMs: 30_000, intervalMs: 500 }), msg);
+    // The same Broker object publishes again once it has reconnected by itself.
+    const second = buildMessage();
+    await own.publish(routes.build, imageMessage, second);
+    assert.deepEqual(await raw(), second);
   } finally {
-    execFileSync('rabbitmqctl', ['-n', 'rabbit@localhost', 'start_app'], { stdio: 'ignore' });
+    await own.close();
+    await node.stop();
   }
-  const got = await waitFor('the message after the restart', () => getRaw(queues.image), { timeoutMs: 30_000, intervalMs: 500 });
-  assert.deepEqual(got.body, msg);
-  // The same Broker object publishes again once it has reconnected by itself.
-  const second = buildMessage();
-  await broker.publish(routes.build, imageMessage, second);
-  assert.deepEqual((await getRaw(queues.image))?.body, second);
 });
 
 test('publish refuses a message that does not match its contract, and nothing is queued', async () => {
