@@ -1,5 +1,6 @@
 // What the route modules receive from the composition root.
 import type { RequestHandler } from 'express';
+import type { Connection } from 'mongoose';
 import type { JobStore } from '@img/shared/jobs';
 import type { Logger } from '@img/shared/logging';
 import type { Config } from '../config.ts';
@@ -36,4 +37,6 @@ export interface RouteDeps {
   log: Logger;
   /** Request timing and the /metrics registry; none: no metrics are kept. */
   metrics?: FrontendMetrics;
+  /** The database, for the operator's dashboard (its time series); none: no dashboard. */
+  db?: Connection;
 }
