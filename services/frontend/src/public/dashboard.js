@@ -13,37 +13,55 @@
   const pct = (r) => (r == null ? '–' : `${Math.round(r * 100)} %`);
   const text = (id, value) => { const el = document.getElementById(id); if (el) el.textContent = value; };
 
-  /** One chart: x in epoch seconds, then one series per entry of `lines`. */
+  /**
+   * One chart: x in epoch seconds, then one series per entry of `lines`. Stacked: bars, each
+   * series drawn as the sum of itself and those before it, the tallest first so none hides
+   * another; the legend shows each series' own count.
+   */
   function draw(name, id, xs, lines, opts = {}) {
     const el = document.getElementById(id);
     if (!el) return;
     charts[name]?.destroy();
     el.replaceChildren();
-    const series = [{}, ...lines.map((l, i) => ({
+    let values = lines.map((l) => l.values);
+    let shown = lines;
+    if (opts.stacked) {
+      const sums = [];
+      values.forEach((v, i) => sums.push(v.map((n, j) => (n ?? 0) + (i > 0 ? sums[i - 1][j] : 0))));
+      values = sums.reverse();
+      shown = [...lines].reverse();
+    }
+    const bars = opts.stacked ? uPlot.paths.bars({ size: [0.7, 40] }) : undefined;
+    const series = [{}, ...shown.map((l, i) => ({
       label: l.label,
       stroke: l.color ?? palette[i % palette.length],
-      width: 2,
+      fill: opts.stacked ? l.color : undefined,
+      width: opts.stacked ? 1 : 2,
       dash: l.dash,
-      spanGaps: true,
-      points: { show: true, size: 5 },
-      value: opts.value ? (_u, v) => opts.value(v) : undefined,
+      spanGaps: !opts.stacked,
+      paths: bars,
+      points: { show: !opts.stacked, size: 5 },
+      value: opts.stacked ? (_u, _v, _s, idx) => (idx == null ? '--' : String(l.values[idx] ?? 0)) : opts.value ? (_u, v) => opts.value(v) : undefined,
     }))];
-    const yScale = opts.range ? { range: opts.range } : { range: (_u, min, max) => [0, Math.max(1, max ?? 1) * 1.1] };
+    const yScale = opts.range ? { range: opts.range } : { range: (_u, _min, max) => [0, Math.max(1, max ?? 1) * 1.1] };
+    // Half a step either side, so the first and last bars are whole.
+    const step = xs.length > 1 ? xs[1] - xs[0] : 3600;
+    const xScale = { time: true, range: () => [xs[0] - step / 2, xs[xs.length - 1] + step / 2] };
     charts[name] = new uPlot({
       width: Math.max(280, el.clientWidth),
       height: 220,
       series,
-      scales: { x: { time: true }, y: yScale },
+      scales: { x: xScale, y: yScale },
       axes: [{}, { values: opts.axis ? (_u, ticks) => ticks.map(opts.axis) : undefined, size: 60 }],
       legend: { live: true },
-    }, [xs, ...lines.map((l) => l.values)], el);
+    }, [xs, ...values], el);
   }
 
   function render(stats) {
     window.imgDashboard.stats = stats;
     const h = stats.hourly;
     const q = stats.queue;
-    draw('builds', 'chart-builds', h.t, ['done', 'failed', 'cancelled', 'reused'].map((k, i) => ({ label: k, values: h.builds[k], color: palette[i] })));
+    draw('builds', 'chart-builds', h.t, ['done', 'failed', 'cancelled', 'reused'].map((k, i) => ({ label: k, values: h.builds[k], color: palette[i] })), { stacked: true });
     text('total-builds', Object.entries(stats.totals.builds).map(([k, n]) => `${k} ${n}`).join(' · '));
 
     const types = Object.keys(h.build_seconds);
@@ -73,7 +91,7 @@
     draw('cache', 'chart-cache', h.t, [{ label: 'image', values: h.cache_hit_ratio.image, color: palette[3] }, { label: 'root fs', values: h.cache_hit_ratio.rootfs, color: palette[0] }], { range: [0, 1], value: pct, axis: pct });
     text('total-cache', Object.entries(stats.totals.cache).map(([k, c]) => `${k}: ${c.hit} hit, ${c.miss} miss (${pct(c.ratio)})`).join(' · '));
 
-    draw('emails', 'chart-emails', h.t, ['sent', 'rejected', 'failed', 'undeliverable'].map((k, i) => ({ label: k, values: h.emails[k], color: palette[i === 0 ? 0 : i] })));
+    draw('emails', 'chart-emails', h.t, ['sent', 'rejected', 'failed', 'undeliverable'].map((k, i) => ({ label: k, values: h.emails[k], color: palette[[0, 1, 4, 5][i]] })), { stacked: true });
     text('total-emails', Object.entries(stats.totals.emails).map(([k, n]) => `${k} ${n}`).join(' · '));
     text('dash-updated', `figures of ${new Date(stats.generated_at).toLocaleString()}`);
   }
