@@ -118,14 +118,17 @@ export class TimeSeries {
     }
     const col = this.conn.collection<SeriesDoc>(SERIES_COLLECTION);
     const failed: string[] = [];
+    let lastError: Error | undefined;
     for (const [id, w] of writes) {
       try {
         await col.updateOne({ _id: id }, { $inc: w.inc, $set: { res: w.res, series: w.series, t: new Date(w.t), w: this.writer } }, { upsert: true });
       } catch (err) {
         failed.push(id);
-        this.opts.log.warn({ err: (err as Error).message, series: w.series, res: w.res }, 'time series not written; kept for the next flush');
+        lastError = err as Error;
       }
     }
+    // One line per flush, however many buckets it could not write.
+    if (lastError) this.opts.log.warn({ err: lastError.message, buckets: failed.length }, 'time series not written; the minutes are kept for the next flush');
     // Only the minute writes carry a failure forward (their hour is derived again from them), so
     // a failed hour write alone is lost rather than counted twice.
     for (const id of failed) {
