@@ -9,6 +9,7 @@ import { sendError } from './http/respond.ts';
 import { sameOriginWrites } from './http/same-origin.ts';
 import { viewHelpers } from './http/view-helpers.ts';
 import { apiRoutes } from './routes/api.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import type { RouteDeps } from './routes/deps.ts';
 import { downloadRoutes } from './routes/downloads.ts';
 import { jobFormRoutes } from './routes/job-forms.ts';
@@ -59,6 +60,7 @@ export function createApp(deps: RouteDeps): express.Express {
     res.json({ ok: true });
   });
   if (deps.metrics) app.use(metricsRoute(deps.metrics.registry, deps.requireOperator));
+  app.use(dashboardRoutes(deps));
   app.use(pageRoutes(deps));
   app.use(submitRoutes(deps));
   app.use(jobFormRoutes(deps));

@@ -41,6 +41,8 @@ const schema = z.object({
   IMG_BUILD_SLOTS: env.int(1, 1),
   /** How often the in-memory job list looks for changes made by other frontend copies. */
   IMG_QUEUE_REFRESH_MS: env.int(1000, 100),
+  /** How often the queue's depth is sampled for the operator's dashboard. */
+  IMG_QUEUE_SAMPLE_MS: env.int(60_000, 100),
   /** Live-update connections (server-sent events) held open at once. */
   IMG_MAX_EVENT_STREAMS: env.int(200, 1),
   /** Of those, how many one client address may hold. */

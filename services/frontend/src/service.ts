@@ -28,8 +28,9 @@ import { NotificationReader } from './jobs/notifications.ts';
 import { QueueEstimator } from './jobs/queue-estimate.ts';
 import { TrackedJobStore } from './jobs/tracked-job-store.ts';
 import { frontendMetrics } from './http/metrics.ts';
-import { brokerMetrics, createRegistry } from '@img/shared/metrics';
 import { AddressPolicy } from '@img/shared/webhooks';
+import { brokerMetrics, createRegistry, TimeSeries } from '@img/shared/metrics';
+import { sampleQueue } from './jobs/queue-sampler.ts';
 
 export async function start(config: Config, opts: { log?: Logger } = {}): Promise<RunningService & { port: number }> {
   const log = opts.log ?? createLogger('frontend', { level: config.IMG_LOG_LEVEL });
@@ -57,6 +58,9 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   await builds.init();
   const registry = createRegistry('frontend');
   const metrics = frontendMetrics(registry, index);
+  const series = new TimeSeries(db, { log, service: 'frontend', flushMs: config.IMG_STATS_FLUSH_MS });
+  await series.init();
+  const stopSampling = sampleQueue(index, series, config.IMG_QUEUE_SAMPLE_MS);
   const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'frontend', metrics: brokerMetrics(registry) });
 
   const results = resultHandlers(store, log);
@@ -89,6 +93,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     defaultTemplateText: templateText,
     metrics,
     callbacks: { hosts: config.IMG_WEBHOOK_HOSTS, policy: new AddressPolicy({ allowRanges: config.IMG_WEBHOOK_ALLOW_RANGES, dnsServers: config.IMG_WEBHOOK_DNS_SERVERS }) },
+    db,
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.IMG_HTTP_PORT, config.IMG_HTTP_HOST, () => resolve(s));
@@ -110,6 +115,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
       }),
     },
     { name: 'close broker', run: () => broker.close() },
+    { name: 'write the time series', run: async () => { stopSampling(); await series.stop(); } },
     { name: 'stop job list', run: async () => { index.stop(); await index.settle(); } },
     { name: 'close database', run: () => db.close() },
   ]);

@@ -1,6 +1,7 @@
 // What image-creator counts for Prometheus: builds by outcome, their time and their wait in the
-// queue, the time in each phase, failures by code, and how often a cache answers.
-import { BUILD_SECONDS_BUCKETS, Counter, Histogram, WAIT_SECONDS_BUCKETS, type Registry } from '@img/shared/metrics';
+// queue, the time in each phase, failures by code, and how often a cache answers. The same figures
+// (but phases) go into the dashboard's time series when one is given.
+import { BUILD_SECONDS_BUCKETS, Counter, Histogram, WAIT_SECONDS_BUCKETS, type Registry, type TimeSeries } from '@img/shared/metrics';
 import type { Phase } from '@img/shared/contracts';
 
 export type BuildOutcome = 'done' | 'failed' | 'cancelled' | 'reused';
@@ -13,7 +14,7 @@ export interface BuildMetrics {
   cache(cache: 'rootfs' | 'image', hit: boolean): void;
 }
 
-export function buildMetrics(registry: Registry): BuildMetrics {
+export function buildMetrics(registry: Registry, series?: TimeSeries): BuildMetrics {
   const builds = new Counter({ name: 'img_builds_total', help: 'Builds that ended, by image type, architecture and outcome (reused: answered from an identical build)', labelNames: ['type', 'arch', 'outcome'], registers: [registry] });
   const duration = new Histogram({ name: 'img_build_duration_seconds', help: 'Time from the start of a build to its image, boot check included', labelNames: ['type', 'arch'], buckets: BUILD_SECONDS_BUCKETS, registers: [registry] });
   const wait = new Histogram({ name: 'img_queue_wait_seconds', help: 'Time from a job\'s submission to the start of its build', labelNames: ['type', 'arch'], buckets: WAIT_SECONDS_BUCKETS, registers: [registry] });
@@ -21,14 +22,27 @@ export function buildMetrics(registry: Registry): BuildMetrics {
   const phases = new Histogram({ name: 'img_build_phase_duration_seconds', help: 'Time a build spent in each phase', labelNames: ['phase'], buckets: BUILD_SECONDS_BUCKETS, registers: [registry] });
   const cache = new Counter({ name: 'img_cache_lookups_total', help: 'Cache lookups: an installed root file system, or a whole image of an identical request', labelNames: ['cache', 'result'], registers: [registry] });
   return {
-    started: (labels, waited) => wait.observe(labels, Math.max(0, waited)),
+    started: (labels, waited) => {
+      wait.observe(labels, Math.max(0, waited));
+      series?.observe('queue_wait_seconds', 'all', Math.max(0, waited), WAIT_SECONDS_BUCKETS);
+    },
     finished: (labels, outcome, seconds) => {
       builds.inc({ ...labels, outcome });
-      if (seconds !== undefined && outcome === 'done') duration.observe(labels, seconds);
+      series?.count('builds', outcome);
+      if (seconds !== undefined && outcome === 'done') {
+        duration.observe(labels, seconds);
+        series?.observe('build_seconds', labels.type, seconds, BUILD_SECONDS_BUCKETS);
+      }
     },
-    failed: (code, phase) => failures.inc({ code, phase }),
+    failed: (code, phase) => {
+      failures.inc({ code, phase });
+      series?.count('failures', code);
+    },
     phase: (phase, seconds) => phases.observe({ phase }, seconds),
-    cache: (name, hit) => cache.inc({ cache: name, result: hit ? 'hit' : 'miss' }),
+    cache: (name, hit) => {
+      cache.inc({ cache: name, result: hit ? 'hit' : 'miss' });
+      series?.count('cache', `${name}_${hit ? 'hit' : 'miss'}`);
+    },
   };
 }
 

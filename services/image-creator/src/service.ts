@@ -18,7 +18,7 @@ import { BuildRegistry, builderVersion, imageExists } from '@img/shared/builds';
 import { connectDatabase, MongoJobStore } from '@img/shared/jobs';
 import { loadDefaultTemplate } from '@img/shared/kickstart';
 import { sweepExpiredImages } from '@img/shared/retention';
-import { brokerMetrics, createRegistry, serveMetrics } from '@img/shared/metrics';
+import { brokerMetrics, createRegistry, serveMetrics, TimeSeries } from '@img/shared/metrics';
 import { buildMetrics } from './metrics.ts';
 
 /** How often a builder renews the claim of the request it builds. */
@@ -78,6 +78,8 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   });
   await cache.init();
   const registry = createRegistry('image-creator');
+  const series = new TimeSeries(db, { log, service: 'image-creator', flushMs: config.IMG_STATS_FLUSH_MS });
+  await series.init();
   const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'image-creator', metrics: brokerMetrics(registry) });
   const cancellations = new Cancellations();
   await broker.subscribe(exchanges.control, cancelMessage, async (m) => {
@@ -85,7 +87,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     log.info({ jobId: m.id, stopped }, stopped ? 'cancel: stopping the build' : 'cancel: remembered');
   });
   await broker.consume(queues.image, imageMessage, buildHandler({
-    config, builderImage, runner, broker, jobs: new MongoJobStore(db), log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups, cancellations, builds, heartbeatMs: BUILD_HEARTBEAT_MS, sandboxRoot, builderVersion: builderVersion(), cache, metrics: buildMetrics(registry),
+    config, builderImage, runner, broker, jobs: new MongoJobStore(db), log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups, cancellations, builds, heartbeatMs: BUILD_HEARTBEAT_MS, sandboxRoot, builderVersion: builderVersion(), cache, metrics: buildMetrics(registry, series),
   }), { prefetch: config.IMG_BUILD_CONCURRENCY });
 
   // Images are kept for the retention the success email announces.
@@ -102,6 +104,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     // after a restart) builds them again.
     { name: 'hand back builds', run: () => broker.close({ handBack: true }) },
     { name: 'remove build containers', run: async () => { await runner.removeOrphans(); } },
+    { name: 'write the time series', run: () => series.stop() },
     { name: 'close database', run: () => db.close() },
     { name: 'stop the retention sweep', run: async () => clearInterval(sweeper) },
   ]);

@@ -7,7 +7,7 @@ import { configForLog } from '@img/shared/config';
 import { connectDatabase, MongoJobStore } from '@img/shared/jobs';
 import { createLogger, redactUrl, type Logger } from '@img/shared/logging';
 import { createShutdown, retryWithBackoff, type RunningService } from '@img/shared/lifecycle';
-import { brokerMetrics, Counter, createRegistry, serveMetrics } from '@img/shared/metrics';
+import { brokerMetrics, Counter, createRegistry, serveMetrics, TimeSeries } from '@img/shared/metrics';
 import type { Config } from './config.ts';
 import { smtpMailer } from './mailer.ts';
 import { NotificationStore } from './notification-store.ts';
@@ -29,11 +29,17 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const mailer = smtpMailer(config);
   const registry = createRegistry('notifier');
   const emails = new Counter({ name: 'img_emails_total', help: 'Emails by job outcome and what became of them: sent, rejected by the relay, failed (tried again), undeliverable (given up)', labelNames: ['outcome', 'state'], registers: [registry] });
+  // The dashboard's history of email delivery.
+  const series = new TimeSeries(db, { log, service: 'notifier', flushMs: config.IMG_STATS_FLUSH_MS });
+  await series.init();
   const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'notifier', metrics: brokerMetrics(registry) });
   await broker.consume(queues.notify, z.union([linkMessage, errorMessage, cancelledMessage]), notifyHandler({
     notifications, jobs: new MongoJobStore(db), mailer, log, publicUrl: config.IMG_PUBLIC_URL, tokenSecret: config.IMG_TOKEN_SECRET,
     retentionDays: config.IMG_IMAGE_RETENTION_DAYS,
-    counted: (outcome, state) => emails.inc({ outcome, state }),
+    counted: (outcome, state) => {
+      emails.inc({ outcome, state });
+      series.count('emails', state);
+    },
     retry: { windowMs: config.IMG_MAIL_RETRY_WINDOW_S * 1000, maxDelayMs: config.IMG_MAIL_RETRY_MAX_DELAY_S * 1000 },
   }), { prefetch: config.IMG_MAIL_CONCURRENCY });
 
@@ -54,6 +60,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     { name: 'stop metrics', run: () => metricsServer.close() },
     { name: 'close broker', run: () => broker.close() },
     { name: 'close mailer', run: async () => mailer.close() },
+    { name: 'write the time series', run: () => series.stop() },
     { name: 'close database', run: () => db.close() },
   ]);
   log.info({ metrics: `http://${config.IMG_METRICS_HOST}:${metricsServer.port}/metrics` }, 'ready');

@@ -38,6 +38,8 @@ export const commonEnv = {
   IMG_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Days a finished image is kept: image-creator deletes it after, identical requests reuse it until then. */
   IMG_IMAGE_RETENTION_DAYS: env.int(7, 1),
+  /** How often a service writes what it counted into the dashboard's time series in the database. */
+  IMG_STATS_FLUSH_MS: env.int(5000, 100),
 };
 
 /**

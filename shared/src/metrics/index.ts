@@ -62,3 +62,6 @@ export async function serveMetrics(registry: Registry, opts: { host: string; por
   const port = typeof address === 'object' && address ? address.port : opts.port;
   return { port, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
+
+export * from './series-math.ts';
+export * from './time-series.ts';

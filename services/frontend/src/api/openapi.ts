@@ -105,6 +105,14 @@ export function openApiDocument(publicUrl: string) {
         },
       },
       '/api/v1/queue/events': { get: { summary: 'server-sent events: `change` whenever a job is added, moves or goes', responses: { 200: ok('an event stream', { type: 'string' }, 'text/event-stream'), 429: error('this client address holds its share of live connections'), 503: error('too many live connections') } } },
+      '/api/v1/operator/stats': {
+        get: {
+          summary: 'the operator\'s dashboard figures from the time series in the database: builds by outcome, build time p50/p95 by type, queue depth and wait, failure codes (rising first), cache hit ratios, email delivery',
+          security: operator,
+          parameters: [{ name: 'range', in: 'query', schema: { type: 'string', enum: ['day', 'month'], default: 'day' }, description: 'per hour over the last day or month; the queue per minute over the day' }],
+          responses: { 200: ok('the figures', { type: 'object' }), 400: error('a range other than day or month'), ...operatorDenied },
+        },
+      },
     },
     components: {
       securitySchemes: {

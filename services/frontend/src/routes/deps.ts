@@ -1,6 +1,7 @@
 // What the route modules receive from the composition root.
 import type { RequestHandler } from 'express';
 import type { CallbackRules } from '@img/shared/webhooks';
+import type { Connection } from 'mongoose';
 import type { JobStore } from '@img/shared/jobs';
 import type { Logger } from '@img/shared/logging';
 import type { Config } from '../config.ts';
@@ -39,4 +40,6 @@ export interface RouteDeps {
   callbacks: CallbackRules;
   /** Request timing and the /metrics registry; none: no metrics are kept. */
   metrics?: FrontendMetrics;
+  /** The database, for the operator's dashboard (its time series); none: no dashboard. */
+  db?: Connection;
 }

@@ -179,11 +179,13 @@ test('`..` in any spelling cannot leave the image or static directories', async 
     '/images/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/images/..%252f..%252fetc%252fpasswd', '/images/..%5c..%5cetc%5cpasswd',
     `/images/${id}/..%2f..%2f..%2f..%2fetc%2fpasswd`, `/images/${id}%2f..%2f..%2f..%2fetc%2fpasswd`, '/images/%00', '/images/.%2e/.%2e/etc/passwd',
     '/static/..%2f..%2f..%2fpackage.json', '/static/%2e%2e/%2e%2e/config.ts', '/static/../app.ts', '/job/..%2f..%2fetc%2fpasswd/log',
+    // The charting library's directory, served from node_modules.
+    '/static/vendor/uplot/..%2fpackage.json', '/static/vendor/uplot/%2e%2e/%2e%2e/%2e%2e/package.json', '/static/vendor/uplot/../../../../package.json',
   ];
   for (const p of paths) {
     const r = await rawGet(base, p);
     assert.ok(r.status === 404 || r.status === 400, `${p} answered ${r.status}`);
-    assert.doesNotMatch(r.body, /root:x:0:0|"workspaces"|createApp/, `${p} leaked a file`);
+    assert.doesNotMatch(r.body, /root:x:0:0|"workspaces"|createApp|"name": "uplot"/, `${p} leaked a file`);
   }
 });
 
