@@ -57,9 +57,9 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   });
   await builds.init();
   const registry = createRegistry('frontend');
-  const metrics = frontendMetrics(registry, index);
   const series = new TimeSeries(db, { log, service: 'frontend', flushMs: config.IMG_STATS_FLUSH_MS });
   await series.init();
+  const metrics = frontendMetrics(registry, index, series);
   const stopSampling = sampleQueue(index, series, config.IMG_QUEUE_SAMPLE_MS);
   const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'frontend', metrics: brokerMetrics(registry) });
 
@@ -77,7 +77,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const app = createApp({
     config, store, index, log, hub,
     estimator: new QueueEstimator(index, config.IMG_BUILD_SLOTS),
-    actions: jobActions({ store, index, broker, log, dataDir: config.IMG_DATA_DIR, share, submitted: metrics.submitted, reuse: { registry: builds, builderVersion: builderVersion(), publicUrl: config.IMG_PUBLIC_URL } }),
+    actions: jobActions({ store, index, broker, log, dataDir: config.IMG_DATA_DIR, share, submitted: metrics.submitted, reused: metrics.reused, reuse: { registry: builds, builderVersion: builderVersion(), publicUrl: config.IMG_PUBLIC_URL } }),
     notifications: new NotificationReader(db),
     csrf: csrfProtection({ secret: config.IMG_CSRF_SECRET ?? randomBytes(32).toString('hex'), secureCookie: config.IMG_PUBLIC_URL.startsWith('https:') }),
     operator,

@@ -4,7 +4,7 @@
 import type { RequestHandler, Router } from 'express';
 import express from 'express';
 import { jobStatuses } from '@img/shared/jobs';
-import { Counter, Gauge, HTTP_SECONDS_BUCKETS, Histogram, type Registry } from '@img/shared/metrics';
+import { Counter, Gauge, HTTP_SECONDS_BUCKETS, Histogram, type Registry, type TimeSeries } from '@img/shared/metrics';
 import type { JobIndex } from '../jobs/job-index.ts';
 
 export interface FrontendMetrics {
@@ -12,9 +12,11 @@ export interface FrontendMetrics {
   /** Times every request; put it before the routes. */
   timing: RequestHandler;
   submitted(source: 'kickstart' | 'template', type: string): void;
+  /** A submission answered at once from an identical finished build (image-creator counts those it answers). */
+  reused(type: string): void;
 }
 
-export function frontendMetrics(registry: Registry, index: Pick<JobIndex, 'all'>): FrontendMetrics {
+export function frontendMetrics(registry: Registry, index: Pick<JobIndex, 'all'>, series?: TimeSeries): FrontendMetrics {
   new Gauge({
     name: 'img_jobs', help: 'Jobs IMG holds, by state', labelNames: ['state'], registers: [registry],
     collect() {
@@ -24,6 +26,8 @@ export function frontendMetrics(registry: Registry, index: Pick<JobIndex, 'all'>
     },
   });
   const http = new Histogram({ name: 'img_http_request_duration_seconds', help: 'HTTP requests answered by the frontend, by method, route pattern and status code', labelNames: ['method', 'route', 'code'], buckets: HTTP_SECONDS_BUCKETS, registers: [registry] });
+  const builds = new Counter({ name: 'img_builds_total', help: 'Builds that ended, by image type, architecture and outcome: here only those answered at submission from an identical build (reused)', labelNames: ['type', 'arch', 'outcome'], registers: [registry] });
+  const cache = new Counter({ name: 'img_cache_lookups_total', help: 'Cache lookups: here, a whole image of an identical request found at submission', labelNames: ['cache', 'result'], registers: [registry] });
   const submissions = new Counter({ name: 'img_submissions_total', help: 'Jobs accepted, by what was sent (a kickstart or a template) and image type', labelNames: ['source', 'type'], registers: [registry] });
   return {
     registry,
@@ -37,6 +41,12 @@ export function frontendMetrics(registry: Registry, index: Pick<JobIndex, 'all'>
       next();
     },
     submitted: (source, type) => submissions.inc({ source, type }),
+    reused: (type) => {
+      builds.inc({ type, arch: 'amd64', outcome: 'reused' });
+      cache.inc({ cache: 'image', result: 'hit' });
+      series?.count('builds', 'reused');
+      series?.count('cache', 'image_hit');
+    },
   };
 }
 

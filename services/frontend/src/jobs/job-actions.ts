@@ -27,6 +27,8 @@ export interface JobActionDeps {
   share?: FairShare;
   /** Counts each accepted submission. */
   submitted?: (source: 'kickstart' | 'template', type: string) => void;
+  /** Counts a submission answered here from an identical finished build. */
+  reused?: (type: string) => void;
 }
 
 export function jobActions(deps: JobActionDeps) {
@@ -48,6 +50,8 @@ export function jobActions(deps: JobActionDeps) {
         // The same way as any finished build: the job becomes done and the person gets the email.
         await broker.publish(routes.link, linkMessage, { ...link, request_hash: hash });
         log.info({ jobId: job.id }, 'identical to a finished build: answered from its image');
+        deps.submitted?.(job.source, job.type);
+        deps.reused?.(job.type);
         return { ok: true, value: job };
       }
       if (job.source === 'kickstart') {
