@@ -97,13 +97,15 @@ test('a callback to a private address, a non-http URL or an unlisted host is ref
   }
 });
 
-test('one signed post per outcome, through a receiver that is down when the job ends and an image-creator killed mid-build', async () => {
+test('one signed post per outcome, through a receiver that is down when the jobs end and an image-creator killed mid-build', async () => {
   const port = await freePort();
   const posts: Post[] = [];
   const ks = `%packages\nhostname\n%end\n%post\necho hook-${Date.now()} > /etc/hook\nsleep 8\n%end\n`;
   const { status, body: submitted } = await submit(ks, `http://127.0.0.1:${port}/hook`);
   assert.equal(status, 201, JSON.stringify(submitted));
   assert.match(submitted.webhook_secret ?? '', /^whsec_/);
+  // A second job, to the same receiver, fails: its outcome is posted once too, under its own secret.
+  const { body: failing } = await submit(`%packages\nhostname\n%end\n%post\necho ${Date.now()}\nfalse\n%end\n`, `http://127.0.0.1:${port}/hook`);
 
   // image-creator dies in the middle of the build; the next one builds the job again.
   await waitFor('the build to reach %post', async () => (await job(submitted)).phase === 'post', { timeoutMs: 300_000, intervalMs: 500 });
@@ -117,18 +119,26 @@ test('one signed post per outcome, through a receiver that is down when the job 
   }, { timeoutMs: 600_000, intervalMs: 500 });
   assert.equal(retrying.status, 'done');
   assert.match(retrying.webhook_status?.error ?? '', /ECONNREFUSED/);
+  await waitFor('the failed job\'s post tried', async () => (await job(failing)).webhook_status?.state === 'retrying', { timeoutMs: 600_000, intervalMs: 500 });
   await listen('127.0.0.1', port, posts);
-  await waitFor('the post delivered', async () => (await job(submitted)).webhook_status?.state === 'delivered', { timeoutMs: 60_000, intervalMs: 250 });
+  await waitFor('both posts delivered', async () => (await job(submitted)).webhook_status?.state === 'delivered' && (await job(failing)).webhook_status?.state === 'delivered', { timeoutMs: 60_000, intervalMs: 250 });
   await queueDrained(queues.webhook, { timeoutMs: 30_000 });
 
-  assert.equal(posts.length, 1, 'exactly one post');
-  const payload = new Webhook(submitted.webhook_secret!).verify(posts[0]!.body, posts[0]!.headers) as { type: string; data: { id: string; status: string; email: string; sha256?: string } };
+  assert.equal(posts.length, 2, 'exactly one post per job outcome');
+  const byId = new Map(posts.map((p) => [p.headers['webhook-id'], p]));
+  const failedPost = byId.get(`${failing.id}:failed`)!;
+  assert.ok(failedPost, 'the failure was posted');
+  const failedPayload = new Webhook(failing.webhook_secret!).verify(failedPost.body, failedPost.headers) as { type: string; data: { status: string; error_code?: string } };
+  assert.deepEqual([failedPayload.type, failedPayload.data.status, failedPayload.data.error_code], ['job.failed', 'failed', 'post_script_failed']);
+  assert.throws(() => new Webhook(submitted.webhook_secret!).verify(failedPost.body, failedPost.headers), 'one job\'s secret does not verify another\'s post');
+  const donePost = byId.get(`${submitted.id}:done`)!;
+  assert.ok(donePost, 'the success was posted');
+  const payload = new Webhook(submitted.webhook_secret!).verify(donePost.body, donePost.headers) as { type: string; data: { id: string; status: string; email: string; sha256?: string } };
   assert.equal(payload.type, 'job.done');
   assert.equal(payload.data.id, submitted.id);
   assert.equal(payload.data.status, 'done');
   assert.match(payload.data.sha256 ?? '', /^[0-9a-f]{64}$/);
   assert.match(payload.data.email, /^h\*\*\*@example\.com$/, 'the public JSON: the address masked');
-  assert.equal(posts[0]!.headers['webhook-id'], `${submitted.id}:done`);
 });
 
 test('a name that resolves to a public address at submission and to loopback at send time is refused then, and nothing reaches loopback', async () => {
