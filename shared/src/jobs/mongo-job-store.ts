@@ -36,6 +36,7 @@ const imageJobSchema = new mongoose.Schema<JobDoc>({
   config: String,
   platform: String,
   overlay: String,
+  suite: String,
   filename: String,
   logfile: String,
   imagefile: String,
