@@ -67,7 +67,9 @@ export function apiRoutes(deps: RouteDeps): Router {
       sendError(req, res, parsed.status, parsed.status === 413 ? 'too_large' : 'invalid_request', parsed.errors.map((e) => `${e.field}: ${e.message}`).join('; '), { fields: parsed.errors });
       return;
     }
-    const checked = checkSubmission(parsed.input, { templateText: deps.defaultTemplateText, limits: { maxRootSizeMib: deps.config.IMG_MAX_DISK_MB } });
+    const checked = checkSubmission(parsed.input, {
+      templateText: deps.defaultTemplateText, limits: { maxRootSizeMib: deps.config.IMG_MAX_DISK_MB }, suite: deps.config.IMG_DEFAULT_SUITE,
+    });
     if (!checked.ok) {
       sendError(req, res, 400, 'invalid_request', checked.errors.map((e) => `${e.field}: ${e.message}`).join('; '), { fields: checked.errors });
       return;

@@ -10,7 +10,7 @@ import type { EmailState } from '../jobs/notifications.ts';
 import type { JobSummary } from '../jobs/job-summary.ts';
 import { redactSecrets } from '../jobs/redact-secrets.ts';
 
-type Shown = Pick<Job, 'id' | 'email' | 'type' | 'status' | 'phase' | 'created'> & Partial<Pick<Job, 'progress' | 'started' | 'finished' | 'duration_s'>>;
+type Shown = Pick<Job, 'id' | 'email' | 'type' | 'status' | 'phase' | 'created'> & Partial<Pick<Job, 'suite' | 'progress' | 'started' | 'finished' | 'duration_s'>>;
 
 function queueFields(spot: QueueSpot | undefined) {
   if (!spot) return {};
@@ -39,7 +39,7 @@ export function publicJobView(base: string, job: Shown | JobSummary, spot?: Queu
   const out: Record<string, unknown> = {
     id: job.id, email: maskEmail(job.email), type: job.type, status: job.status, phase: job.phase, created: job.created,
   };
-  for (const k of ['progress', 'started', 'finished', 'duration_s'] as const) if (job[k] !== undefined && job[k] !== null) out[k] = job[k];
+  for (const k of ['suite', 'progress', 'started', 'finished', 'duration_s'] as const) if (job[k] !== undefined && job[k] !== null) out[k] = job[k];
   return { ...out, ...queueFields(spot), links: publicLinks(base, job) };
 }
 
