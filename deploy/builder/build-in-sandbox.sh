@@ -5,6 +5,7 @@
 #   environment: IMG_IMAGETYPE IMG_SUITE IMG_INCLUDE (comma list) IMG_EXCLUDE (comma list)
 #                IMG_HOSTNAME IMG_TIMEZONE IMG_DEBIAN_MIRROR IMG_DEBIAN_SECURITY_MIRROR (empty: the tool's default)
 #                IMG_ARCH IMG_BUILDER_VERSION (recorded in the image's /etc/img/build-info)
+#                IMG_APT_CHECK_VALID_UNTIL (false: accept package lists past their Valid-Until date)
 #                IMG_ROOT_SIZE_MIB IMG_ROOT_FSTYPE IMG_BOOT_APPEND IMG_BOOT_TIMEOUT (disk and ISO types,
 #                see assemble-disk.sh)
 #   /in/rootpw        'root:PASSWORD' for chpasswd, and /in/rootpw.crypted when it is already hashed (a file, not
@@ -71,6 +72,12 @@ install_packages() {
   [ -n "${IMG_CACHE_EXPORT:-}" ] && hooks+=(--skip=essential/unlink --customize-hook='/opt/img/package-cache.sh out "$1"')
   # The sandbox may have bind-mounted device nodes into the empty root (user-namespace remapping: no mknod).
   [ -d "$root/dev" ] && hooks+=(--skip=check/empty)
+  # A mirror that is a snapshot serves lists past their Valid-Until date (testing, sid and the
+  # security archive carry one): only the operator may accept them, and only for the build.
+  if [ "${IMG_APT_CHECK_VALID_UNTIL:-true}" = false ]; then
+    hooks+=(--aptopt='Acquire::Check-Valid-Until "false"')
+    echo "IMG: the package lists' Valid-Until dates are not checked (IMG_APT_CHECK_VALID_UNTIL=false)"
+  fi
   # mmdebstrap reads the package lists first thing: this is when the image's packages were chosen.
   lists_read=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   mmdebstrap --mode=root --variant=minbase "${include[@]}" "${hooks[@]}" \

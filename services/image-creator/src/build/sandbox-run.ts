@@ -152,6 +152,7 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
         IMG_TIMEZONE: planned.plan.timezone?.zone ?? '',
         IMG_DEBIAN_MIRROR: config.IMG_DEBIAN_MIRROR ?? '',
         IMG_DEBIAN_SECURITY_MIRROR: config.IMG_DEBIAN_SECURITY_MIRROR ?? '',
+        IMG_APT_CHECK_VALID_UNTIL: String(config.IMG_APT_CHECK_VALID_UNTIL),
         IMG_ARCH: planned.plan.architecture,
         IMG_BUILDER_VERSION: deps.builderVersion,
         ...planned.env,
