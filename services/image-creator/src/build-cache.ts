@@ -12,8 +12,7 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, opendir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BuildPlan } from '@img/shared/kickstart';
-import { aptSources } from './build/apt-sources.ts';
+import { aptSources, type BuildPlan } from '@img/shared/kickstart';
 
 export interface BuildCacheOptions {
   dir: string;

@@ -23,6 +23,8 @@ export type { KickstartLimits } from './limits.ts';
 export { DEFAULT_MAX_ROOT_SIZE_MIB } from './limits.ts';
 export { parseKickstart } from './ks-parser.ts';
 export type { Suite } from './suites.ts';
+export type { AptSource, AptSources } from './apt-sources.ts';
+export { aptSources } from './apt-sources.ts';
 export { DEFAULT_SUITE, findSuite, offeredSuites, releaseOf, SUITE_NAMES, SUITES, unknownSuiteMessage } from './suites.ts';
 export { kickstartFromPlan } from './ks-writer.ts';
 export type { GroupError, ResolvedGroups } from './groups.ts';

@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildPlan } from '@img/shared/kickstart';
 import { writeUserInputs } from '../user-inputs.ts';
-import { aptSources } from './apt-sources.ts';
+import { aptSources } from '@img/shared/kickstart';
 
 export async function writeInputs(inDir: string, plan: BuildPlan): Promise<void> {
   await mkdir(join(inDir, 'post'), { recursive: true });

@@ -2,8 +2,7 @@
 // oldstable, in the release's own format.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseKickstart } from '@img/shared/kickstart';
-import { aptSources } from '../../src/build/apt-sources.ts';
+import { aptSources, parseKickstart } from '../../../src/kickstart/index.ts';
 
 const plan = (ks: string, defaultSuite?: string) => {
   const p = parseKickstart(ks, defaultSuite ? { defaultSuite } : {}).plan;

@@ -2,8 +2,9 @@
 // keeps (its release's own format), from the same list, so `apt update` in the image reads what the
 // build read. @DEFAULT_MIRROR@ and @SECURITY_MIRROR@ stand for the Debian mirror and the security
 // archive's; the sandbox script puts in the operator's settings or the builder's own defaults.
-import type { BuildPlan, PlanRepo } from '@img/shared/kickstart';
-import { findSuite } from '@img/shared/kickstart';
+// Here, not in image-creator, so that the image-build benchmark's build by hand installs the same.
+import type { BuildPlan, PlanRepo } from './build-plan.ts';
+import { findSuite } from './suites.ts';
 
 export interface AptSource {
   uri: string;
