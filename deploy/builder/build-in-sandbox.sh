@@ -47,9 +47,16 @@ phase() { current=$1; echo "@@IMG-PHASE $1"; }
 fail() { echo "@@IMG-FAIL $current $1"; exit 1; }
 
 # The tools' default mirrors are those this builder image was itself made from: mmdebstrap wrote its
-# default Debian mirror, and for a stable suite its security archive, into the image's sources.list.
-default_mirror=${IMG_DEBIAN_MIRROR:-$(awk '$1 == "deb" && $3 !~ /-security$/ { print $2; exit }' /etc/apt/sources.list)}
-security_mirror=${IMG_DEBIAN_SECURITY_MIRROR:-$(awk '$1 == "deb" && $3 ~ /-security$/ { print $2; exit }' /etc/apt/sources.list)}
+# default Debian mirror, and for a stable suite its security archive, into the image's sources.list
+# (the Dockerfile's image has them in deb822 form, in sources.list.d).
+# tool_mirror 0|1: the first URI of a Debian suite (0) or of a security suite (1).
+tool_mirror() {
+  { awk '$1 == "deb" { print $2, $3 }' /etc/apt/sources.list 2>/dev/null
+    awk '/^URIs:/ { u = $2 } /^Suites:/ { for (i = 2; i <= NF; i++) print u, $i }' /etc/apt/sources.list.d/*.sources 2>/dev/null
+  } | awk -v sec="$1" '($2 ~ /-security$/) == (sec == 1) { print $1; exit }'
+}
+default_mirror=${IMG_DEBIAN_MIRROR:-$(tool_mirror 0)}
+security_mirror=${IMG_DEBIAN_SECURITY_MIRROR:-$(tool_mirror 1)}
 if [ -z "$security_mirror" ] && grep -qs '@SECURITY_MIRROR@' /in/sources.list; then
   echo "IMG: the security archive's mirror is not known (this builder image was made from a mirror without it): set IMG_DEBIAN_SECURITY_MIRROR"
   fail install_failed
