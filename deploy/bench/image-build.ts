@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { DataLayout } from '@img/shared/layout';
 import { mailsTo, purgeAllQueues, repoRoot, stackEnv, startService, tempDir, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
 import { SANDBOX_CAPABILITIES } from '@img/shared/sandbox';
+import { aptSources, DEFAULT_SUITE, parseKickstart } from '@img/shared/kickstart';
 
 const { values: opts } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
 const ROUNDS = Number(opts.rounds);
@@ -50,11 +51,15 @@ async function byHand(tag: string): Promise<number> {
   try {
     await mkdir(join(dir, 'in', 'post'), { recursive: true });
     await mkdir(join(dir, 'out'));
-    await writeFile(join(dir, 'in', 'sources.list'), 'deb @DEFAULT_MIRROR@ bookworm main\n');
+    // The default suite with its updates and security suites, as image-creator writes them.
+    const apt = aptSources({ ...parseKickstart('').plan!, suite: DEFAULT_SUITE });
+    await writeFile(join(dir, 'in', 'sources.list'), apt.install);
+    await mkdir(join(dir, 'in', 'apt'));
+    await writeFile(join(dir, 'in', 'apt', apt.image.file), apt.image.text);
     await writeFile(join(dir, 'in', 'post', '01'), `echo ${tag} > /etc/img-bench\n`);
     await writeFile(join(dir, 'in', 'post', '01.interp'), '/bin/sh');
     await writeFile(join(dir, 'in', 'post', '01.line'), '3');
-    const env = { IMG_IMAGETYPE: 'raw', IMG_SUITE: 'bookworm', IMG_INCLUDE: 'linux-image-amd64,systemd-sysv', IMG_ROOT_SIZE_MIB: '1024', IMG_ROOT_FSTYPE: 'ext4', IMG_BOOT_TIMEOUT: '1' };
+    const env = { IMG_IMAGETYPE: 'raw', IMG_SUITE: DEFAULT_SUITE, IMG_INCLUDE: 'linux-image-amd64,systemd-sysv', IMG_ROOT_SIZE_MIB: '1024', IMG_ROOT_FSTYPE: 'ext4', IMG_BOOT_TIMEOUT: '1' };
     const args = [
       'run', '--rm', '--cap-drop', 'ALL', ...SANDBOX_CAPABILITIES.flatMap((c) => ['--cap-add', c]), '--security-opt', 'no-new-privileges',
       '--read-only', '--tmpfs', `/work:rw,exec,dev,suid,mode=0755,size=${WORK_MB}m`, '--tmpfs', '/tmp:rw,exec,nosuid,nodev,mode=1777,size=64m',

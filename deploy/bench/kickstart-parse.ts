@@ -6,7 +6,7 @@ function bigKickstart(targetBytes: number): string {
   const head = [
     'lang en_US.UTF-8', 'keyboard us', 'timezone --utc UTC', 'network --hostname=bench',
     'part / --size=8192 --fstype=ext4', 'bootloader --timeout=1 --append="console=ttyS0,115200n8 quiet"',
-    'repo --name=debian --suite=bookworm --components=main,contrib', '', '%packages', '@Standard System',
+    'repo --name=debian --suite=trixie --components=main,contrib', '', '%packages', '@Standard System',
   ];
   const packages: string[] = [];
   // As many as a kickstart may list (shared/src/kickstart/limits.ts).

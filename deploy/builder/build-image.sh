@@ -4,7 +4,9 @@
 # The tag is the builder version: a hash of this folder, so a changed recipe gives a new image
 # and an unchanged one is not rebuilt.
 # Usage: build-image.sh [--print-tag | --print-version]
-# Settings: IMG_DEBIAN_MIRROR (empty: mmdebstrap's default mirror), IMG_BUILDER_SUITE (bookworm).
+# Settings: IMG_DEBIAN_MIRROR and IMG_DEBIAN_SECURITY_MIRROR (empty: mmdebstrap's default mirrors),
+# IMG_BUILDER_SUITE (bookworm). The image's sources.list keeps the mirrors it was made from: builds take
+# them as their defaults (build-in-sandbox.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 suite=${IMG_BUILDER_SUITE:-bookworm}
@@ -26,7 +28,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "building builder image $tag (suite $suite) with mmdebstrap"
 mirror_args=()
-[ -n "${IMG_DEBIAN_MIRROR:-}" ] && mirror_args=("$IMG_DEBIAN_MIRROR")
+# With a mirror of the operator's, name the updates and security suites too, as mmdebstrap does by default.
+if [ -n "${IMG_DEBIAN_MIRROR:-}" ]; then
+  mirror_args=("deb $IMG_DEBIAN_MIRROR $suite main" "deb $IMG_DEBIAN_MIRROR $suite-updates main")
+  [ -n "${IMG_DEBIAN_SECURITY_MIRROR:-}" ] && mirror_args+=("deb $IMG_DEBIAN_SECURITY_MIRROR $suite-security main")
+fi
 mmdebstrap --variant=apt --include="$packages" \
   --customize-hook='mkdir -p "$1/opt/img"' \
   --customize-hook='ln -s /work/out "$1/out"' \
@@ -40,5 +46,8 @@ docker import \
   --change "LABEL img.builder.version=$version" \
   "$work/builder.tar" "$tag"
 echo "built $tag"
-# Older builder images are not used by this recipe any more; one still in use by a container stays.
-docker images img-builder --format '{{.Tag}}' | grep -vx "$version" | sed 's/^/img-builder:/' | xargs -r docker rmi >/dev/null 2>&1 || true
+# Older builder images are not used by this recipe any more. Another checkout on this machine (a CI
+# run, a second working tree) may still build with one, so only those a day old and used by no
+# container go.
+docker image prune --all --force --filter label=img.builder.version --filter "label!=img.builder.version=$version" \
+  --filter until=24h >/dev/null 2>&1 || true

@@ -3,12 +3,17 @@
 # mmdebstrap, applies the system settings, runs the %post scripts, and assembles the image into /out.
 # Input, all data (nothing here is generated shell code):
 #   environment: IMG_IMAGETYPE IMG_SUITE IMG_INCLUDE (comma list) IMG_EXCLUDE (comma list)
-#                IMG_HOSTNAME IMG_TIMEZONE IMG_DEBIAN_MIRROR (empty: the tool's default)
+#                IMG_HOSTNAME IMG_TIMEZONE IMG_DEBIAN_MIRROR IMG_DEBIAN_SECURITY_MIRROR (empty: the tool's default)
+#                IMG_ARCH IMG_BUILDER_VERSION (recorded in the image's /etc/img/build-info)
+#                IMG_APT_CHECK_VALID_UNTIL (false: accept package lists past their Valid-Until date)
 #                IMG_ROOT_SIZE_MIB IMG_ROOT_FSTYPE IMG_BOOT_APPEND IMG_BOOT_TIMEOUT (disk and ISO types,
 #                see assemble-disk.sh)
 #   /in/rootpw        'root:PASSWORD' for chpasswd, and /in/rootpw.crypted when it is already hashed (a file, not
 #                     the environment, so it never shows in `docker inspect`)
-#   /in/sources.list  one "deb URL SUITE COMPONENTS" line per repository; @DEFAULT_MIRROR@ stands for the default mirror
+#   /in/sources.list  one "deb URL SUITE COMPONENTS" line per repository to install from; @DEFAULT_MIRROR@ and
+#                     @SECURITY_MIRROR@ stand for the Debian mirror and the security archive's mirror
+#   /in/apt/sources.list or /in/apt/debian.sources  the image's own apt sources, in its release's format (the same
+#                     placeholders): installed as /etc/apt/sources.list or /etc/apt/sources.list.d/debian.sources
 #   /in/post/NN       %post scripts, with /in/post/NN.interp (interpreter), NN.nochroot (present if --nochroot), NN.line
 #   caches, all optional and decided by image-creator:
 #   IMG_ROOTFS_CACHED  a read-only tar (uncompressed: packing and unpacking are then as fast as the disk) of the installed root file system of an earlier build with exactly
@@ -41,12 +46,27 @@ current=fetching
 phase() { current=$1; echo "@@IMG-PHASE $1"; }
 fail() { echo "@@IMG-FAIL $current $1"; exit 1; }
 
-# The tool's default mirror is the one this builder image was itself made from.
-default_mirror=${IMG_DEBIAN_MIRROR:-$(sed -n 's/^deb \([^ ]*\) .*/\1/p' /etc/apt/sources.list | head -n 1)}
+# The tools' default mirrors are those this builder image was itself made from: mmdebstrap wrote its
+# default Debian mirror, and for a stable suite its security archive, into the image's sources.list
+# (the Dockerfile's image has them in deb822 form, in sources.list.d).
+# tool_mirror 0|1: the first URI of a Debian suite (0) or of a security suite (1).
+tool_mirror() {
+  { awk '$1 == "deb" { print $2, $3 }' /etc/apt/sources.list 2>/dev/null
+    awk '/^URIs:/ { u = $2 } /^Suites:/ { for (i = 2; i <= NF; i++) print u, $i }' /etc/apt/sources.list.d/*.sources 2>/dev/null
+  } | awk -v sec="$1" '($2 ~ /-security$/) == (sec == 1) { print $1; exit }'
+}
+default_mirror=${IMG_DEBIAN_MIRROR:-$(tool_mirror 0)}
+security_mirror=${IMG_DEBIAN_SECURITY_MIRROR:-$(tool_mirror 1)}
+if [ -z "$security_mirror" ] && grep -qs '@SECURITY_MIRROR@' /in/sources.list; then
+  echo "IMG: the security archive's mirror is not known (this builder image was made from a mirror without it): set IMG_DEBIAN_SECURITY_MIRROR"
+  fail install_failed
+fi
+# mirrors FILE: the file with the placeholders replaced by the mirrors.
+mirrors() { sed -e "s|@DEFAULT_MIRROR@|$default_mirror|g" -e "s|@SECURITY_MIRROR@|$security_mirror|g" "$1"; }
 sources=()
 while IFS= read -r line || [ -n "$line" ]; do
-  [ -n "$line" ] && sources+=("${line//@DEFAULT_MIRROR@/$default_mirror}")
-done < /in/sources.list
+  [ -n "$line" ] && sources+=("$line")
+done < <(mirrors /in/sources.list)
 
 # install_packages: mmdebstrap into $root, then the kickstart's exclusions.
 install_packages() {
@@ -59,10 +79,24 @@ install_packages() {
   [ -n "${IMG_CACHE_EXPORT:-}" ] && hooks+=(--skip=essential/unlink --customize-hook='/opt/img/package-cache.sh out "$1"')
   # The sandbox may have bind-mounted device nodes into the empty root (user-namespace remapping: no mknod).
   [ -d "$root/dev" ] && hooks+=(--skip=check/empty)
+  # A mirror that is a snapshot serves lists past their Valid-Until date (testing, sid and the
+  # security archive carry one): only the operator may accept them, and only for the build.
+  if [ "${IMG_APT_CHECK_VALID_UNTIL:-true}" = false ]; then
+    hooks+=(--aptopt='Acquire::Check-Valid-Until "false"')
+    echo "IMG: the package lists' Valid-Until dates are not checked (IMG_APT_CHECK_VALID_UNTIL=false)"
+  fi
+  # mmdebstrap reads the package lists first thing: this is when the image's packages were chosen.
+  lists_read=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   mmdebstrap --mode=root --variant=minbase "${include[@]}" "${hooks[@]}" \
     --extract-hook='echo "@@IMG-PHASE installing"' \
     "$IMG_SUITE" "$root" "${sources[@]}" || fail install_failed
   current=installing
+  # What the image was built from, inside it (and so in the cached root file system, whose key holds
+  # the same suite, architecture and builder: a build from the cache keeps the time its lists were read).
+  mkdir -p "$root/etc/img"
+  printf 'SUITE=%s\nARCHITECTURE=%s\nBUILDER_VERSION=%s\nPACKAGE_LISTS_READ=%s\n' \
+    "$IMG_SUITE" "${IMG_ARCH:-amd64}" "${IMG_BUILDER_VERSION:-unknown}" "$lists_read" > "$root/etc/img/build-info"
+  echo "IMG: packages from $(awk '{ printf "%s%s", sep, $3; sep = ", " }' /in/sources.list), package lists read $lists_read"
 
   # Exclusions: packages the kickstart names with a leading '-' are removed if something pulled them in.
   if [ -n "${IMG_EXCLUDE:-}" ]; then
@@ -94,6 +128,15 @@ else
 fi
 current=installing
 dev_skeleton
+# The image's apt sources list what it was installed from, in its release's own format, so that
+# `apt update && apt upgrade` inside it reaches the same suites (the updates and security ones too).
+if [ -f /in/apt/debian.sources ]; then
+  rm -f "$root/etc/apt/sources.list"
+  mkdir -p "$root/etc/apt/sources.list.d"
+  mirrors /in/apt/debian.sources > "$root/etc/apt/sources.list.d/debian.sources"
+elif [ -f /in/apt/sources.list ]; then
+  mirrors /in/apt/sources.list > "$root/etc/apt/sources.list"
+fi
 
 # Hand over what the cache may keep before any of the kickstart's own code runs: from here on the
 # build runs the user's scripts, and nothing they could touch is ever put into the shared cache.

@@ -7,12 +7,14 @@ import { commandArgs } from '../args.ts';
 import { ApiError, commonOptions, describeError, finishedStatuses, ImgClient, serverUrl, shownLink, stateLine, type ApiJob } from '../client.ts';
 import { TokenStore } from '../token-store.ts';
 
-const USAGE = `usage: img submit (--ks FILE | [--config FILE] --platform NAME [--overlay TEXT]) --type TYPE --email ADDR [--callback-url URL] [--wait] [--server URL]
+const USAGE = `usage: img submit (--ks FILE | [--config FILE] --platform NAME [--overlay TEXT]) --type TYPE --email ADDR [--suite SUITE] [--callback-url URL] [--wait] [--server URL]
   --ks FILE         a kickstart file
   --config FILE     a YAML template (default: the server's own)
   --platform NAME   a platform of the template
   --overlay TEXT    packages to add, @groups, -packages to leave out, comma-separated
   --type TYPE       the image type, such as tar (the server lists them at /api/v1/image-types)
+  --suite SUITE     the Debian suite (trixie, bookworm, forky, sid) when the kickstart's repo lines name none,
+                    or for the platform; default: the kickstart's or platform's, else the server's default
   --email ADDR      where the link or the error is mailed
   --callback-url URL  where the outcome is posted too, signed (the secret is printed once, to stderr)
   --wait            follow the build; exit 0 when the image is built, 1 when it failed or was cancelled
@@ -55,7 +57,7 @@ async function wait(client: ImgClient, job: ApiJob, interval: number): Promise<n
 export async function run(args: string[]): Promise<number> {
   const parsed = commandArgs('submit', USAGE, args, {
     ...commonOptions(),
-    ks: { type: 'string' }, config: { type: 'string' }, platform: { type: 'string' }, overlay: { type: 'string' },
+    ks: { type: 'string' }, config: { type: 'string' }, platform: { type: 'string' }, overlay: { type: 'string' }, suite: { type: 'string' },
     type: { type: 'string' }, email: { type: 'string' }, wait: { type: 'boolean' }, interval: { type: 'string' }, 'callback-url': { type: 'string' },
   });
   if (typeof parsed === 'number') return parsed;
@@ -81,6 +83,8 @@ export async function run(args: string[]): Promise<number> {
   }
   if (values.platform) form.set('platform', values.platform);
   if (values.overlay) form.set('overlay', values.overlay);
+  // The server checks it and answers a 400 listing the suites it builds.
+  if (values.suite) form.set('suite', values.suite);
   if (values['callback-url']) form.set('callback_url', values['callback-url']);
 
   const client = new ImgClient(serverUrl(values.server));

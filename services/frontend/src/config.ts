@@ -18,6 +18,8 @@ const schema = z.object({
   IMG_HTTP_PORT: env.int(8080, 0),
   /** Largest `part --size` (and template PartSize) accepted, in MiB; the kickstarter and image-creator hold to the same. */
   IMG_MAX_DISK_MB: env.int(65536, 1),
+  /** The suite of a request whose kickstart names none and that asks for none (the form preselects it). */
+  IMG_DEFAULT_SUITE: env.suite(),
   /** Largest kickstart or template accepted, in bytes. */
   IMG_MAX_UPLOAD_BYTES: env.int(1024 * 1024, 1024),
   /** Submissions one client may make per window; a retry counts as one. */

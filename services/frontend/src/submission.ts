@@ -1,7 +1,9 @@
 // Checks a submission before anything is queued. Every problem names its field and, for a
 // kickstart or template, the line; the form shows them next to the person's input.
 import { EMAIL_CONTROL_MESSAGE, emailControlCharacter, emailSchema, imageTypes, legacyImageTypes, type ImageType } from '@img/shared/contracts';
-import { formatTemplateIssues, generateKickstart, loadTemplate, parseKickstart, type KickstartLimits } from '@img/shared/kickstart';
+import {
+  findSuite, formatTemplateIssues, generateKickstart, loadTemplate, parseKickstart, releaseOf, unknownSuiteMessage, type KickstartLimits,
+} from '@img/shared/kickstart';
 import type { NewJob } from '@img/shared/jobs';
 import { checkCallbackUrl, type CallbackRules } from '@img/shared/webhooks';
 
@@ -18,6 +20,8 @@ export interface SubmissionInput {
   template?: { text: string; filename?: string };
   platform?: string;
   overlay?: string;
+  /** The Debian suite asked for; it applies when the kickstart's repo lines name none, and to a platform. */
+  suite?: string;
   /** Where to post the outcome (a signed webhook); checked by checkCallback. */
   callback_url?: string;
   /** The client address it came from (see jobs/fair-share.ts), kept on the job for the per-client cap. */
@@ -40,9 +44,15 @@ function textProblem(buf: Buffer | string): string | undefined {
   return undefined;
 }
 
-/** `defaults.limits`: the operator's caps (IMG_MAX_DISK_MB), the same the builder's parser is given. */
-export function checkSubmission(input: SubmissionInput, defaults: { templateText: string; limits?: KickstartLimits }): Checked {
+/**
+ * `defaults.limits`: the operator's caps (IMG_MAX_DISK_MB), the same the builder's parser is given.
+ * `defaults.suite`: the operator's IMG_DEFAULT_SUITE, for a kickstart that names no suite and no field asking for one.
+ */
+export function checkSubmission(input: SubmissionInput, defaults: { templateText: string; limits?: KickstartLimits; suite: string }): Checked {
   const errors: FieldError[] = [];
+  const asked = (input.suite ?? '').trim();
+  if (asked && !findSuite(asked)) errors.push({ field: 'suite', message: unknownSuiteMessage(asked) });
+  const suite = asked && findSuite(asked) ? asked : undefined;
   const email = emailSchema.safeParse(input.email ?? '');
   if (!input.email?.trim()) errors.push({ field: 'email', message: 'an email address is required' });
   else if (emailControlCharacter(input.email)) {
@@ -61,6 +71,7 @@ export function checkSubmission(input: SubmissionInput, defaults: { templateText
   const ks = input.kickstart?.text ?? '';
   const useTemplate = !ks.trim() && Boolean(input.platform?.trim() || input.template?.text.trim());
   let job: NewJob | undefined;
+  let builtSuite: string | undefined;
   if (!useTemplate) {
     if (!ks.trim()) {
       errors.push({ field: 'ksfile', message: 'the kickstart is empty: upload or paste a kickstart, or choose a platform' });
@@ -68,11 +79,20 @@ export function checkSubmission(input: SubmissionInput, defaults: { templateText
       const bad = textProblem(ks);
       if (bad) errors.push({ field: 'ksfile', message: `the kickstart ${bad}` });
       else {
-        const parsed = parseKickstart(ks, { file: input.kickstart?.filename ?? 'kickstart', ...(defaults.limits ? { limits: defaults.limits } : {}) });
+        const parsed = parseKickstart(ks, {
+          file: input.kickstart?.filename ?? 'kickstart', defaultSuite: suite ?? defaults.suite, ...(defaults.limits ? { limits: defaults.limits } : {}),
+        });
         for (const e of parsed.errors.slice(0, 20)) errors.push({ field: 'ksfile', line: e.line, message: `line ${e.line}: ${e.message}` });
+        // The kickstart's own repo lines decide; a field asking for another suite is a contradiction, not a choice.
+        const named = parsed.plan?.repos.find((r) => releaseOf(r.suite) !== undefined);
+        if (named && suite && parsed.plan?.suite !== suite) {
+          errors.push({ field: 'suite', message: `the kickstart's repo line (repo --name=${named.name} --suite=${named.suite}) builds ${parsed.plan?.suite}, not ${suite}; leave suite empty or make them agree` });
+        }
+        builtSuite = parsed.plan?.suite;
       }
     }
     job = { email: email.data ?? '', type: type as ImageType, source: 'kickstart', kickstart: ks, filename: input.kickstart?.filename ?? 'kickstart.ks' };
+    if (builtSuite) job.suite = builtSuite;
   } else {
     const text = input.template?.text.trim() ? input.template.text : defaults.templateText;
     const file = input.template?.text.trim() ? (input.template.filename ?? 'template.yaml') : 'configurations.yaml';
@@ -83,14 +103,18 @@ export function checkSubmission(input: SubmissionInput, defaults: { templateText
     else {
       const loaded = loadTemplate(text, { file });
       // Concatenated, not pushed as arguments: a report may be long, and arguments live on the stack.
-      const generated = loaded.template ? generateKickstart(loaded.template, platform, input.overlay ?? '', defaults.limits ? { limits: defaults.limits } : {}).errors : [];
-      const issues = loaded.errors.concat(generated);
+      const generated = loaded.template
+        ? generateKickstart(loaded.template, platform, input.overlay ?? '', { ...(defaults.limits ? { limits: defaults.limits } : {}), ...(suite ? { suite } : {}) })
+        : undefined;
+      builtSuite = generated?.suite;
+      const issues = loaded.errors.concat(generated?.errors ?? []);
       for (const e of issues.slice(0, 20)) {
         const field = e.source === 'overlay' ? 'overlay' : !e.line && /platform/i.test(e.message) ? 'platform' : 'template';
         errors.push({ field, ...(e.line ? { line: e.line } : {}), message: formatTemplateIssues(file, [e])[0] ?? e.message });
       }
     }
     job = { email: email.data ?? '', type: type as ImageType, source: 'template', config: text, platform, overlay: input.overlay ?? '', filename: file };
+    if (builtSuite) job.suite = builtSuite;
   }
   if (errors.length > 0) return { ok: false, errors };
   if (input.client) job.client = input.client;

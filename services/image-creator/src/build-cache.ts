@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, opendir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BuildPlan } from '@img/shared/kickstart';
+import { aptSources, type BuildPlan } from '@img/shared/kickstart';
 
 export interface BuildCacheOptions {
   dir: string;
@@ -63,13 +63,15 @@ export class BuildCache {
   }
 
   /**
-   * The installed root file system depends on the builder, the suite, the repositories and the
-   * package selection; nothing else the kickstart says is applied before it is offered.
+   * The installed root file system depends on the builder, the suite and architecture, the mirrors,
+   * the repositories and the package selection; nothing else the kickstart says is applied before it
+   * is offered.
    */
   static rootfsKey(plan: BuildPlan, include: string[], builderVersion: string, mirror: string): string {
-    const repos = plan.repos.map((r) => `${r.baseurl ?? 'default'} ${r.suite} ${[...r.components].sort().join(',')}`).sort();
+    // What the build installs from, not how the kickstart said it: no repo line and `repo --suite=trixie` are the same.
+    const repos = aptSources(plan).sources.map((r) => `${r.uri} ${r.suites.join(',')} ${[...r.components].sort().join(',')}`).sort();
     const doc = {
-      builder: builderVersion, mirror, suite: plan.suite, repos,
+      builder: builderVersion, mirror, suite: plan.suite, arch: plan.architecture, repos,
       include: [...new Set(include)].sort(), exclude: [...new Set(plan.packages.exclude)].sort(),
     };
     return createHash('sha256').update(JSON.stringify(doc)).digest('hex').slice(0, 32);

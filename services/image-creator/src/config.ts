@@ -45,6 +45,15 @@ const schema = z.object({
   IMG_REQUIRE_USERNS: env.bool(true),
   /** Empty: the builder's default Debian mirror. */
   IMG_DEBIAN_MIRROR: env.optionalStr(),
+  /** Empty: the builder's default mirror of the security archive (stable and oldstable builds use it). */
+  IMG_DEBIAN_SECURITY_MIRROR: env.optionalStr(),
+  /**
+   * false: builds accept package lists past their Valid-Until date, for a mirror that is a snapshot.
+   * The image's own apt keeps checking: it is meant for a live mirror.
+   */
+  IMG_APT_CHECK_VALID_UNTIL: env.bool(true),
+  /** The suite of a kickstart that names none, when its message carries none either (a frontend's own default does). */
+  IMG_DEFAULT_SUITE: env.suite(),
 });
 
 export type Config = Omit<z.infer<typeof schema>, 'IMG_BUILD_CPUS'> & { IMG_BUILD_CPUS: number };

@@ -35,13 +35,15 @@ export async function renderMail(opts: { publicUrl: string; retentionDays: numbe
   const kind = 'sha256' in msg ? 'done' : 'code' in msg ? 'failed' : 'cancelled';
   const type = msg.imagetype ?? job?.type ?? 'image';
   const platform = job?.platform ?? '';
+  // The build's own word first (it read the kickstart); the job's record, made at submission, otherwise.
+  const suite = ('suite' in msg ? msg.suite : undefined) ?? job?.suite ?? '';
   const data = {
     msg: {
       ...msg,
       ...('url' in msg ? { url: tokenLink(opts.publicUrl, msg.url, token) } : {}),
       ...('logurl' in msg ? { logurl: tokenLink(opts.publicUrl, msg.logurl, token) } : {}),
     },
-    type, platform,
+    type, platform, suite,
     retentionDays: opts.retentionDays,
     jobUrl: withJobToken(new JobUrls(opts.publicUrl).page(msg.id), token),
     size: 'size' in msg ? humanSize(msg.size) : '',

@@ -1,7 +1,8 @@
 // Identical requests are built once. A request is identified by a hash of its normalised form:
 // the kickstart as the one writer prints its plan (so comments, spacing and option order do not
-// matter), the image type, and the builder version. The registry maps that hash to the build
-// that makes it: one claims it and builds; the others wait for it, or are answered from it.
+// matter), the image type, the builder version, and the suite and architecture it is built for.
+// The registry maps that hash to the build that makes it: one claims it and builds; the others wait
+// for it, or are answered from it.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -21,8 +22,14 @@ export function builderVersion(dir = builderDir): string {
   return execFileSync('bash', [join(dir, 'build-image.sh'), '--print-version'], { encoding: 'utf8' }).trim();
 }
 
+/**
+ * The suite and the architecture are named apart from the kickstart: a kickstart without repo lines
+ * prints the same for every suite, and is a different request for each.
+ */
 export function requestHash(plan: BuildPlan, imagetype: string, builder: string): string {
-  return createHash('sha256').update(kickstartFromPlan(plan)).update('\0').update(imagetype).update('\0').update(builder).digest('hex');
+  const h = createHash('sha256').update(kickstartFromPlan(plan));
+  for (const part of [imagetype, builder, `suite=${plan.suite}`, `arch=${plan.architecture}`]) h.update('\0').update(part);
+  return h.digest('hex');
 }
 
 export interface BuiltImage {

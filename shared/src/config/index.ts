@@ -2,6 +2,7 @@
 // fast with a message naming every bad variable.
 import { z } from 'zod';
 import { redactUrl } from '../logging/index.ts';
+import { DEFAULT_SUITE, findSuite, unknownSuiteMessage } from '../kickstart/suites.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -27,6 +28,9 @@ export const env = {
   bool: (def: boolean) => z.enum(['true', 'false', '1', '0', 'yes', 'no']).default(def ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes'),
   url: (def: string) => z.string().url().default(def),
+  /** IMG_DEFAULT_SUITE: one of the suites IMG builds; empty or unset, the current stable release. */
+  suite: () => z.string().optional().transform((v) => v?.trim() || DEFAULT_SUITE)
+    .refine((v) => findSuite(v) !== undefined, (v) => ({ message: unknownSuiteMessage(v) })),
 };
 
 /** Settings shared by every service, read under the same names everywhere. */

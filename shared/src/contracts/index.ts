@@ -2,6 +2,7 @@
 // every publish. IMG's field names are kept; fields are added, never renamed.
 import { z } from 'zod';
 import { errorCodeSchema } from '../errors/index.ts';
+import { findSuite, unknownSuiteMessage } from '../kickstart/suites.ts';
 
 export const CONTRACT_VERSION = 1;
 
@@ -42,6 +43,9 @@ export type Phase = z.infer<typeof phaseSchema>;
 
 const version = z.number().int().positive().default(CONTRACT_VERSION);
 
+/** A Debian suite IMG builds (kickstart/suites.ts). The architecture, when it comes, sits beside it. */
+export const suiteSchema = z.string().max(40).refine((s) => findSuite(s) !== undefined, (s) => ({ message: unknownSuiteMessage(s) }));
+
 export const kickstarterMessage = z.object({
   id: jobIdSchema,
   email: emailSchema,
@@ -49,6 +53,8 @@ export const kickstarterMessage = z.object({
   config: z.string().min(1).max(1024 * 1024),
   platform: z.string().min(1).max(100),
   overlay: z.string().max(64 * 1024).default(''),
+  /** The request's `suite` field: the platform is built for it instead of its template's Suite. */
+  suite: suiteSchema.optional(),
   version,
 });
 export type KickstarterMessage = z.infer<typeof kickstarterMessage>;
@@ -58,6 +64,8 @@ export const imageMessage = z.object({
   email: emailSchema,
   imagetype: imageTypeSchema,
   ksfile: z.string().min(1).max(1024 * 1024),
+  /** The suite when the kickstart's repo lines name none (the request's field, else the frontend's default). */
+  suite: suiteSchema.optional(),
   version,
 });
 export type ImageMessage = z.infer<typeof imageMessage>;
@@ -76,6 +84,8 @@ export const linkMessage = z.object({
   request_hash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   /** The boot check's outcome, when image-creator ran it (disk and ISO types). */
   verified: z.object({ ok: z.boolean(), detail: z.string().max(2000), seconds: z.number().nonnegative() }).optional(),
+  /** The suite the image was built from, for the email. */
+  suite: suiteSchema.optional(),
   version,
 });
 export type LinkMessage = z.infer<typeof linkMessage>;
@@ -92,6 +102,8 @@ export const errorMessage = z.object({
   excerpt: z.array(z.string().max(2000)).max(200).default([]),
   /** Where in the user's input the error is, when it is there. */
   position: z.object({ file: z.string().optional(), line: z.number().int().positive().optional(), item: z.string().optional() }).optional(),
+  /** The suite it was to be built from, when the kickstart was read that far. */
+  suite: suiteSchema.optional(),
   version,
 });
 export type ErrorMessage = z.infer<typeof errorMessage>;

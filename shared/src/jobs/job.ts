@@ -48,6 +48,8 @@ export interface Job {
   config?: string;
   platform?: string;
   overlay?: string;
+  /** The Debian suite the image is built from, decided at submission (kickstart, template, field or default). */
+  suite?: string;
   /** IMG's `filename`: the kickstart's file name as uploaded. */
   filename?: string;
   logfile?: string;
@@ -75,7 +77,7 @@ export interface Job {
 }
 
 export type NewJob = Pick<Job, 'email' | 'type' | 'source'> &
-  Partial<Pick<Job, 'kickstart' | 'config' | 'platform' | 'overlay' | 'filename' | 'request_hash' | 'client' | 'callback_url'>>;
+  Partial<Pick<Job, 'kickstart' | 'config' | 'platform' | 'overlay' | 'suite' | 'filename' | 'request_hash' | 'client' | 'callback_url'>>;
 
 /** 128 random bits: a job id cannot be guessed from another one. */
 export function newJobId(): string {

@@ -36,6 +36,7 @@ const imageJobSchema = new mongoose.Schema<JobDoc>({
   config: String,
   platform: String,
   overlay: String,
+  suite: String,
   callback_url: { type: String, maxlength: 2048 },
   filename: String,
   logfile: String,

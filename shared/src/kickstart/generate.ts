@@ -20,6 +20,8 @@ export interface MergedPlatformResult {
 
 export interface GenerateResult {
   kickstart?: string;
+  /** The Debian suite the kickstart builds (with the kickstart). */
+  suite?: string;
   errors: TemplateIssue[];
   warnings: TemplateIssue[];
 }
@@ -34,12 +36,18 @@ export function mergedPlatform(template: Template, name: string, overlay?: strin
   return { platform: applied.platform, errors: [], warnings: applied.warnings };
 }
 
-/** `opts.limits`: the operator's caps, the same the kickstart parser is given (IMG_MAX_DISK_MB). */
+/**
+ * `opts.limits`: the operator's caps, the same the kickstart parser is given (IMG_MAX_DISK_MB).
+ * `opts.suite`: the request's `suite` field, which builds the platform for that suite instead of its Suite.
+ */
 export function generateKickstart(
-  template: Template, platformName: string, overlay?: string, opts: { limits?: KickstartLimits } = {},
+  template: Template, platformName: string, overlay?: string, opts: { limits?: KickstartLimits; suite?: string } = {},
 ): GenerateResult {
   const merged = mergedPlatform(template, platformName, overlay);
   if (!merged.platform) return { errors: merged.errors, warnings: merged.warnings };
+  if (opts.suite !== undefined) {
+    merged.platform = { ...merged.platform, values: { ...merged.platform.values, Suite: opts.suite } };
+  }
   // Said of the template line or overlay that set it: the generated kickstart's line means nothing to its author.
   const size = merged.platform.values.PartSize;
   const cap = maxRootSizeMib(opts.limits);
@@ -59,5 +67,5 @@ export function generateKickstart(
     }));
     return { errors, warnings };
   }
-  return { kickstart, errors: [], warnings };
+  return { kickstart, suite: check.plan?.suite ?? planned.plan.suite, errors: [], warnings };
 }

@@ -14,6 +14,7 @@ import type { KickstartLimits } from './limits.ts';
 import { parseCount, parseOptions } from './ks-options.ts';
 import type { OptionSpec } from './ks-options.ts';
 import type { Token } from './ks-tokenize.ts';
+import { releaseOf, unknownSuiteMessage } from './suites.ts';
 
 /** What the parser keeps while it reads the commands. */
 export interface Draft {
@@ -21,6 +22,8 @@ export interface Draft {
   /** Singleton command or user/repo/mountpoint key → the line it first appeared on. */
   firstSeen: Map<string, number>;
   sshkeys: { user: string; key: string; line: number }[];
+  /** The line of each of plan.repos, in order: the suite check names the lines it compares. */
+  repoLines: number[];
   limits?: KickstartLimits;
 }
 
@@ -235,7 +238,7 @@ export const COMMANDS: Readonly<Record<string, CommandDef>> = {
       const components = str(ctx, 'components');
       if (name === undefined) return ctx.fail('missing --name');
       if (!isValidRepoName(name)) return ctx.fail(`'${name}' is not a valid repository name`);
-      if (suite === undefined) return ctx.fail('missing --suite (a Debian suite, e.g. bookworm)');
+      if (suite === undefined) return ctx.fail('missing --suite (a Debian suite, e.g. trixie)');
       if (!isValidSuiteName(suite)) return ctx.fail(`'${suite}' is not a valid suite name`);
       if (components === undefined) return ctx.fail('missing --components (e.g. main,contrib)');
       const list = components.split(',');
@@ -244,6 +247,9 @@ export const COMMANDS: Readonly<Record<string, CommandDef>> = {
       if (bad !== undefined) return ctx.fail(`'${bad}' is not a valid component name`);
       const baseurl = str(ctx, 'baseurl');
       if (baseurl !== undefined && !isValidRepoUrl(baseurl)) return ctx.fail(`--baseurl=${baseurl} is not an http, https or file URL`);
+      // Without --baseurl the repository is Debian's own mirror: only a release IMG builds is there.
+      // A repository of its own may call its suite anything (`stable`, `main`).
+      if (baseurl === undefined && releaseOf(suite) === undefined) return ctx.fail(`--suite=${suite}: ${unknownSuiteMessage(suite)}`);
       if (!firstTime(ctx, `repo ${name}`, `repository '${name}' is defined twice`)) return;
       if (ctx.draft.plan.repos.length >= MAX_REPOS) return ctx.fail(`too many repo lines: the limit is ${MAX_REPOS}`);
       const repo: BuildPlan['repos'][number] = { name, suite, components: list };
@@ -251,6 +257,7 @@ export const COMMANDS: Readonly<Record<string, CommandDef>> = {
       const key = str(ctx, 'key');
       if (key !== undefined) repo.key = key;
       ctx.draft.plan.repos.push(repo);
+      ctx.draft.repoLines.push(ctx.line);
     },
   },
 };

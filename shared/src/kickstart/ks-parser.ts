@@ -11,6 +11,7 @@ import type { KsError } from './errors.ts';
 import { isValidAbsolutePath, isValidDebianPackageName, isValidGroupName } from './names.ts';
 import { MAX_GROUPS, MAX_PACKAGES, MAX_POST_SCRIPTS, MAX_REPORTED_ERRORS } from './limits.ts';
 import type { KickstartLimits } from './limits.ts';
+import { DEFAULT_SUITE, releaseOf } from './suites.ts';
 
 export interface ParseResult {
   /** Present only when there are no errors. */
@@ -19,7 +20,6 @@ export interface ParseResult {
   warnings: KsError[];
 }
 
-export const DEFAULT_SUITE = 'bookworm';
 
 /** Past this, a file is not a kickstart with mistakes but something else: stop, and keep the report readable. */
 const MAX_ERRORS = MAX_REPORTED_ERRORS;
@@ -29,6 +29,11 @@ export interface ParseOptions {
   file?: string;
   /** The operator's caps (IMG_MAX_DISK_MB → maxRootSizeMib); absent: the defaults of limits.ts. */
   limits?: KickstartLimits;
+  /**
+   * The suite of a kickstart whose repo lines name no Debian release: the request's `suite` field,
+   * else the operator's IMG_DEFAULT_SUITE. Absent: suites.ts's DEFAULT_SUITE.
+   */
+  defaultSuite?: string;
 }
 
 const PACKAGE_RULE = 'lowercase letters, digits, +, - and . only; at least two characters; starting with a letter or digit';
@@ -47,6 +52,7 @@ export function parseKickstart(text: string, opts: ParseOptions = {}): ParseResu
     },
     firstSeen: new Map(),
     sshkeys: [],
+    repoLines: [],
   };
   if (opts.limits) draft.limits = opts.limits;
   const seenPackages = new Map<string, number>();
@@ -185,6 +191,7 @@ export function parseKickstart(text: string, opts: ParseOptions = {}): ParseResu
   }
 
   finish(draft, seenPackages, errors, warnings, report);
+  draft.plan.suite = buildSuite(draft, opts.defaultSuite ?? DEFAULT_SUITE, (line, m) => report(errors, line, m));
   errors.sort((a, b) => a.line - b.line);
   warnings.sort((a, b) => a.line - b.line);
   return errors.length > 0 ? { errors, warnings } : { plan: draft.plan, errors, warnings };
@@ -208,5 +215,24 @@ function finish(
     if (excluded.has(p)) report(warnings, seenPackages.get(`-${p}`) ?? 1, `${p} is both listed and excluded; the exclusion wins`);
   }
   plan.packages.include = plan.packages.include.filter((p) => !excluded.has(p));
-  plan.suite = plan.repos[0]?.suite ?? DEFAULT_SUITE;
+}
+
+/**
+ * The one Debian release the image is built from: the one its repo lines name (a private mirror's
+ * `--baseurl` line counts when its suite is a Debian release), else the default. Two releases in one
+ * image would mix their libraries, so naming two is an error on the second line, naming both.
+ */
+function buildSuite(draft: Draft, fallback: string, fail: (line: number, message: string) => void): string {
+  let first: { release: string; suite: string; line: number } | undefined;
+  draft.plan.repos.forEach((r, i) => {
+    const release = releaseOf(r.suite);
+    const line = draft.repoLines[i] ?? 0;
+    if (release === undefined) return;
+    if (!first) first = { release, suite: r.suite, line };
+    else if (first.release !== release) {
+      fail(line, `repo --suite=${r.suite} is ${release}, but line ${first.line} (repo --suite=${first.suite}) is ${first.release}: `
+        + 'an image is built from one Debian suite; make the repo lines name the same one');
+    }
+  });
+  return first?.release ?? fallback;
 }

@@ -5,6 +5,7 @@ import type { TemplateIssue } from './errors.ts';
 import { issueAt } from './platform.ts';
 import type { Platform } from './platform.ts';
 import type { Template } from './template.ts';
+import { DEFAULT_SUITE, findSuite, releaseOf, unknownSuiteMessage } from './suites.ts';
 
 export interface PlanResult {
   plan?: BuildPlan;
@@ -23,6 +24,7 @@ export function platformToPlan(template: Template, platform: Platform): PlanResu
   const errors: TemplateIssue[] = [];
   const warnings: TemplateIssue[] = [];
 
+  if (v.Suite !== undefined && !findSuite(v.Suite)) errors.push(issueAt(origin('Suite'), `Suite ${v.Suite}: ${unknownSuiteMessage(v.Suite)}`));
   const repos: PlanRepo[] = [];
   const repoNames = v.Repos ?? [];
   repoNames.forEach((name, index) => {
@@ -38,6 +40,11 @@ export function platformToPlan(template: Template, platform: Platform): PlanResu
     }
     // Without a Url a repository is the Debian mirror, whose suite is the platform's release.
     const repo: PlanRepo = { name, suite: def.Url === undefined ? v.Suite ?? def.Suite : def.Suite, components: [...def.Components] };
+    // Said here, of the repository, rather than as a generated kickstart line its author never wrote.
+    if (def.Url === undefined && v.Suite === undefined && releaseOf(repo.suite) === undefined) {
+      errors.push({ source: 'template', line: def.line, message: `repository '${name}' Suite ${repo.suite}: ${unknownSuiteMessage(repo.suite)}` });
+      return;
+    }
     if (def.Url !== undefined) repo.baseurl = def.Url;
     if (def.Key !== undefined) repo.key = def.Key;
     repos.push(repo);
@@ -79,7 +86,7 @@ export function platformToPlan(template: Template, platform: Platform): PlanResu
 
   if (errors.length > 0) return { errors, warnings };
   const plan: BuildPlan = {
-    suite: first?.suite ?? v.Suite ?? 'bookworm',
+    suite: releaseOf(first?.suite ?? '') ?? v.Suite ?? DEFAULT_SUITE,
     architecture: v.Architecture ?? 'amd64',
     users: [],
     partitions: v.PartSize !== undefined ? [{ mountpoint: '/', sizeMiB: v.PartSize, fstype: 'ext4' }] : [],

@@ -2,6 +2,10 @@
 // both ways, so the two cannot drift apart.
 import { imageTypes, phases } from '@img/shared/contracts';
 import { jobStatuses } from '@img/shared/jobs';
+import { DEFAULT_SUITE, offeredSuites, SUITE_NAMES } from '@img/shared/kickstart';
+
+/** The suite, in every schema that carries one. (The architecture is to sit beside it the same way.) */
+const suiteField = { type: 'string', enum: SUITE_NAMES, description: `the Debian suite: ${offeredSuites()}` };
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const error = (description: string) => ({ description, content: { 'application/json': { schema: ref('Error') } } });
@@ -26,6 +30,12 @@ const submission = {
     config: { type: 'string', description: 'a YAML template (optional; the default template otherwise)' },
     platform: { type: 'string', description: 'a platform of the template; see /api/v1/platforms' },
     overlay: { type: 'string', description: 'comma-separated packages, @groups, -exclusions' },
+    suite: {
+      ...suiteField,
+      description: `the Debian suite to build (${offeredSuites()}) when the kickstart's repo lines name none, or for the platform instead of its Suite; `
+        + `absent: the kickstart's or the platform's, else the operator's IMG_DEFAULT_SUITE (${DEFAULT_SUITE} unless set). `
+        + 'A suite the kickstart contradicts, or one not offered, is a 400 naming the field',
+    },
     callback_url: { type: 'string', format: 'uri', maxLength: 2048, description: 'http(s) URL the outcome is posted to, signed after the Standard Webhooks convention with the webhook_secret of the answer; the host must be on the operator\'s allow-list' },
   },
   required: ['email', 'imagetype'],
@@ -134,6 +144,7 @@ export function openApiDocument(publicUrl: string) {
             secrets_redacted: { type: 'boolean', description: 'passwords in `kickstart` or `config` are shown as `[redacted]`; ask with `reveal=secrets`' },
             status: { type: 'string', enum: jobStatuses }, phase: { type: 'string', enum: phases }, progress: { type: 'number' },
             source: { type: 'string', enum: ['kickstart', 'template'] }, kickstart: { type: 'string' }, platform: { type: 'string' }, overlay: { type: 'string' },
+            suite: suiteField,
             created: { type: 'string', format: 'date-time' }, started: { type: 'string', format: 'date-time' }, finished: { type: 'string', format: 'date-time' },
             duration_s: { type: 'number' }, size: { type: 'integer' }, sha256: { type: 'string' }, imagefile: { type: 'string' },
             error: { type: 'string' }, error_code: { type: 'string' }, error_excerpt: { type: 'array', items: { type: 'string' } },
@@ -147,7 +158,7 @@ export function openApiDocument(publicUrl: string) {
           description: 'what anyone may see of a job: the submitter masked, the type, the state, the place in the queue and the timings',
           required: ['id', 'email', 'type', 'status', 'phase', 'created'],
           properties: {
-            id: { type: 'string' }, email: { type: 'string', description: 'masked: j***@example.com' }, type: { type: 'string', enum: imageTypes },
+            id: { type: 'string' }, email: { type: 'string', description: 'masked: j***@example.com' }, type: { type: 'string', enum: imageTypes }, suite: suiteField,
             status: { type: 'string', enum: jobStatuses }, phase: { type: 'string', enum: phases }, progress: { type: 'number' },
             created: { type: 'string', format: 'date-time' }, started: { type: 'string', format: 'date-time' }, finished: { type: 'string', format: 'date-time' },
             duration_s: { type: 'number' }, queue_position: { type: 'integer' }, estimated_start: { type: 'string', format: 'date-time' },

@@ -21,7 +21,7 @@ export function submissionParser(maxUploadBytes: number) {
   }).fields([{ name: 'ksfile', maxCount: 1 }, { name: 'template', maxCount: 1 }]);
 
   const jsonBody = z.object({
-    email: text(254), imagetype: text(40), platform: text(100), overlay: text(64 * 1024),
+    email: text(254), imagetype: text(40), platform: text(100), overlay: text(64 * 1024), suite: text(40),
     kickstart: text(maxUploadBytes), config: text(maxUploadBytes),
     // Longer than a callback may be, so the check can say how long it is allowed to be.
     callback_url: text(64 * 1024),
@@ -41,13 +41,17 @@ export function submissionParser(maxUploadBytes: number) {
       imagetype: str('imagetype'),
       platform: str('platform'),
       overlay: str('overlay'),
+      suite: str('suite'),
       callback_url: str('callback_url'),
       kickstart: ks ? { text: ks.buffer.toString('utf8'), filename: ks.originalname } : pasted ? { text: pasted } : undefined,
       template: tpl ? { text: tpl.buffer.toString('utf8'), filename: tpl.originalname } : str('config') ? { text: str('config')! } : undefined,
       client,
     };
     // An uploaded kickstart comes back in the text box: a browser cannot fill a file input again.
-    const values = { email: input.email ?? '', imagetype: input.imagetype ?? '', platform: input.platform ?? '', overlay: input.overlay ?? '', callback_url: input.callback_url ?? '', kickstart: pasted ?? input.kickstart?.text ?? '' };
+    const values = {
+      email: input.email ?? '', imagetype: input.imagetype ?? '', platform: input.platform ?? '', overlay: input.overlay ?? '', suite: input.suite ?? '',
+      callback_url: input.callback_url ?? '', kickstart: pasted ?? input.kickstart?.text ?? '',
+    };
     return { ok: true, input, values };
   }
 

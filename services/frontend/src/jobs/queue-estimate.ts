@@ -27,32 +27,49 @@ function median(xs: number[]): number | undefined {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/**
+ * What a build's duration depends on besides its kickstart: a sid build installs other packages than
+ * a bookworm one. The architecture is to join the suite here.
+ */
+const buildKind = (j: JobSummary) => j.suite ?? '';
+
 /** `jobs` newest first, as the index keeps them. */
 export function estimateQueue(jobs: readonly JobSummary[], opts: { slots: number; now: Date }): QueueEstimate {
   const durations: number[] = [];
+  const byKind = new Map<string, number[]>();
   const waiting: JobSummary[] = [];
   const building: JobSummary[] = [];
   for (const j of jobs) {
     if (j.status === 'queued' || j.status === 'kickstarting') waiting.push(j);
     else if (j.status === 'building') building.push(j);
-    else if (j.status === 'done' && j.duration_s !== undefined && durations.length < RECENT_BUILDS) durations.push(j.duration_s);
+    else if (j.status === 'done' && j.duration_s !== undefined) {
+      if (durations.length < RECENT_BUILDS) durations.push(j.duration_s);
+      const same = byKind.get(buildKind(j)) ?? [];
+      if (same.length < RECENT_BUILDS) byKind.set(buildKind(j), [...same, j.duration_s]);
+    }
   }
   waiting.reverse();
   const typical = median(durations);
+  // A job's own kind's recent builds when there are some, all recent builds otherwise.
+  const typicalOf = (j: JobSummary) => median(byKind.get(buildKind(j)) ?? []) ?? typical;
   const spots = new Map<string, QueueSpot>();
   const now = opts.now.getTime();
   // Running builds hold their slots until they are expected to end (at least a few seconds from now).
   const slots = Math.max(opts.slots, building.length);
-  const freeAt = building.map((b) => (typical === undefined ? now : Math.max(now + 5000, (b.started ?? b.created).getTime() + typical * 1000)));
+  const freeAt = building.map((b) => {
+    const t = typicalOf(b);
+    return t === undefined ? now : Math.max(now + 5000, (b.started ?? b.created).getTime() + t * 1000);
+  });
   while (freeAt.length < slots) freeAt.push(now);
   waiting.forEach((j, i) => {
-    if (typical === undefined) {
+    const t = typicalOf(j);
+    if (t === undefined) {
       spots.set(j.id, { position: i + 1 });
       return;
     }
     freeAt.sort((a, b) => a - b);
     const start = freeAt[0]!;
-    freeAt[0] = start + typical * 1000;
+    freeAt[0] = start + t * 1000;
     spots.set(j.id, { position: i + 1, startAt: new Date(start) });
   });
   return { spots, ...(typical !== undefined ? { typicalBuildS: typical } : {}), waiting: waiting.length, building: building.length };

@@ -68,7 +68,9 @@ export function apiRoutes(deps: RouteDeps): Router {
       sendError(req, res, parsed.status, parsed.status === 413 ? 'too_large' : 'invalid_request', parsed.errors.map((e) => `${e.field}: ${e.message}`).join('; '), { fields: parsed.errors });
       return;
     }
-    const checked = checkSubmission(parsed.input, { templateText: deps.defaultTemplateText, limits: { maxRootSizeMib: deps.config.IMG_MAX_DISK_MB } });
+    const checked = checkSubmission(parsed.input, {
+      templateText: deps.defaultTemplateText, limits: { maxRootSizeMib: deps.config.IMG_MAX_DISK_MB }, suite: deps.config.IMG_DEFAULT_SUITE,
+    });
     const errors = [...(checked.ok ? [] : checked.errors), ...(await checkCallback(parsed.input, deps.callbacks))];
     if (!checked.ok || errors.length > 0) {
       sendError(req, res, 400, 'invalid_request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { fields: errors });

@@ -65,6 +65,15 @@ const cases: Array<{ name: string; fields: () => Record<string, string | Blob>; 
   { name: 'a MeeGo hardware type', fields: () => ({ email: uniqueEmail(), imagetype: 'nand', ksfile: new Blob([goodKs]) }), field: 'imagetype', says: /MeeGo hardware format/ },
   { name: 'a kickstart with an unknown command', fields: () => ({ email: uniqueEmail(), imagetype: 'tar', ksfile: new Blob(['%packages\nhostname\n%end\nfrobnicate --now\n']) }), field: 'ksfile', says: /line 4/ },
   { name: 'an unknown platform', fields: () => ({ email: uniqueEmail(), imagetype: 'tar', platform: 'NO_SUCH_PLATFORM' }), field: 'platform', says: /NO_SUCH_PLATFORM/ },
+  { name: 'an unknown suite', fields: () => ({ email: uniqueEmail(), imagetype: 'tar', suite: 'buster', ksfile: new Blob([goodKs]) }), field: 'suite',
+    says: /unknown suite 'buster'; IMG builds trixie \(stable\), bookworm \(oldstable\), forky \(testing\), sid \(unstable\)/ },
+  { name: 'an unknown suite for a platform', fields: () => ({ email: uniqueEmail(), imagetype: 'tar', suite: 'stable', platform: 'MINIMAL' }), field: 'suite', says: /unknown suite 'stable'; IMG builds trixie/ },
+  { name: 'a suite the kickstart contradicts', fields: () => ({ email: uniqueEmail(), imagetype: 'tar', suite: 'sid', ksfile: new Blob([`repo --name=debian --suite=bookworm --components=main\n${goodKs}`]) }),
+    field: 'suite', says: /repo --name=debian --suite=bookworm\) builds bookworm, not sid/ },
+  { name: 'a kickstart line with an unknown suite', fields: () => ({ email: uniqueEmail(), imagetype: 'tar', ksfile: new Blob([`repo --name=debian --suite=jessie --components=main\n${goodKs}`]) }),
+    field: 'ksfile', says: /line 1: --suite=jessie: unknown suite 'jessie'; IMG builds trixie/ },
+  { name: 'a kickstart naming two suites', fields: () => ({ email: uniqueEmail(), imagetype: 'tar', ksfile: new Blob([`repo --name=a --suite=trixie --components=main\nrepo --name=b --suite=sid --components=main\n${goodKs}`]) }),
+    field: 'ksfile', says: /line 2: repo --suite=sid is sid, but line 1 \(repo --suite=trixie\) is trixie/ },
 ];
 
 for (const c of cases) {

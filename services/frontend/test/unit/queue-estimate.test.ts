@@ -52,3 +52,15 @@ test('a build running longer than usual is expected to end soon, not in the past
   const est = estimateQueue(newestFirst([done, running, q]), { slots: 1, now });
   assert.ok(est.spots.get(q.id)!.startAt!.getTime() > now.getTime());
 });
+
+test("a job's start is estimated from recent builds of its own suite, all recent builds when its suite has none", () => {
+  const done = [job('done', 60, { duration_s: 600, suite: 'sid' }), job('done', 61, { duration_s: 100, suite: 'trixie' }), job('done', 62, { duration_s: 120, suite: 'trixie' })];
+  const sid = job('queued', 3, { suite: 'sid' });
+  const trixie = job('queued', 2, { suite: 'trixie' });
+  const forky = job('queued', 1, { suite: 'forky' });
+  const est = estimateQueue(newestFirst([...done, sid, trixie, forky]), { slots: 1, now });
+  const at = (j: JobSummary) => (est.spots.get(j.id)?.startAt?.getTime() ?? NaN) - now.getTime();
+  assert.equal(at(sid), 0);
+  assert.equal(at(trixie), 600_000, 'after the sid build, which takes as long as the last sid build');
+  assert.equal(at(forky), 710_000, 'after the trixie build (the median of trixie builds: 110 s)');
+});

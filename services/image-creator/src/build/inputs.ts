@@ -4,12 +4,14 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildPlan } from '@img/shared/kickstart';
 import { writeUserInputs } from '../user-inputs.ts';
+import { aptSources } from '@img/shared/kickstart';
 
 export async function writeInputs(inDir: string, plan: BuildPlan): Promise<void> {
   await mkdir(join(inDir, 'post'), { recursive: true });
-  const repos = plan.repos.length > 0 ? plan.repos : [{ name: 'debian', suite: plan.suite, components: ['main'] }];
-  const sources = repos.map((r) => `deb ${r.baseurl ?? '@DEFAULT_MIRROR@'} ${r.suite} ${r.components.join(' ')}`);
-  await writeFile(join(inDir, 'sources.list'), `${sources.join('\n')}\n`);
+  const apt = aptSources(plan);
+  await writeFile(join(inDir, 'sources.list'), apt.install);
+  await mkdir(join(inDir, 'apt'), { recursive: true });
+  await writeFile(join(inDir, 'apt', apt.image.file), apt.image.text);
   if (plan.rootpw && !plan.rootpw.lock) {
     await writeFile(join(inDir, 'rootpw'), `root:${plan.rootpw.password}\n`, { mode: 0o600 });
     if (plan.rootpw.iscrypted) await writeFile(join(inDir, 'rootpw.crypted'), '');

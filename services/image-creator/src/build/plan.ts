@@ -15,13 +15,14 @@ export interface PlannedBuild {
   env: Record<string, string>;
   /** Notes for the log (what the image type adds). */
   notes: string[];
-  /** Identical requests (same normalised kickstart, type and builder) share one build. */
+  /** Identical requests (same normalised kickstart, type, builder, suite and architecture) share one build. */
   hash: string;
 }
 
-export function planBuild(msg: ImageMessage, o: { groups: GroupTable; builderVersion: string; limits: KickstartLimits }): PlannedBuild {
+/** `o.defaultSuite`: this image-creator's IMG_DEFAULT_SUITE, for a message that names no suite. */
+export function planBuild(msg: ImageMessage, o: { groups: GroupTable; builderVersion: string; limits: KickstartLimits; defaultSuite: string }): PlannedBuild {
   // The same caps as the frontend's check (IMG_MAX_DISK_MB): a message that did not pass it is held to them too.
-  const parsed = parseKickstart(msg.ksfile, { file: 'kickstart', limits: o.limits });
+  const parsed = parseKickstart(msg.ksfile, { file: 'kickstart', limits: o.limits, defaultSuite: msg.suite ?? o.defaultSuite });
   if (!parsed.plan || parsed.errors.length > 0) {
     const first = parsed.errors[0];
     throw new BuildFailure('invalid_kickstart', first ? `kickstart line ${first.line}: ${first.message}` : 'the kickstart could not be read', {

@@ -62,7 +62,9 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
   // password is 0600) only when they are its. They stay read-only to it (the mount is).
   if (deps.sandboxRoot) await chownTree(dirs.work, deps.sandboxRoot.uid, deps.sandboxRoot.gid);
 
-  const cachePlan = deps.cache ? await deps.cache.plan(planned.plan, planned.include, deps.builderVersion, config.IMG_DEBIAN_MIRROR ?? '') : undefined;
+  // Both mirrors decide what a cached root file system holds: a build from other mirrors gets its own.
+  const mirrors = `${config.IMG_DEBIAN_MIRROR ?? ''} ${config.IMG_DEBIAN_SECURITY_MIRROR ?? ''}`;
+  const cachePlan = deps.cache ? await deps.cache.plan(planned.plan, planned.include, deps.builderVersion, mirrors) : undefined;
   if (cachePlan && !cachePlan.shareable) jobLog.write('IMG: cache: this kickstart adds its own repositories, so nothing this build downloads or installs is kept for other builds\n');
   if (cachePlan?.shareable) deps.metrics?.cache('rootfs', Boolean(cachePlan.rootfsHit));
   if (cachePlan?.rootfsHit) jobLog.write(`IMG: cache: installed root file system ${cachePlan.rootfsKey.slice(0, 12)} of an earlier build with the same packages and repositories is used\n`);
@@ -153,6 +155,10 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
         IMG_HOSTNAME: planned.plan.hostname ?? '',
         IMG_TIMEZONE: planned.plan.timezone?.zone ?? '',
         IMG_DEBIAN_MIRROR: config.IMG_DEBIAN_MIRROR ?? '',
+        IMG_DEBIAN_SECURITY_MIRROR: config.IMG_DEBIAN_SECURITY_MIRROR ?? '',
+        IMG_APT_CHECK_VALID_UNTIL: String(config.IMG_APT_CHECK_VALID_UNTIL),
+        IMG_ARCH: planned.plan.architecture,
+        IMG_BUILDER_VERSION: deps.builderVersion,
         ...planned.env,
         ...cacheEnv(cachePlan),
       },

@@ -127,7 +127,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     const report = errorMessage.parse({
       id: msg.id, error: clip(f.message, 4000), url: urls.log, email: msg.email, imagetype: msg.imagetype, code: f.code, phase: f.phase,
       excerpt: f.excerpt.slice(-200).map((l) => clip(l, 2000)), version: CONTRACT_VERSION,
-      ...(f.line ? { position: { line: f.line } } : {}),
+      ...(f.line ? { position: { line: f.line } } : {}), ...(suite ? { suite } : {}),
     });
     await deps.broker.publish(routes.error, errorMessage, report);
     await writeHostFile(paths.failure, JSON.stringify(report));
@@ -137,9 +137,14 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
   let claimedHash: string | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
   let completed = false;
+  // Known once the kickstart is read: the reports say which suite the image was (to be) built from.
+  let suite: string | undefined;
   try {
     jobLog.write(`IMG build of job ${msg.id}: image type ${msg.imagetype}, builder ${deps.builderImage}, attempt ${info.attempt}, ${new Date().toISOString()}\n`);
-    const planned = planBuild(msg, { ...deps, limits: { maxRootSizeMib: config.IMG_MAX_DISK_MB } });
+    const planned = planBuild(msg, { ...deps, limits: { maxRootSizeMib: config.IMG_MAX_DISK_MB }, defaultSuite: config.IMG_DEFAULT_SUITE });
+    suite = planned.plan.suite;
+    jobLog.write(`IMG: Debian ${suite}, ${planned.plan.architecture}\n`);
+    log.info({ suite, arch: planned.plan.architecture }, 'build planned');
     for (const note of planned.notes) jobLog.write(`${note}\n`);
 
     // Identical requests are built once: answered from a finished build, or after waiting for a running one.
@@ -160,7 +165,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
         log.info('answered from an identical build');
         metrics.cache('image', true);
         metrics.finished(labels, 'reused');
-        await deps.broker.publish(routes.link, linkMessage, { ...reused, request_hash: planned.hash });
+        await deps.broker.publish(routes.link, linkMessage, { ...reused, request_hash: planned.hash, suite });
         return;
       }
       if (!waiting) jobLog.write('IMG: an identical request is being built right now; this job waits for it and shares its image\n');
@@ -208,7 +213,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     await jobLog.close();
     const link: LinkMessage = {
       id: msg.id, url: urls.image, email: msg.email, imagetype: msg.imagetype, filename, size, sha256, duration_s, logurl: urls.log,
-      version: CONTRACT_VERSION, request_hash: claimedHash, ...(verified ? { verified } : {}),
+      version: CONTRACT_VERSION, request_hash: claimedHash, suite, ...(verified ? { verified } : {}),
     };
     await writeHostFile(paths.result, JSON.stringify(linkMessage.parse(link)));
     await deps.builds.complete(claimedHash, { job: msg.id, filename, size, sha256, duration_s, ...(verified ? { verified } : {}) });

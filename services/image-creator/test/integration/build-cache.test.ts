@@ -63,9 +63,9 @@ async function outcomeOf(id: string): Promise<{ kind: 'link' | 'error'; msg: Lin
   }
 }
 
-async function build(packages: string[], post: string, opts: { nochroot?: boolean } = {}): Promise<string> {
+async function build(packages: string[], post: string, opts: { nochroot?: boolean; suite?: string } = {}): Promise<string> {
   const ksfile = `%packages\n${packages.join('\n')}\n%end\n%post${opts.nochroot ? ' --nochroot' : ''}\n${post}\n%end\n`;
-  return publishBuild(broker, ksfile, 'tar', 'cache@example.com');
+  return publishBuild(broker, ksfile, 'tar', 'cache@example.com', opts.suite);
 }
 
 const logOf = (id: string) => readFileSync(join(env.IMG_DATA_DIR, 'logs', `${id}.log`), 'utf8');
@@ -154,4 +154,16 @@ test('a %post cannot put anything into the cache, and two builds at once share i
   assert.match(logOf(third.id), /installed root file system [0-9a-f]{12} of an earlier build/);
   assert.equal(fileInImage(third, 'etc/img-tag'), 'third\n');
   assert.ok(fileInImage(third, 'usr/bin/bzip2') !== undefined);
+});
+
+// Last: its bookworm packages join the cache beside trixie's, which the tests above pick by name.
+test('the same packages for bookworm are installed afresh: a trixie root file system is never given to a bookworm build', async () => {
+  const trixieRootfs = rootfsFiles();
+  const other = await outcome(await build(['hostname'], 'echo bookworm > /etc/img-tag', { suite: 'bookworm' }));
+  const log = logOf(other.id);
+  assert.doesNotMatch(log, /installed root file system [0-9a-f]{12} of an earlier build .* is used/);
+  assert.match(log, /IMG: packages from bookworm, bookworm-updates, bookworm-security/);
+  assert.match(fileInImage(other, 'usr/lib/os-release') ?? '', /^VERSION_CODENAME=bookworm$/m);
+  assert.match(fileInImage(other, 'etc/img/build-info') ?? '', /^SUITE=bookworm$/m);
+  assert.equal(rootfsFiles().length, trixieRootfs.length + 1, 'each suite has a root file system of its own');
 });

@@ -43,9 +43,9 @@ let records: Promise<{ store: MongoJobStore; close: () => Promise<void> }> | und
  * Submits a build as the frontend does: the job's record first, then the message. image-creator
  * builds only jobs the database knows.
  */
-export async function publishBuild(broker: Broker, ksfile: string, imagetype: ImageType = 'tar', email = 'hostile@example.com'): Promise<string> {
+export async function publishBuild(broker: Broker, ksfile: string, imagetype: ImageType = 'tar', email = 'hostile@example.com', suite?: string): Promise<string> {
   const id = await recordJob(ksfile, imagetype, email);
-  await broker.publish(routes.build, imageMessage, { id, email, imagetype, ksfile });
+  await broker.publish(routes.build, imageMessage, { id, email, imagetype, ksfile, ...(suite ? { suite } : {}) });
   return id;
 }
 

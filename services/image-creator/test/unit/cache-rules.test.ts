@@ -42,6 +42,16 @@ test('the root file system key follows packages, exclusions, repositories and bu
   assert.notEqual(key(plan('repo --name=x --baseurl=http://repo.example/debian --suite=bookworm --components=main\n%packages\nvim\ncurl\n-nano\n%end\n')), k, 'repositories do');
 });
 
+test('the same packages for another suite are another root file system: a bookworm one is never given to a trixie build', () => {
+  const ks = '%packages\nvim\n%end\n';
+  const key = (p: ReturnType<typeof plan>, mirrors = '') => BuildCache.rootfsKey(p, p.packages.include, 'b1', mirrors);
+  const trixie = key(plan(ks));
+  assert.equal(key(plan(`repo --name=debian --suite=trixie --components=main\n${ks}`)), trixie, 'trixie named or by default is trixie');
+  assert.notEqual(key(plan(`repo --name=debian --suite=bookworm --components=main\n${ks}`)), trixie);
+  assert.notEqual(key(parseKickstart(ks, { defaultSuite: 'sid' }).plan!), trixie, 'the request\'s suite counts without any repo line');
+  assert.notEqual(key(plan(ks), ' https://security-mirror.example.invalid/'), trixie, 'so does the security mirror');
+});
+
 test('a kickstart with its own repository shares nothing; one on the default mirror may', withCache(async (cache) => {
   const own = await cache.plan(plan('repo --name=x --baseurl=http://repo.example/debian --suite=bookworm --components=main\n%packages\nvim\n%end\n'), ['vim'], 'b', '');
   assert.equal(own.shareable, false);

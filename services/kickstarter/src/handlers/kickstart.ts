@@ -36,13 +36,16 @@ export function kickstartHandler(deps: KickstartDeps) {
       await fail(loaded.errors);
       return;
     }
-    const gen = generateKickstart(loaded.template, msg.platform, msg.overlay, deps.limits ? { limits: deps.limits } : {});
+    const gen = generateKickstart(loaded.template, msg.platform, msg.overlay, { ...(deps.limits ? { limits: deps.limits } : {}), ...(msg.suite ? { suite: msg.suite } : {}) });
     if (!gen.kickstart || gen.errors.length > 0) {
       await fail(gen.errors);
       return;
     }
     for (const w of [...loaded.warnings, ...gen.warnings]) log.info({ warning: formatTemplateIssues(file, [w])[0] }, 'template warning');
-    await deps.broker.publish(routes.build, imageMessage, { id: msg.id, email: msg.email, imagetype: msg.imagetype, ksfile: gen.kickstart });
+    // The generated kickstart names its suite in its repo lines; the message says it as well.
+    await deps.broker.publish(routes.build, imageMessage, {
+      id: msg.id, email: msg.email, imagetype: msg.imagetype, ksfile: gen.kickstart, ...(gen.suite ? { suite: gen.suite } : {}),
+    });
     log.info('kickstart generated');
     deps.counted?.('ok');
   };

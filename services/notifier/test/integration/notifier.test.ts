@@ -131,6 +131,19 @@ test('the success email has the link, size, checksum, duration, retention and jo
   }
 });
 
+test('the emails say which suite the image is: the build\'s word, else the job\'s record', async () => {
+  const built = await newJob();
+  await broker.publish(routes.link, linkMessage, { ...link(built), suite: 'bookworm' });
+  const m = await exactlyOne(built);
+  assert.match(m.text, /^Suite: +Debian bookworm$/m);
+  assert.match(m.html, /<td>Suite<\/td><td>Debian bookworm<\/td>/);
+  // A failure before the kickstart was read carries no suite: the record made at submission says it.
+  const failed = await store.create({ email: uniqueEmail('n'), type: 'tar', source: 'kickstart', kickstart: '%packages\n%end\n', suite: 'sid' });
+  await broker.publish(routes.error, errorMessage, failure(failed));
+  const f = await exactlyOne(failed);
+  assert.match(f.text, /^Suite: +Debian sid$/m);
+});
+
 test('the failure email says what failed in plain words, shows the telling log lines and links the log and the job', async () => {
   const job = await newJob();
   await broker.publish(routes.error, errorMessage, failure(job));

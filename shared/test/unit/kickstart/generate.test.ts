@@ -42,8 +42,8 @@ test('the shipped MINIMAL platform is a bootable minimum', () => {
   const ks = generateKickstart(shipped(), 'MINIMAL').kickstart ?? '';
   const plan = parseKickstart(ks).plan;
   assert.ok(plan);
-  assert.equal(plan.suite, 'bookworm');
-  assert.deepEqual(plan.repos, [{ name: 'debian', suite: 'bookworm', components: ['main'] }]);
+  assert.equal(plan.suite, 'trixie');
+  assert.deepEqual(plan.repos, [{ name: 'debian', suite: 'trixie', components: ['main'] }]);
   assert.ok(plan.packages.include.includes('linux-image-amd64'));
   assert.ok(plan.packages.include.includes('systemd-sysv'));
   assert.ok(plan.hostname);

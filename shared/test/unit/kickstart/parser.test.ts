@@ -62,10 +62,10 @@ test('a full kickstart reads into the build plan', () => {
   assert.deepEqual(p.post[1], { interpreter: '/bin/sh', nochroot: true, body: '', line: 27 });
 });
 
-test('the suite defaults to bookworm without repo lines; an empty kickstart is an empty plan', () => {
+test('the suite defaults to trixie without repo lines; an empty kickstart is an empty plan', () => {
   const r = parseKickstart('');
   assert.deepEqual(r.errors, []);
-  assert.equal(r.plan?.suite, 'bookworm');
+  assert.equal(r.plan?.suite, 'trixie');
   assert.deepEqual(r.plan?.packages, { include: [], exclude: [], groups: [] });
 });
 
@@ -106,7 +106,12 @@ const ERROR_CASES: [string, string, string[]][] = [
   ['unbalanced single quote', "rootpw 'abc\n", ['k.ks:1: unbalanced single quote']],
   ['duplicate lang', 'lang C\n\nlang en_US.UTF-8\n', ['k.ks:3: duplicate lang (first on line 1)']],
   ['duplicate user', 'user --name=a\nuser --name=a\n', ["k.ks:2: user 'a' is defined twice (first on line 1)"]],
-  ['duplicate repo', 'repo --name=d --suite=s --components=main\nrepo --name=d --suite=s --components=main\n', ["k.ks:2: repository 'd' is defined twice"]],
+  ['duplicate repo', 'repo --name=d --suite=sid --components=main\nrepo --name=d --suite=sid --components=main\n', ["k.ks:2: repository 'd' is defined twice"]],
+  ['unknown suite', 'repo --name=d --suite=buster --components=main\n',
+    ["k.ks:1: --suite=buster: unknown suite 'buster'; IMG builds trixie (stable), bookworm (oldstable), forky (testing), sid (unstable)"]],
+  ['suite by its status', 'repo --name=d --suite=stable --components=main\n', ["k.ks:1: --suite=stable: unknown suite 'stable'; IMG builds trixie"]],
+  ['two suites', 'repo --name=a --suite=trixie --components=main\n\nrepo --name=b --suite=bookworm-backports --components=main\n',
+    ['k.ks:3: repo --suite=bookworm-backports is bookworm, but line 1 (repo --suite=trixie) is trixie: an image is built from one Debian suite']],
   ['hostname twice', 'network --hostname=a\nnetwork --hostname=b\n', ['k.ks:2: the host name is set twice (first on line 1)']],
   ['bad hostname', 'network --hostname=a_b\n', ["k.ks:1: 'a_b' is not a valid host name"]],
   ['bad timeout', 'bootloader --timeout=-1\n', ['k.ks:1: --timeout=-1 is not a number of seconds']],

@@ -159,7 +159,7 @@ test('the shipped template loads cleanly and has MINIMAL, SERVER and DESKTOP', (
   assert.equal(r.template.file, defaultTemplatePath);
   for (const p of ['MINIMAL', 'SERVER', 'DESKTOP']) assert.ok(listPlatforms(r.template).includes(p), p);
   const debian = r.template.repositories.get('debian');
-  assert.deepEqual(debian && { ...debian, line: 0 }, { Name: 'debian', Suite: 'bookworm', Components: ['main'], line: 0 });
+  assert.deepEqual(debian && { ...debian, line: 0 }, { Name: 'debian', Suite: 'trixie', Components: ['main'], line: 0 });
 });
 
 test('platformYaml prints the merged platform in schema order, stable across calls', () => {
