@@ -202,3 +202,14 @@ test('img cancel cancels a waiting job; the subcommands say what is wrong and ex
   const flag = await img(['status', id, '--server', env.IMG_PUBLIC_URL], { server: 'http://127.0.0.1:9' });
   assert.equal(flag.code, 0, '--server wins over IMG_SERVER');
 });
+
+test('img submit --suite and --callback-url reach the server, which names what is wrong with each', async () => {
+  const file = await ks('suite.ks', ['%packages', 'hostname', '%end']);
+  const suite = await img(['submit', '--ks', file, '--type', 'tar', '--email', uniqueEmail('cli'), '--suite', 'potato']);
+  assert.equal(suite.code, 1);
+  assert.match(suite.stderr, /suite: .*potato.*trixie.*bookworm.*forky.*sid/);
+  // This server sends no webhooks (its operator set no IMG_WEBHOOK_HOSTS): the field says so.
+  const hook = await img(['submit', '--ks', file, '--type', 'tar', '--email', uniqueEmail('cli'), '--callback-url', 'https://ci.example.org/hook']);
+  assert.equal(hook.code, 1);
+  assert.match(hook.stderr, /callback_url: the callback URL this IMG does not send webhooks/);
+});
