@@ -6,12 +6,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Broker, routes } from '@img/shared/broker';
-import { imageMessage, type LinkMessage } from '@img/shared/contracts';
+import type { Broker } from '@img/shared/broker';
+import type { LinkMessage } from '@img/shared/contracts';
 import { builderVersion } from '@img/shared/builds';
-import { newJobId } from '@img/shared/jobs';
 import { connectTestBroker, purgeAllQueues, repoRoot, stackEnv, startService, type ServiceProcess } from '@img/shared/testing';
-import { outcomes } from '../support/jobs.ts';
+import { closeJobRecords, outcomes, publishBuild } from '../support/jobs.ts';
 
 let env: Awaited<ReturnType<typeof stackEnv>>;
 let creator: ServiceProcess | undefined;
@@ -30,6 +29,7 @@ after(async () => {
   for (const d of diagnostics) process.stdout.write(`# ${d}\n`);
   await creator?.stop();
   await broker?.close();
+  await closeJobRecords();
   for (const tag of imported) execFileSync('docker', ['rmi', '-f', tag], { stdio: 'ignore' });
   if (env) await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
 });
@@ -42,9 +42,9 @@ const PACKAGES = '%packages\nhostname\n%end\n';
 
 /** Builds a tar through image-creator and returns its link message and the archive's path. */
 async function build(ksfile: string, suite?: string): Promise<{ link: LinkMessage; archive: string; started: number; ended: number }> {
-  const id = newJobId();
   const started = Date.now();
-  await broker.publish(routes.build, imageMessage, { id, email: 'suites@example.com', imagetype: 'tar', ksfile, ...(suite ? { suite } : {}) });
+  // As the frontend does: the job's record, then the message (image-creator builds only jobs it knows).
+  const id = await publishBuild(broker, ksfile, 'tar', 'suites@example.com', suite);
   const [first] = await outcomes(id, 900_000);
   assert.equal(first?.kind, 'link', `the build succeeds: ${JSON.stringify(first?.msg).slice(0, 2000)}`);
   const link = first.msg as LinkMessage;
