@@ -8,7 +8,8 @@ import { type AddressPolicy } from './address-policy.ts';
 import { callbackUrlProblem } from './callback-url.ts';
 
 export class WebhookSendError extends Error {
-  constructor(message: string, readonly status?: number) {
+  /** `refused`: the URL or its address is not allowed; trying again cannot help. */
+  constructor(message: string, readonly status?: number, readonly refused = false) {
     super(message);
   }
 }
@@ -25,10 +26,10 @@ export async function postWebhook(url: string, body: string, headers: Record<str
   let target = url;
   for (let hop = 0; ; hop++) {
     const problem = callbackUrlProblem(target, opts.hosts);
-    if (problem) throw new WebhookSendError(`the callback URL ${problem}`);
+    if (problem) throw new WebhookSendError(`the callback URL ${problem}`, undefined, true);
     const u = new URL(target);
     const [pinned] = await opts.policy.resolve(u.hostname).catch((err: Error) => {
-      throw new WebhookSendError(`refused: ${err.message}`);
+      throw new WebhookSendError(`refused: ${err.message}`, undefined, true);
     });
     const res = await send(u, pinned!, body, headers, opts.timeoutMs);
     res.resume();

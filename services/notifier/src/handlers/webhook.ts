@@ -73,7 +73,7 @@ export function webhookHandler(deps: WebhookDeps) {
           return { done: true };
         } catch (err) {
           const e = err as WebhookSendError;
-          const refused = e instanceof WebhookSendError && /^(refused|the callback URL)/.test(e.message);
+          const refused = e instanceof WebhookSendError && e.refused;
           const state = refused ? 'refused' : Date.now() >= deadline ? 'undeliverable' : 'retrying';
           await deps.deliveries.record({ job: msg.id, outcome, state, attempts, at: new Date(), error: e.message, ...(e.status ? { status_code: e.status } : {}) });
           deps.counted?.(outcome, state === 'retrying' ? 'failed' : state);
