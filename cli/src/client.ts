@@ -16,6 +16,8 @@ export interface ApiJob {
   status: 'queued' | 'kickstarting' | 'building' | 'done' | 'failed' | 'cancelled';
   phase: string;
   progress?: number;
+  suite?: string;
+  arch?: string;
   created: string;
   started?: string;
   finished?: string;

@@ -20,6 +20,7 @@ import { loadDefaultTemplate } from '@img/shared/kickstart';
 import { sweepExpiredImages } from '@img/shared/retention';
 import { brokerMetrics, createRegistry, serveMetrics, TimeSeries } from '@img/shared/metrics';
 import { buildMetrics } from './metrics.ts';
+import { emulationStates } from './emulation.ts';
 
 /** How often a builder renews the claim of the request it builds. */
 const BUILD_HEARTBEAT_MS = 15_000;
@@ -59,6 +60,11 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     throw new Error('the Docker engine does not remap user namespaces, so a build\'s root would be the host\'s root: start dockerd with --userns-remap=default (deploy/local/up.sh does), or set IMG_REQUIRE_USERNS=false to accept that');
   }
   log.info(sandboxRoot ? { sandboxRoot } : {}, sandboxRoot ? 'builds run as an unprivileged user on the host (userns-remap)' : 'WARNING: builds run as the host\'s root (IMG_REQUIRE_USERNS=false)');
+  // Said now, and again by each build for an architecture this host cannot run.
+  for (const e of await emulationStates()) {
+    if (e.ok) log.info({ arch: e.arch }, `${e.arch} builds run under user-mode emulation (binfmt_misc)`);
+    else log.warn({ arch: e.arch }, e.problem ?? 'emulation unavailable');
+  }
 
   const db = await connectDatabase(config.IMG_MONGO_URL, {
     onRetry: (attempt, delayMs, err) => log.warn({ url: redactUrl(config.IMG_MONGO_URL), attempt, retryInMs: delayMs, err: err.message }, 'database unreachable, retrying'),

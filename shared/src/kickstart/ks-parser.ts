@@ -12,6 +12,7 @@ import { isValidAbsolutePath, isValidDebianPackageName, isValidGroupName } from 
 import { MAX_GROUPS, MAX_PACKAGES, MAX_POST_SCRIPTS, MAX_REPORTED_ERRORS } from './limits.ts';
 import type { KickstartLimits } from './limits.ts';
 import { DEFAULT_SUITE, releaseOf } from './suites.ts';
+import { DEFAULT_ARCH } from './architectures.ts';
 
 export interface ParseResult {
   /** Present only when there are no errors. */
@@ -34,6 +35,8 @@ export interface ParseOptions {
    * else the operator's IMG_DEFAULT_SUITE. Absent: suites.ts's DEFAULT_SUITE.
    */
   defaultSuite?: string;
+  /** The architecture the request asks for (a kickstart does not say it); absent: DEFAULT_ARCH. */
+  arch?: string;
 }
 
 const PACKAGE_RULE = 'lowercase letters, digits, +, - and . only; at least two characters; starting with a letter or digit';
@@ -47,7 +50,7 @@ export function parseKickstart(text: string, opts: ParseOptions = {}): ParseResu
   };
   const draft: Draft = {
     plan: {
-      suite: DEFAULT_SUITE, architecture: 'amd64', users: [], partitions: [], bootloader: {}, repos: [],
+      suite: DEFAULT_SUITE, architecture: opts.arch ?? DEFAULT_ARCH, users: [], partitions: [], bootloader: {}, repos: [],
       packages: { include: [], exclude: [], groups: [] }, post: [],
     },
     firstSeen: new Map(),

@@ -62,4 +62,3 @@ export function isValidRepoUrl(url: string): boolean {
   }
 }
 
-export const SUPPORTED_ARCHITECTURES: readonly string[] = ['amd64'];

@@ -38,7 +38,7 @@ export function jobActions(deps: JobActionDeps) {
     // A template request's kickstart is only known once the kickstarter made it; image-creator
     // recognises those. A kickstart request is recognised here, before anything is queued.
     const plan = submitted.source === 'kickstart' && deps.reuse
-      ? parseKickstart(submitted.kickstart ?? '', submitted.suite ? { defaultSuite: submitted.suite } : {}).plan : undefined;
+      ? parseKickstart(submitted.kickstart ?? '', { ...(submitted.suite ? { defaultSuite: submitted.suite } : {}), ...(submitted.arch ? { arch: submitted.arch } : {}) }).plan : undefined;
     const hash = plan && deps.reuse ? requestHash(plan, submitted.type, deps.reuse.builderVersion) : undefined;
     const newJob = hash ? { ...submitted, request_hash: hash } : submitted;
     const place = deps.share?.reserve({ email: submitted.email, client: submitted.client });
@@ -58,11 +58,12 @@ export function jobActions(deps: JobActionDeps) {
       if (job.source === 'kickstart') {
         await broker.publish(routes.build, imageMessage, {
           id: job.id, email: job.email, imagetype: job.type, ksfile: job.kickstart ?? '', ...(job.suite ? { suite: job.suite } : {}),
+          ...(job.arch ? { arch: job.arch } : {}),
         });
       } else {
         await broker.publish(routes.kickstart, kickstarterMessage, {
           id: job.id, email: job.email, imagetype: job.type, config: job.config ?? '', platform: job.platform ?? '', overlay: job.overlay ?? '',
-          ...(job.suite ? { suite: job.suite } : {}),
+          ...(job.suite ? { suite: job.suite } : {}), ...(job.arch ? { arch: job.arch } : {}),
         });
       }
     } catch (err) {
@@ -97,7 +98,7 @@ export function jobActions(deps: JobActionDeps) {
     if (!old) return notFound();
     if (!terminalStatuses.includes(old.status)) return fail(409, 'conflict', `the job is still ${old.status}; it can be retried once it has finished`);
     const again: NewJob = { email: old.email, type: old.type, source: old.source };
-    for (const k of ['kickstart', 'config', 'platform', 'overlay', 'suite', 'filename', 'client'] as const) if (old[k] !== undefined) again[k] = old[k];
+    for (const k of ['kickstart', 'config', 'platform', 'overlay', 'suite', 'arch', 'filename', 'client'] as const) if (old[k] !== undefined) again[k] = old[k];
     const queued = await queue(again);
     if (queued.ok) log.info({ jobId: queued.value.id, retryOf: id }, 'job retried');
     return queued;

@@ -45,7 +45,7 @@ export function apiRoutes(deps: RouteDeps): Router {
   });
 
   r.get('/api/v1/platforms', (_req, res) => {
-    res.json({ platforms: deps.platforms });
+    res.json({ platforms: deps.platforms.map((p) => p.name), architectures: Object.fromEntries(deps.platforms.map((p) => [p.name, p.arch])) });
   });
 
   r.get('/api/v1/jobs', (req, res) => {

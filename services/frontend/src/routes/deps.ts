@@ -33,7 +33,8 @@ export interface RouteDeps {
   /** Body size, rate and queue-cap checks, run before a submission's body is read. */
   submitGuards: RequestHandler[];
   parseSubmission: SubmissionParser;
-  platforms: string[];
+  /** The default template's platforms, each with the architecture it builds. */
+  platforms: Array<{ name: string; arch: string }>;
   defaultTemplateText: string;
   log: Logger;
   /** The operator's rules for callback URLs (the webhook settings). */

@@ -1,7 +1,7 @@
 // Step 1: from the message to what the sandbox is told. Reads the kickstart with the one parser,
 // resolves its groups, and checks it against the image type. Throws a BuildFailure naming the line.
 import type { ImageMessage } from '@img/shared/contracts';
-import { parseKickstart, resolveGroups, type BuildPlan, type GroupTable, type KickstartLimits } from '@img/shared/kickstart';
+import { DEFAULT_ARCH, parseKickstart, resolveGroups, type BuildPlan, type GroupTable, type KickstartLimits } from '@img/shared/kickstart';
 import { requestHash } from '@img/shared/builds';
 import { imageKinds, prepareBuild, type ImageKind } from '../image-types.ts';
 import { BuildFailure } from './failure.ts';
@@ -22,7 +22,7 @@ export interface PlannedBuild {
 /** `o.defaultSuite`: this image-creator's IMG_DEFAULT_SUITE, for a message that names no suite. */
 export function planBuild(msg: ImageMessage, o: { groups: GroupTable; builderVersion: string; limits: KickstartLimits; defaultSuite: string }): PlannedBuild {
   // The same caps as the frontend's check (IMG_MAX_DISK_MB): a message that did not pass it is held to them too.
-  const parsed = parseKickstart(msg.ksfile, { file: 'kickstart', limits: o.limits, defaultSuite: msg.suite ?? o.defaultSuite });
+  const parsed = parseKickstart(msg.ksfile, { file: 'kickstart', limits: o.limits, defaultSuite: msg.suite ?? o.defaultSuite, arch: msg.arch ?? DEFAULT_ARCH });
   if (!parsed.plan || parsed.errors.length > 0) {
     const first = parsed.errors[0];
     throw new BuildFailure('invalid_kickstart', first ? `kickstart line ${first.line}: ${first.message}` : 'the kickstart could not be read', {

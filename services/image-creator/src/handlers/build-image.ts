@@ -9,7 +9,7 @@ import { DeadLetter, routes, type Broker, type DeliveryInfo } from '@img/shared/
 import { checkJobMessage, type JobStore } from '@img/shared/jobs';
 import type { Logger } from '@img/shared/logging';
 import { ImgError, TransientError } from '@img/shared/errors';
-import type { GroupTable } from '@img/shared/kickstart';
+import { DEFAULT_ARCH, type GroupTable } from '@img/shared/kickstart';
 import { reuseImage, type BuildRegistry } from '@img/shared/builds';
 import type { Config } from '../config.ts';
 import type { DockerRunner } from '../docker-runner.ts';
@@ -80,8 +80,9 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
   const { config } = deps;
   const log = deps.log.child({ jobId: msg.id, imagetype: msg.imagetype, attempt: info.attempt });
   const metrics = deps.metrics ?? noBuildMetrics;
-  // Architecture is amd64 until a job can ask for another.
-  const labels = { type: msg.imagetype, arch: 'amd64' };
+  // The request's architecture (a fixed set: the message's schema allows only those IMG builds).
+  const arch = msg.arch ?? DEFAULT_ARCH;
+  const labels = { type: msg.imagetype, arch };
   const layout = new DataLayout(config.IMG_DATA_DIR);
   const paths = layout.job(msg.id);
   const jobUrls = new JobUrls(config.IMG_PUBLIC_URL);
@@ -127,7 +128,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     const report = errorMessage.parse({
       id: msg.id, error: clip(f.message, 4000), url: urls.log, email: msg.email, imagetype: msg.imagetype, code: f.code, phase: f.phase,
       excerpt: f.excerpt.slice(-200).map((l) => clip(l, 2000)), version: CONTRACT_VERSION,
-      ...(f.line ? { position: { line: f.line } } : {}), ...(suite ? { suite } : {}),
+      ...(f.line ? { position: { line: f.line } } : {}), ...(suite ? { suite } : {}), arch,
     });
     await deps.broker.publish(routes.error, errorMessage, report);
     await writeHostFile(paths.failure, JSON.stringify(report));
@@ -165,7 +166,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
         log.info('answered from an identical build');
         metrics.cache('image', true);
         metrics.finished(labels, 'reused');
-        await deps.broker.publish(routes.link, linkMessage, { ...reused, request_hash: planned.hash, suite });
+        await deps.broker.publish(routes.link, linkMessage, { ...reused, request_hash: planned.hash, suite, arch });
         return;
       }
       if (!waiting) jobLog.write('IMG: an identical request is being built right now; this job waits for it and shares its image\n');
@@ -213,7 +214,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     await jobLog.close();
     const link: LinkMessage = {
       id: msg.id, url: urls.image, email: msg.email, imagetype: msg.imagetype, filename, size, sha256, duration_s, logurl: urls.log,
-      version: CONTRACT_VERSION, request_hash: claimedHash, suite, ...(verified ? { verified } : {}),
+      version: CONTRACT_VERSION, request_hash: claimedHash, suite, arch, ...(verified ? { verified } : {}),
     };
     await writeHostFile(paths.result, JSON.stringify(linkMessage.parse(link)));
     await deps.builds.complete(claimedHash, { job: msg.id, filename, size, sha256, duration_s, ...(verified ? { verified } : {}) });
