@@ -61,7 +61,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   }
   log.info(sandboxRoot ? { sandboxRoot } : {}, sandboxRoot ? 'builds run as an unprivileged user on the host (userns-remap)' : 'WARNING: builds run as the host\'s root (IMG_REQUIRE_USERNS=false)');
   // Said now, and again by each build for an architecture this host cannot run.
-  for (const e of await emulationStates()) {
+  for (const e of await emulationStates(config.IMG_BINFMT_DIR)) {
     if (e.ok) log.info({ arch: e.arch }, `${e.arch} builds run under user-mode emulation (binfmt_misc)`);
     else log.warn({ arch: e.arch }, e.problem ?? 'emulation unavailable');
   }

@@ -55,7 +55,7 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
   const { config } = deps;
   const log = deps.log.child({ jobId: msg.id });
   // Another architecture's programs run only where the host emulates it: said plainly, before anything starts.
-  const emulation = await emulationState(planned.plan.architecture);
+  const emulation = await emulationState(planned.plan.architecture, config.IMG_BINFMT_DIR);
   if (!emulation.ok) throw new BuildFailure('sandbox_error', emulation.problem ?? `this build host cannot build for ${planned.plan.architecture}`, { phase: 'fetching' });
   await rm(dirs.work, { recursive: true, force: true });
   await rm(dirs.imageDir, { recursive: true, force: true });
