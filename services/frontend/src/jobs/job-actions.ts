@@ -28,7 +28,7 @@ export interface JobActionDeps {
   /** Counts each accepted submission. */
   submitted?: (source: 'kickstart' | 'template', type: string) => void;
   /** Counts a submission answered here from an identical finished build. */
-  reused?: (type: string) => void;
+  reused?: (type: string, arch: string) => void;
 }
 
 export function jobActions(deps: JobActionDeps) {
@@ -49,10 +49,10 @@ export function jobActions(deps: JobActionDeps) {
       if (built && deps.reuse) {
         const link = await reuseImage({ dataDir: deps.dataDir, publicUrl: deps.reuse.publicUrl, image: built, job: { id: job.id, email: job.email, imagetype: job.type } });
         // The same way as any finished build: the job becomes done and the person gets the email.
-        await broker.publish(routes.link, linkMessage, { ...link, request_hash: hash });
+        await broker.publish(routes.link, linkMessage, { ...link, request_hash: hash, ...(job.suite ? { suite: job.suite } : {}), ...(job.arch ? { arch: job.arch } : {}) });
         log.info({ jobId: job.id }, 'identical to a finished build: answered from its image');
         deps.submitted?.(job.source, job.type);
-        deps.reused?.(job.type);
+        deps.reused?.(job.type, job.arch ?? 'amd64');
         return { ok: true, value: job };
       }
       if (job.source === 'kickstart') {
