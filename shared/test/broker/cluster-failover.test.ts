@@ -20,13 +20,13 @@ function buildMessage(): ImageMessage {
 }
 
 /** A client whose log lines the test can read: the broker says where it connected and what it did again. */
-async function connect(name: string, urls: string[]): Promise<{ broker: Broker; lines: Array<Record<string, unknown>> }> {
+async function connect(name: string, urls: string[], opts: { retryForever?: boolean } = {}): Promise<{ broker: Broker; lines: Array<Record<string, unknown>> }> {
   const lines: Array<Record<string, unknown>> = [];
   const logger = createLogger(name, {
     level: 'debug',
     destination: { write: (l: string) => { lines.push(JSON.parse(l) as Record<string, unknown>); } },
   } as never);
-  const broker = await Broker.connect({ url: urls, logger, name, maxConnectAttempts: 20, backoff: { initialMs: 100, maxMs: 500 } });
+  const broker = await Broker.connect({ url: urls, logger, name, ...(opts.retryForever ? {} : { maxConnectAttempts: 20 }), backoff: { initialMs: 100, maxMs: 500 } });
   return { broker, lines };
 }
 
@@ -240,5 +240,38 @@ test('a classic dead-letter queue from before clusters is kept, and one whose no
     await waitFor('the message', async () => seen.includes(msg.id), { timeoutMs: 10_000 });
   } finally {
     await second.broker.close();
+  }
+});
+
+test('the whole cluster down: the client keeps trying every node, and what it publishes meanwhile goes out when the cluster is back', async () => {
+  await revive();
+  // As the services do: no limit on the attempts.
+  const { broker, lines } = await connect('cluster-down', cluster.urls, { retryForever: true });
+  try {
+    const seen: string[] = [];
+    await broker.consume(queues.image, imageMessage, async (m) => { seen.push(m.id); }, { prefetch: 1 });
+    const before = buildMessage();
+    await broker.publish(routes.build, imageMessage, before);
+
+    for (const n of cluster.nodes) await kill(n);
+    const retrying = () => lines.filter((l) => l.msg === 'RabbitMQ unreachable, retrying');
+    await waitFor('the client to retry, more than once', async () => retrying().length >= 3, { timeoutMs: 30_000 });
+    // Each attempt tries every node, and says what each answered.
+    for (const n of cluster.nodes) assert.match(String(retrying().at(-1)!.err), new RegExp(`${redactUrl(n.url).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*ECONNREFUSED`));
+    assert.equal(broker.connected, false);
+    let published = false;
+    const during = buildMessage();
+    const publishing = broker.publish(routes.build, imageMessage, during).then(() => { published = true; });
+    await waitFor('two more attempts with the publish waiting', async () => retrying().length >= 5, { timeoutMs: 30_000 });
+    assert.equal(published, false, 'the publish waits for the broker');
+
+    // The nodes come back together (each waits at boot for the peers it last saw).
+    await Promise.all(cluster.nodes.map((n) => n.start()));
+    killed.clear();
+    await publishing;
+    await waitFor('both messages consumed', async () => seen.includes(before.id) && seen.includes(during.id), { timeoutMs: 60_000 });
+    assert.ok(broker.connected);
+  } finally {
+    await broker.close();
   }
 });
