@@ -243,6 +243,40 @@ test('a classic dead-letter queue from before clusters is kept, and one whose no
   }
 });
 
+test('two nodes of three die: the last one pauses and serves nobody; with a second node back, every confirmed message is there', async () => {
+  await revive();
+  const [first, second, last] = cluster.nodes as [RabbitNode, RabbitNode, RabbitNode];
+  const { broker, lines } = await connect('minority', cluster.urls, { retryForever: true });
+  try {
+    const sent = Array.from({ length: 3 }, () => buildMessage());
+    for (const m of sent) await broker.publish(routes.build, imageMessage, m);
+
+    await kill(first);
+    await kill(second);
+    // pause_minority: alone, the last node stops its RabbitMQ application and takes no client.
+    await waitFor('the last node to refuse clients', async () => {
+      try {
+        await (await amqp.connect(last.url)).close();
+        return false;
+      } catch {
+        return true;
+      }
+    }, { timeoutMs: 60_000, intervalMs: 500 });
+    await waitFor('the client to be retrying', async () => lines.some((l) => l.msg === 'RabbitMQ unreachable, retrying'), { timeoutMs: 30_000 });
+    assert.equal(broker.connected, false);
+
+    // A second node back: a majority again.
+    await first.start();
+    killed.delete(first);
+    const seen: string[] = [];
+    await broker.consume(queues.image, imageMessage, async (m) => { seen.push(m.id); }, { prefetch: 1 });
+    await waitFor('every message confirmed before the two nodes died', async () => sent.every((m) => seen.includes(m.id)), { timeoutMs: 120_000, intervalMs: 500 });
+    assert.deepEqual(seen, sent.map((m) => m.id));
+  } finally {
+    await broker.close();
+  }
+});
+
 test('the whole cluster down: the client keeps trying every node, and what it publishes meanwhile goes out when the cluster is back', async () => {
   await revive();
   // As the services do: no limit on the attempts.
