@@ -3,6 +3,7 @@
 // build among identical requests, and reports the outcome. The build's steps live in ../build/:
 // plan (the kickstart read and checked), sandbox (the build, its output taken as data), boot check.
 // Each returns data or throws a BuildFailure, which this handler reports.
+import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { CONTRACT_VERSION, errorMessage, linkMessage, resultMessage, type ErrorMessage, type ImageMessage, type LinkMessage, type Phase } from '@img/shared/contracts';
 import { DeadLetter, routes, type Broker, type DeliveryInfo } from '@img/shared/broker';
@@ -41,7 +42,7 @@ export interface BuildDeps {
   bootLauncher?: (jobId: string) => QemuLauncher;
   cancellations: Cancellations;
   /** Which build makes which request; identical requests share one. */
-  builds: Pick<BuildRegistry, 'claim' | 'complete' | 'release' | 'heartbeat'>;
+  builds: Pick<BuildRegistry, 'claim' | 'complete' | 'release' | 'heartbeat' | 'buildingFor'>;
   /** How often the builder of a claimed request says it is alive (the registry's staleMs is a few of these). */
   heartbeatMs: number;
   builderVersion: string;
@@ -79,6 +80,8 @@ export function buildHandler(deps: BuildDeps) {
 async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): Promise<void> {
   const { config } = deps;
   const log = deps.log.child({ jobId: msg.id, imagetype: msg.imagetype, attempt: info.attempt });
+  // This delivery's name in the build claims: another delivery of the same job is someone else.
+  const owner = randomUUID();
   const metrics = deps.metrics ?? noBuildMetrics;
   // The request's architecture (a fixed set: the message's schema allows only those IMG builds).
   const arch = msg.arch ?? DEFAULT_ARCH;
@@ -98,6 +101,14 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
   if (!known.ok) {
     log.info({ status: known.job?.status }, `${known.reason}: nothing to build`);
     return;
+  }
+  // The same job may be in another image-creator's hands: a message delivered again after its
+  // consumer's connection was lost (its RabbitMQ node died, say) while that consumer builds on, or
+  // published twice because a confirm was lost. This delivery waits for that build, without
+  // touching the job's log, and answers from what it leaves.
+  if (await waitForOtherDelivery(deps, msg.id, log)) {
+    if (deps.cancellations.isCancelled(msg.id)) return;
+    if (await replay(deps, paths, log)) return;
   }
 
   await mkdir(layout.root('logs'), { recursive: true });
@@ -154,8 +165,23 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
         log.info('cancelled while waiting for an identical build');
         return;
       }
-      const claim = await deps.builds.claim(planned.hash, msg.id);
+      const claim = await deps.builds.claim(planned.hash, msg.id, Date.now(), owner);
       if (claim.kind === 'claimed') break;
+      if (claim.kind === 'done' && claim.image.job === msg.id) {
+        // This job's own build, finished by another delivery of it: the same answer again.
+        const { filename, size, sha256, duration_s, verified } = claim.image;
+        log.info('built by another delivery of this job; publishing its link');
+        await deps.broker.publish(routes.link, linkMessage, {
+          id: msg.id, url: urls.image, email: msg.email, imagetype: msg.imagetype, filename, size, sha256, duration_s, logurl: urls.log,
+          version: CONTRACT_VERSION, request_hash: planned.hash, suite, ...(verified ? { verified } : {}),
+        });
+        return;
+      }
+      if (claim.kind === 'building' && claim.job === msg.id) {
+        if (!waiting) log.info('another delivery of this job is building it; waiting for it');
+        await new Promise((r) => setTimeout(r, IDENTICAL_POLL_MS));
+        continue;
+      }
       if (claim.kind === 'done') {
         const reused = await reuseImage({
           dataDir: config.IMG_DATA_DIR, publicUrl: config.IMG_PUBLIC_URL, image: claim.image, writeLog: false,
@@ -239,6 +265,17 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     await rm(paths.work, { recursive: true, force: true }).catch(() => {});
     if (claimedHash && !completed) await deps.builds.release(claimedHash, msg.id).catch((err: Error) => log.warn({ err: err.message }, 'could not release the build claim'));
   }
+}
+
+/** Waits while another delivery of this job builds it; says whether it waited. */
+async function waitForOtherDelivery(deps: BuildDeps, jobId: string, log: Logger): Promise<boolean> {
+  let waited = false;
+  while (!deps.cancellations.isCancelled(jobId) && await deps.builds.buildingFor(jobId)) {
+    if (!waited) log.info('another delivery of this job is building it; waiting for it');
+    waited = true;
+    await new Promise((r) => setTimeout(r, IDENTICAL_POLL_MS));
+  }
+  return waited;
 }
 
 /**
