@@ -128,6 +128,15 @@ fi
 # channel reads it when it opens, so the services' next channels have it.
 rabbitmqctl eval "application:set_env(rabbit, consumer_timeout, $consumer_timeout_ms)." >/dev/null \
   || die "could not set RabbitMQ's consumer_timeout"
+# The dead-letter queue was a classic queue before it became a quorum queue (a classic queue on a lost
+# cluster node blocks every reconnect). One left over from then, if empty, is removed here: the
+# services declare it again, as a quorum queue.
+for vhost in / img-test; do
+  rabbitmqctl list_queues -p "$vhost" --silent name type messages 2>/dev/null \
+    | awk '$1 == "dead_letter_queue" && $2 == "classic" && $3 == 0 { found = 1 } END { exit !found }' \
+    && rabbitmqctl delete_queue -p "$vhost" dead_letter_queue >/dev/null 2>&1 \
+    && say "replaced the empty classic dead_letter_queue of virtual host $vhost (it comes back as a quorum queue)"
+done
 # The tests use a virtual host of their own, so a running stack never takes their messages.
 if ! rabbitmqctl list_vhosts --silent 2>/dev/null | grep -qx img-test; then
   rabbitmqctl add_vhost img-test >/dev/null && rabbitmqctl set_permissions -p img-test guest '.*' '.*' '.*' >/dev/null \
