@@ -41,11 +41,11 @@ export const isSealedJob = (secret: string, msg: { id: string; email: string; im
   isSealed(secret, 'job', jobIdentity(msg), msg.seal);
 
 /** The notify message's seal covers every field but the seal itself. */
-export function sealNotify<T extends { seal?: string }>(secret: string, msg: T): string {
-  const { seal: _omit, ...rest } = msg;
+export function sealNotify(secret: string, msg: object): string {
+  const { seal: _omit, ...rest } = msg as Record<string, unknown>;
   return seal(secret, 'notify', rest);
 }
-export function isSealedNotify<T extends { seal?: string }>(secret: string, msg: T): boolean {
-  const { seal: given, ...rest } = msg;
-  return isSealed(secret, 'notify', rest, given);
+export function isSealedNotify(secret: string, msg: object): boolean {
+  const { seal: given, ...rest } = msg as Record<string, unknown>;
+  return isSealed(secret, 'notify', rest, typeof given === 'string' ? given : undefined);
 }

@@ -28,7 +28,7 @@ export const storageEnv = {
   IMG_S3_FORCE_PATH_STYLE: env.bool(true),
 };
 
-export type StorageConfig = { [K in keyof typeof storageEnv]: z.infer<(typeof storageEnv)[K]> } & { IMG_DATA_DIR: string };
+export type StorageConfig = { [K in keyof typeof storageEnv]?: z.infer<(typeof storageEnv)[K]> } & { IMG_DATA_DIR: string };
 
 /** The refinement each service's schema adds: the S3 settings an S3 store cannot work without. */
 export function checkStorageConfig(c: Partial<StorageConfig>, ctx: z.RefinementCtx): void {
@@ -39,14 +39,14 @@ export function checkStorageConfig(c: Partial<StorageConfig>, ctx: z.RefinementC
 }
 
 export function createStorage(c: StorageConfig): Storage {
-  if (c.IMG_STORAGE === 'local') return new LocalStorage(c.IMG_DATA_DIR);
+  if (c.IMG_STORAGE !== 's3') return new LocalStorage(c.IMG_DATA_DIR);
   return new S3Storage({
     endpoint: c.IMG_S3_ENDPOINT,
     publicEndpoint: c.IMG_S3_PUBLIC_ENDPOINT,
-    bucket: c.IMG_S3_BUCKET,
-    region: c.IMG_S3_REGION,
+    bucket: c.IMG_S3_BUCKET ?? 'img',
+    region: c.IMG_S3_REGION ?? 'us-east-1',
     accessKeyId: c.IMG_S3_ACCESS_KEY ?? '',
     secretAccessKey: c.IMG_S3_SECRET_KEY ?? '',
-    forcePathStyle: c.IMG_S3_FORCE_PATH_STYLE,
+    forcePathStyle: c.IMG_S3_FORCE_PATH_STYLE ?? true,
   });
 }
