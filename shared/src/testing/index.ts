@@ -1,6 +1,7 @@
 // Support for tests that talk to the real infrastructure. A service that cannot be reached fails
 // the test with a message saying how to start it; nothing is skipped.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,9 +22,25 @@ export const testEnv = {
   smtpPort: Number(process.env.IMG_TEST_SMTP_PORT ?? 1025),
   /** The S3-compatible server `up.sh` starts with IMG_STORAGE=s3 (SeaweedFS on loopback). */
   s3Endpoint: process.env.IMG_TEST_S3_ENDPOINT ?? 'http://127.0.0.1:8333',
-  s3AccessKey: process.env.IMG_TEST_S3_ACCESS_KEY ?? 'img-test',
-  s3SecretKey: process.env.IMG_TEST_S3_SECRET_KEY ?? 'img-test-secret-key-0123456789',
+  /** Its credentials: IMG_TEST_S3_ACCESS_KEY and _SECRET_KEY, else those up.sh made and keeps in $IMG_STATE_DIR/s3-credentials. */
+  get s3AccessKey(): string {
+    return process.env.IMG_TEST_S3_ACCESS_KEY ?? s3Credential('IMG_S3_ACCESS_KEY');
+  },
+  get s3SecretKey(): string {
+    return process.env.IMG_TEST_S3_SECRET_KEY ?? s3Credential('IMG_S3_SECRET_KEY');
+  },
 };
+
+function s3Credential(name: string): string {
+  const file = join(process.env.IMG_STATE_DIR ?? '/var/lib/img', 's3-credentials');
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+  return text.split('\n').filter((l) => l.startsWith(`${name}=`)).map((l) => l.slice(name.length + 1)).pop() ?? '';
+}
 
 const HOW_S3 = 'start the object store with `IMG_STORAGE=s3 bash deploy/local/up.sh --infra-only` (as root)';
 
