@@ -224,8 +224,11 @@ function installReaper(): void {
 }
 
 /** Starts a service's main.ts as a real process and waits for its `ready` log line. */
-export async function startService(name: string, env: Record<string, string>, opts: { readyTimeoutMs?: number } = {}): Promise<ServiceProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'services', name, 'src', 'main.ts')], {
+export async function startService(name: string, env: Record<string, string>, opts: { readyTimeoutMs?: number; prefix?: string[] } = {}): Promise<ServiceProcess> {
+  // A prefix that execs its command (`ip netns exec NS`) leaves the service's own pid to signal.
+  const argv = [process.execPath, '--import', 'tsx', join(repoRoot, 'services', name, 'src', 'main.ts')];
+  const [cmd, ...args] = [...(opts.prefix ?? []), ...argv];
+  const proc = spawn(cmd!, args, {
     cwd: repoRoot,
     env: { ...process.env, IMG_LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -35,9 +35,9 @@ test('the README opens with the two commands, and .ci/run runs the same test com
   const block = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
   const [up, tests] = block.trim().split('\n').map((l) => l.replace(/\s+#.*$/, '').trim());
   assert.equal(up, 'bash deploy/local/up.sh');
-  assert.equal(tests, 'bash deploy/local/up.sh --infra-only && npm test');
+  assert.equal(tests, 'IMG_STORAGE=s3 bash deploy/local/up.sh --infra-only && npm test');
   const ci = readFileSync(join(repoRoot, '.ci/run'), 'utf8');
-  assert.match(ci, /^bash deploy\/local\/up\.sh --infra-only$/m);
+  assert.match(ci, /^IMG_STORAGE=s3 bash deploy\/local\/up\.sh --infra-only$/m);
   assert.match(ci, /^npm test$/m);
 });
 
@@ -48,10 +48,17 @@ test('compose.yaml parses and runs every service with the health checks the stac
   } catch (err) {
     throw new Error(`docker-compose could not read compose.yaml (install it with deploy/local/up.sh): ${(err as Error).message}`);
   }
-  assert.deepEqual(out.trim().split('\n').sort(), ['builder-image', 'frontend', 'image-creator', 'kickstarter', 'mailpit', 'mongo', 'notifier', 'rabbitmq']);
+  assert.deepEqual(out.trim().split('\n').sort(), ['builder-image', 'frontend', 'image-creator-1', 'image-creator-2', 'kickstarter', 'mailpit', 'mongo-1', 'mongo-2', 'mongo-3', 'notifier', 'rabbitmq', 'seaweedfs']);
   const full = execFileSync('docker-compose', ['-f', join(repoRoot, 'compose.yaml'), 'config'], { encoding: 'utf8' });
-  for (const svc of ['rabbitmq', 'mongo', 'mailpit', 'frontend']) {
+  for (const svc of ['rabbitmq', 'mongo-1', 'mailpit', 'frontend', 'seaweedfs']) {
     assert.match(full, new RegExp(`\\n  ${svc}:\\n[\\s\\S]*?healthcheck:`), `${svc} has a health check`);
   }
-  assert.match(full, /\/var\/lib\/img\/data:\/var\/lib\/img\/data/, 'images and logs are shared');
+  // Laid out as on several hosts: no folder shared between services, images and logs in the object
+  // store, each image-creator with a data directory of its own, the database a replica set.
+  assert.doesNotMatch(full, /\/var\/lib\/img\/data:/, 'no shared data directory');
+  assert.match(full, /IMG_STORAGE: s3/);
+  assert.match(full, /\/var\/lib\/img\/host-1:\/var\/lib\/img\/host-1/);
+  assert.match(full, /\/var\/lib\/img\/host-2:\/var\/lib\/img\/host-2/);
+  assert.match(full, /replicaSet=img/);
+  assert.match(full, /--replSet/);
 });

@@ -67,7 +67,10 @@ async function refused(id: string, pattern: RegExp): Promise<ErrorMessage> {
   assert.equal(err.code, 'build_output_invalid', err.error);
   assert.match(err.error, pattern);
   assert.deepEqual(containersOf(id), [], 'its container is gone');
-  assert.equal(readdirSync(join(env.IMG_DATA_DIR, 'images')).includes(id) ? readdirSync(join(env.IMG_DATA_DIR, 'images', id)).length : 0, 0, 'no image of it is kept');
+  // Nothing of it in the store (the data directory), nor left where the host took the output to.
+  const images = join(env.IMG_DATA_DIR, 'images');
+  assert.equal(existsSync(join(images, id)) ? readdirSync(join(images, id)).length : 0, 0, 'no image of it is kept');
+  assert.equal(existsSync(join(env.IMG_DATA_DIR, 'work', `${id}.out`)), false, 'nothing of its output is left on the host');
   assertDataDirClean();
   return err;
 }
