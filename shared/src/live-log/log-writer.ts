@@ -25,7 +25,9 @@ export interface LogWriterOptions {
 type Channels = Pick<Broker, 'openChannel'>;
 
 export class LiveLogWriter {
-  private pending = '';
+  /** Text not yet published, in pieces as written (never joined whole: a flood of output stays linear). */
+  private pending: string[] = [];
+  private pendingBytes = 0;
   private offset = 0;
   private ch?: ConfirmChannel;
   private timer?: NodeJS.Timeout;
@@ -57,14 +59,15 @@ export class LiveLogWriter {
 
   /** Bytes written so far, this attempt's and the earlier ones'. */
   get size(): number {
-    return this.offset + Buffer.byteLength(this.pending);
+    return this.offset + this.pendingBytes;
   }
 
   /** Text for the live view; published within flushMs, in order. */
   write(text: string): void {
     if (this.closed || !text) return;
-    this.pending += text;
-    if (Buffer.byteLength(this.pending) >= this.maxChunk) void this.flush();
+    this.pending.push(text);
+    this.pendingBytes += Buffer.byteLength(text);
+    if (this.pendingBytes >= this.maxChunk) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.flushMs);
   }
 
@@ -79,11 +82,32 @@ export class LiveLogWriter {
   }
 
   private async drain(): Promise<void> {
-    while (this.pending) {
-      const text = cut(this.pending, this.maxChunk);
-      await this.send({ kind: 'text', id: this.id, offset: this.offset, text, version: CONTRACT_VERSION });
-      this.pending = this.pending.slice(text.length);
-      this.offset += Buffer.byteLength(text);
+    while (this.pending.length > 0) {
+      // Whole pieces up to the chunk's size; a piece larger than a chunk is cut between characters.
+      let count = 0;
+      let bytes = 0;
+      for (const p of this.pending) {
+        const b = Buffer.byteLength(p);
+        if (count > 0 && bytes + b > this.maxChunk) break;
+        count++;
+        bytes += b;
+        if (bytes >= this.maxChunk) break;
+      }
+      const text = this.pending.slice(0, count).join('');
+      const chunks: string[] = [];
+      if (bytes <= this.maxChunk) chunks.push(text);
+      else for (let rest = text; rest; ) {
+        const head = cut(rest, this.maxChunk);
+        chunks.push(head);
+        rest = rest.slice(head.length);
+      }
+      for (const chunk of chunks) {
+        await this.send({ kind: 'text', id: this.id, offset: this.offset, text: chunk, version: CONTRACT_VERSION });
+        const n = Buffer.byteLength(chunk);
+        this.offset += n;
+        this.pendingBytes -= n;
+      }
+      this.pending.splice(0, count);
     }
   }
 

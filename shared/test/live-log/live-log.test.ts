@@ -133,6 +133,25 @@ test('a host that died mid-build: the next attempt reads the stream back and goe
   assert.equal((await logs.tailText(id, 14, true)).text, 'built.\n');
 });
 
+test('a flood of output (a 6 MiB piece among many small ones) arrives whole and in order, and writing it stays cheap', async () => {
+  const id = newJobId();
+  const w = new LiveLogWriter(writerBroker, id, log, { flushMs: 10 });
+  await w.open(1);
+  const pieces: string[] = [];
+  for (let i = 0; i < 2000; i++) pieces.push(`+ line ${i} ünï\n`);
+  pieces.splice(1000, 0, `${'a'.repeat(6 * 1024 * 1024)}\n`);
+  const t0 = performance.now();
+  for (const p of pieces) w.write(p);
+  const writing = performance.now() - t0;
+  assert.ok(writing < 1000, `writing took ${Math.round(writing)} ms`);
+  await w.flush();
+  const whole = pieces.join('');
+  assert.equal(w.size, Buffer.byteLength(whole));
+  const got = await follow(id, Buffer.byteLength(whole), 1 << 20);
+  assert.ok(got.text === whole, 'the same text');
+  await w.remove();
+});
+
 test('a chunk published twice (its confirm was lost) is taken once', async () => {
   const id = newJobId();
   const w = new LiveLogWriter(writerBroker, id, log, { flushMs: 10 });

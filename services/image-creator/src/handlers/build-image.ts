@@ -88,6 +88,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
   const jobUrls = new JobUrls(config.IMG_PUBLIC_URL);
   const urls = { image: jobUrls.image(msg.id), log: jobUrls.log(msg.id) };
 
+  log.info('build message received');
   if (deps.cancellations.isCancelled(msg.id)) {
     log.info('job was cancelled before its build started; dropped');
     return;
@@ -195,6 +196,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
       metrics.finished(labels, 'cancelled');
       return;
     }
+    log.info({ sandbox_s: built.sandboxS }, 'sandbox done');
     if (planned.kind.boot && config.IMG_VERIFY_BOOT) {
       onPhase('verifying');
       await Promise.all(progress);
