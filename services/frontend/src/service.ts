@@ -89,7 +89,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     config, store, index, log, hub,
     estimator: new QueueEstimator(index, config.IMG_BUILD_SLOTS),
     storage, logs,
-    actions: jobActions({ store, index, broker, log, storage, tokenSecret: config.IMG_TOKEN_SECRET, share, submitted: metrics.submitted, reused: metrics.reused, reuse: { registry: builds, builderVersion: builderVersion(), publicUrl: config.IMG_PUBLIC_URL } }),
+    actions: jobActions({ store, index, broker, log, storage, tokenSecret: config.IMG_TOKEN_SECRET, deliveries, share, submitted: metrics.submitted, reused: metrics.reused, reuse: { registry: builds, builderVersion: builderVersion(), publicUrl: config.IMG_PUBLIC_URL } }),
     notifications: deliveries,
     csrf: csrfProtection({ secret: config.IMG_CSRF_SECRET ?? randomBytes(32).toString('hex'), secureCookie: config.IMG_PUBLIC_URL.startsWith('https:') }),
     operator,

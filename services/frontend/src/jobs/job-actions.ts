@@ -34,6 +34,8 @@ export interface JobActionDeps {
   submitted?: (source: 'kickstart' | 'template', type: string) => void;
   /** Counts a submission answered here from an identical finished build. */
   reused?: (type: string) => void;
+  /** What the notifier told of the job's email and webhook: deleted with the job. */
+  deliveries?: { remove(id: string): Promise<void> };
 }
 
 export function jobActions(deps: JobActionDeps) {
@@ -116,6 +118,7 @@ export function jobActions(deps: JobActionDeps) {
     // A build still running would write its files again after they were removed.
     if (!terminalStatuses.includes(job.status)) return fail(409, 'conflict', `the job is ${job.status}; cancel it before deleting it`);
     await removeJobFiles(deps.storage, id);
+    await deps.deliveries?.remove(id);
     const gone = await store.delete(id);
     if (!gone) return notFound();
     log.info({ jobId: id }, 'job deleted');
