@@ -105,7 +105,7 @@ async function main(): Promise<void> {
       }
       return out;
     };
-    const finishedAll = async (jobs: Submitted[]) => {
+    const finishedAll = async (jobs: Submitted[], timeoutMs: number) => {
       const done = new Map<string, { status: string; finished: string }>();
       await waitFor(`${jobs.length} jobs to finish`, async () => {
         for (const j of jobs) {
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
           if (['done', 'failed', 'cancelled'].includes(r.status)) done.set(j.id, r);
         }
         return done.size === jobs.length;
-      }, { timeoutMs: jobs.length * 120_000, intervalMs: 2000 });
+      }, { timeoutMs, intervalMs: 2000 });
       return done;
     };
 
@@ -122,7 +122,9 @@ async function main(): Promise<void> {
     process.stdout.write('warming the build cache…\n');
     creators = await startCreators(1);
     const warm = await submitAll('warm', 1);
-    await finishedAll(warm);
+    // A cold build: the packages downloaded and installed once.
+    const warmed = await finishedAll(warm, 30 * 60_000);
+    if ([...warmed.values()].some((j) => j.status !== 'done')) throw new Error('the warm-up build failed');
     await Promise.all(creators.map((c) => c.proc.stop()));
 
     const results: Array<{ hosts: number; wallS: number; perMin: number; times: JobTimes[]; idleS: number; dispatch: number[]; mails: number; failed: number }> = [];
@@ -132,7 +134,7 @@ async function main(): Promise<void> {
       const notifierFrom = notifier.output.length;
       creators = await startCreators(n);
       const firstReady = Math.min(...creators.map((c) => at(c.proc.output.find((l) => l.includes('"msg":"ready"')))));
-      const done = await finishedAll(jobs);
+      const done = await finishedAll(jobs, JOBS * 120_000);
       await queueDrained(queues.notify, { timeoutMs: 120_000 });
       await waitFor('every email', async () => notifier.output.slice(notifierFrom).filter((l) => l.includes('"msg":"email sent"')).length >= JOBS, { timeoutMs: 120_000 });
       const failed = [...done.values()].filter((j) => j.status !== 'done').length;
