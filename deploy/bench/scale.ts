@@ -21,17 +21,16 @@
 //
 //   node --import tsx deploy/bench/scale.ts [--jobs 100] [--hosts 1,2,4]
 //
-// Needs root (network namespaces), `IMG_STORAGE=s3 bash deploy/local/up.sh --infra-only`, and no test
-// run at the same time (it uses the tests' RabbitMQ virtual host and database, IMG_TEST_*).
+// Needs root (network namespaces), `IMG_STORAGE=s3 bash deploy/local/up.sh --infra-only`; it makes a
+// RabbitMQ virtual host, a database and a bucket of its own, and removes them at the end.
 import { execFileSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MailCatcher } from '../mail-catcher/mail-catcher.ts';
 import {
-  freePort, purgeAllQueues, queueDrained, repoRoot, stackEnv, startService, tempDir, testEnv, testS3Storage, waitFor, type ServiceProcess,
+  freePort, repoRoot, stackEnv, startService, tempDir, testEnv, testS3Storage, waitFor, type ServiceProcess,
 } from '@img/shared/testing';
-import { queues } from '@img/shared/broker';
 import { connectDatabase } from '@img/shared/jobs';
 import { BuildHosts, type BuildHost } from '../../shared/test/scale/build-hosts.ts';
 
@@ -52,7 +51,13 @@ const sec = (ms: number) => (ms / 1000).toFixed(2);
 
 async function main(): Promise<void> {
   execFileSync('bash', [join(repoRoot, 'deploy/builder/build-image.sh')], { stdio: 'ignore' });
-  await purgeAllQueues();
+  // A RabbitMQ virtual host of its own: no test's service takes its jobs, it takes none of theirs.
+  const vhost = `img-bench-scale-${process.pid}`;
+  const rabbitmqctl = (...a: string[]) => execFileSync('rabbitmqctl', ['-n', 'rabbit@localhost', ...a], { stdio: 'ignore', env: { ...process.env, RABBITMQ_NODENAME: 'rabbit@localhost' } });
+  rabbitmqctl('add_vhost', vhost);
+  rabbitmqctl('set_permissions', '-p', vhost, new URL(testEnv.amqpUrl).username || 'guest', '.*', '.*', '.*');
+  const amqp = new URL(testEnv.amqpUrl);
+  amqp.pathname = `/${vhost}`;
   const store = await testS3Storage();
   const mailDir = await tempDir('img-bench-mail-');
   const smtpPort = await freePort();
@@ -63,10 +68,9 @@ async function main(): Promise<void> {
   const mongo = new URL(testEnv.mongoUrl);
   mongo.pathname = `/img_bench_scale_${process.pid}`;
   const env = await stackEnv({
-    ...store.env, IMG_MONGO_URL: mongo.toString(), IMG_SMTP_PORT: String(smtpPort), IMG_VERIFY_BOOT: 'false', IMG_BUILD_CONCURRENCY: '1', IMG_BUILD_TIMEOUT_S: '600',
+    ...store.env, IMG_MONGO_URL: mongo.toString(), IMG_AMQP_URL: amqp.toString(), IMG_SMTP_PORT: String(smtpPort), IMG_VERIFY_BOOT: 'false', IMG_BUILD_CONCURRENCY: '1', IMG_BUILD_TIMEOUT_S: '600',
     IMG_BUILD_MEMORY_MB: '1024', IMG_BUILD_DISK_MB: '1536', IMG_MAX_PENDING_JOBS: String(JOBS * 10), IMG_LOG_LEVEL: 'info',
   });
-  const amqp = new URL(testEnv.amqpUrl);
   const s3 = new URL(testEnv.s3Endpoint);
   const hosts = new BuildHosts([
     { name: 'rabbitmq', port: 5672, target: { host: amqp.hostname, port: Number(amqp.port || 5672) } },
@@ -135,7 +139,6 @@ async function main(): Promise<void> {
       creators = await startCreators(n);
       const firstReady = Math.min(...creators.map((c) => at(c.proc.output.find((l) => l.includes('"msg":"ready"')))));
       const done = await finishedAll(jobs, JOBS * 120_000);
-      await queueDrained(queues.notify, { timeoutMs: 120_000 });
       await waitFor('every email', async () => notifier.output.slice(notifierFrom).filter((l) => l.includes('"msg":"email sent"')).length >= JOBS, { timeoutMs: 120_000 });
       const failed = [...done.values()].filter((j) => j.status !== 'done').length;
       const times: JobTimes[] = [];
@@ -202,6 +205,7 @@ async function main(): Promise<void> {
     const db = await connectDatabase(mongo.toString(), { maxAttempts: 2 });
     await db.dropDatabase();
     await db.close();
+    rabbitmqctl('delete_vhost', vhost);
     for (const d of [...dirs, env.IMG_DATA_DIR]) await rm(d, { recursive: true, force: true });
   }
 }
