@@ -57,6 +57,16 @@ export class BuildHosts {
   /** Makes `n` hosts and their relays. Fails, saying what it needs, when it cannot. */
   async create(n: number): Promise<BuildHost[]> {
     if (process.getuid?.() !== 0) throw new Error(HOW);
+    // Interrupted (a signal ends the process through process.exit), the namespaces go all the same.
+    process.once('exit', () => {
+      for (const h of this.hosts) {
+        try {
+          ip(['netns', 'del', h.name]);
+        } catch {
+          /* gone */
+        }
+      }
+    });
     try {
       execFileSync('ip', ['-V'], { stdio: 'ignore' });
     } catch {
