@@ -152,6 +152,9 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     for (let waiting = false; ; waiting = true) {
       if (deps.cancellations.isCancelled(msg.id)) {
         log.info('cancelled while waiting for an identical build');
+        jobLog.write('\nIMG: the job was cancelled while it waited for an identical build.\n');
+        await output.storeLog();
+        ended = true;
         return;
       }
       const claim = await deps.builds.claim(planned.hash, msg.id);
