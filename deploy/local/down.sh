@@ -14,7 +14,7 @@ stop() { # name
   fi
   rm -f "$f"
 }
-for svc in frontend notifier image-creator kickstarter mail-catcher ferretdb; do stop "$svc"; done
+for svc in frontend notifier image-creator kickstarter mail-catcher ferretdb seaweedfs; do stop "$svc"; done
 if [ -f "$IMG_RUN_DIR/rabbitmq.pid" ]; then
   echo "[down] stopping RabbitMQ"
   RABBITMQ_NODENAME=rabbit@localhost rabbitmqctl stop >/dev/null 2>&1 || stop rabbitmq

@@ -172,6 +172,60 @@ if ! port_open 27017; then
   wait_port 27017 FerretDB 30 "$IMG_LOG_DIR/ferretdb.log"
 fi
 
+# --- Object store: SeaweedFS's S3 gateway (loopback only), when IMG_STORAGE=s3 ----------------
+# With IMG_STORAGE=s3 the services keep images and logs in an S3-compatible object store instead of
+# the data directory, as build hosts that share no disk do. SeaweedFS is built once with the Go
+# toolchain at the version the module proxy serves (as FerretDB is) and runs as one process: master,
+# volume server, filer and S3 gateway, all on loopback. Its credentials are made on the first run
+# and kept, root only, in $IMG_STATE_DIR/s3-credentials (IMG_S3_ACCESS_KEY and IMG_S3_SECRET_KEY
+# set when running up.sh win); they are never printed. The tests read the same file.
+SEAWEEDFS_VERSION=v0.0.0-20261109003541-7506e5f91cd6
+export IMG_STORAGE=${IMG_STORAGE:-local}
+[[ "$IMG_STORAGE" == local || "$IMG_STORAGE" == s3 ]] || die "IMG_STORAGE must be local or s3"
+if [ "$IMG_STORAGE" = s3 ]; then
+  weed=$IMG_CACHE_DIR/seaweedfs-$SEAWEEDFS_VERSION
+  if [ ! -x "$weed" ]; then
+    say "building SeaweedFS $SEAWEEDFS_VERSION with the Go toolchain (once; cached at $weed; takes a while)"
+    export GOFLAGS=-mod=readonly
+    dir=$(go mod download -json "github.com/seaweedfs/seaweedfs@$SEAWEEDFS_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    [ -n "$dir" ] || die "could not download the SeaweedFS module"
+    src=$(mktemp -d)
+    cp -r "$dir/." "$src/" && chmod -R u+w "$src"
+    (cd "$src" && go build -o "$weed.tmp" ./weed) >"$IMG_LOG_DIR/seaweedfs-build.log" 2>&1 \
+      || die "building SeaweedFS failed; see $IMG_LOG_DIR/seaweedfs-build.log"
+    mv "$weed.tmp" "$weed"
+    rm -rf "$src"
+  fi
+  s3_file=$IMG_STATE_DIR/s3-credentials
+  [ ! -L "$s3_file" ] || die "$s3_file is a symbolic link; remove it and run up.sh again"
+  s3_value() { [ -f "$s3_file" ] && sed -n "s/^$1=//p" "$s3_file" | tail -n 1 || true; }
+  (
+    umask 077
+    [ -f "$s3_file" ] || printf '# The object store'"'"'s credentials, made by deploy/local/up.sh. Keep them secret.\n' >"$s3_file"
+    chmod 600 "$s3_file"
+    [ -n "$(s3_value IMG_S3_ACCESS_KEY)" ] || printf 'IMG_S3_ACCESS_KEY=img-%s\n' "$(head -c 9 /dev/urandom | base64 -w0 | tr '+/' '-_')" >>"$s3_file"
+    [ -n "$(s3_value IMG_S3_SECRET_KEY)" ] || printf 'IMG_S3_SECRET_KEY=%s\n' "$(head -c 30 /dev/urandom | base64 -w0 | tr '+/' '-_')" >>"$s3_file"
+  )
+  IMG_S3_ACCESS_KEY=${IMG_S3_ACCESS_KEY:-$(s3_value IMG_S3_ACCESS_KEY)}
+  IMG_S3_SECRET_KEY=${IMG_S3_SECRET_KEY:-$(s3_value IMG_S3_SECRET_KEY)}
+  export IMG_S3_ENDPOINT=${IMG_S3_ENDPOINT:-http://127.0.0.1:8333} IMG_S3_ACCESS_KEY IMG_S3_SECRET_KEY
+  if ! port_open 8333; then
+    say "starting SeaweedFS (S3 on 127.0.0.1:8333)"
+    mkdir -p "$IMG_STATE_DIR/seaweedfs/data"
+    # Its identity file, root only: the one identity the services use.
+    (umask 077; printf '{"identities":[{"name":"img","credentials":[{"accessKey":"%s","secretKey":"%s"}],"actions":["Admin","Read","Write","List","Tagging"]}]}\n' \
+      "$IMG_S3_ACCESS_KEY" "$IMG_S3_SECRET_KEY" >"$IMG_STATE_DIR/seaweedfs/s3.json")
+    # Ports of its own (the volume server's default, 8080, is the frontend's); no Iceberg or Lance endpoints.
+    nohup "$weed" server -dir="$IMG_STATE_DIR/seaweedfs/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+      -master.port=9333 -volume.port=8340 -filer -filer.port=8888 -s3 -s3.port=8333 -s3.port.iceberg=0 -s3.port.lance=0 \
+      -s3.config="$IMG_STATE_DIR/seaweedfs/s3.json" -master.volumeSizeLimitMB=1024 -volume.max=0 \
+      >"$IMG_LOG_DIR/seaweedfs.log" 2>&1 &
+    echo $! >"$IMG_RUN_DIR/seaweedfs.pid"
+    wait_port 8333 SeaweedFS 60 "$IMG_LOG_DIR/seaweedfs.log"
+  fi
+  say "object store: $IMG_S3_ENDPOINT (credentials in $s3_file, root only)"
+fi
+
 # --- Mail catcher: SMTP on 1025, mails readable on http://127.0.0.1:8025 -----------------------
 if ! port_open 1025; then
   say "starting the mail catcher"

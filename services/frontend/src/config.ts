@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { commonEnv, env, parseConfig, webhookEnv } from '@img/shared/config';
 import { tokenSecretSetting } from '@img/shared/jobs';
+import { checkStorageConfig, storageEnv } from '@img/shared/storage';
 
 const trustProxy = z.string().default('false').transform((v, ctx): boolean | number => {
   if (/^(true|yes|1)$/i.test(v)) return true;
@@ -14,6 +15,7 @@ const trustProxy = z.string().default('false').transform((v, ctx): boolean | num
 const schema = z.object({
   ...commonEnv,
   ...webhookEnv,
+  ...storageEnv,
   IMG_HTTP_HOST: env.str('0.0.0.0'),
   IMG_HTTP_PORT: env.int(8080, 0),
   /** Largest `part --size` (and template PartSize) accepted, in MiB; the kickstarter and image-creator hold to the same. */
@@ -50,6 +52,7 @@ const schema = z.object({
   /** Of those, how many one client address may hold. */
   IMG_MAX_STREAMS_PER_CLIENT: env.int(10, 1),
 }).superRefine((c, ctx) => {
+  checkStorageConfig(c, ctx);
   if (Boolean(c.IMG_OPERATOR_USER) !== Boolean(c.IMG_OPERATOR_PASSWORD)) {
     ctx.addIssue({ code: 'custom', path: ['IMG_OPERATOR_PASSWORD'], message: 'IMG_OPERATOR_USER and IMG_OPERATOR_PASSWORD go together' });
   }

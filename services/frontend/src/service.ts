@@ -4,12 +4,14 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { Broker, queues } from '@img/shared/broker';
-import { errorMessage, linkMessage, resultMessage } from '@img/shared/contracts';
+import { deliveryStatusMessage, errorMessage, linkMessage, resultMessage } from '@img/shared/contracts';
 import { configForLog } from '@img/shared/config';
 import { connectDatabase, MongoJobStore } from '@img/shared/jobs';
 import { defaultTemplatePath, listPlatforms, platformArchitecture, loadTemplate } from '@img/shared/kickstart';
 import { createLogger, redactUrl, type Logger } from '@img/shared/logging';
-import { createShutdown, type RunningService } from '@img/shared/lifecycle';
+import { createShutdown, retryWithBackoff, type RunningService } from '@img/shared/lifecycle';
+import { LiveLogs } from '@img/shared/live-log';
+import { createStorage } from '@img/shared/storage';
 import type { Config } from './config.ts';
 import { createApp } from './app.ts';
 import { BuildRegistry, builderVersion, imageExists } from '@img/shared/builds';
@@ -24,7 +26,7 @@ import { jobActions } from './jobs/job-actions.ts';
 import { FairShare } from './jobs/fair-share.ts';
 import { JobIndex } from './jobs/job-index.ts';
 import { MongoJobSource } from './jobs/mongo-job-source.ts';
-import { NotificationReader } from './jobs/notifications.ts';
+import { DeliveryStatuses } from './jobs/delivery-status.ts';
 import { QueueEstimator } from './jobs/queue-estimate.ts';
 import { TrackedJobStore } from './jobs/tracked-job-store.ts';
 import { frontendMetrics } from './http/metrics.ts';
@@ -40,6 +42,11 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const loaded = loadTemplate(templateText, { file: 'configurations.yaml' });
   if (!loaded.template) throw new Error(`the default template is broken: ${loaded.errors.map((e) => `line ${e.line}: ${e.message}`).join('; ')}`);
 
+  const storage = createStorage(config);
+  await retryWithBackoff(() => storage.init(), {
+    onRetry: (attempt, retryInMs, err) => log.warn({ storage: config.IMG_STORAGE, attempt, retryInMs, err: err.message }, 'the store is unreachable, retrying'),
+  });
+
   const db = await connectDatabase(config.IMG_MONGO_URL, {
     onRetry: (attempt, delayMs, err) => log.warn({ url: redactUrl(config.IMG_MONGO_URL), attempt, retryInMs: delayMs, err: err.message }, 'database unreachable, retrying'),
   });
@@ -53,7 +60,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     retentionMs: config.IMG_IMAGE_RETENTION_DAYS * 86_400_000,
     // Not reused while image-creator could still be working on it; image-creator takes over stale claims.
     staleMs: Number.MAX_SAFE_INTEGER,
-    imageExists: (image) => imageExists(config.IMG_DATA_DIR, image),
+    imageExists: (image) => imageExists(storage, image),
   });
   await builds.init();
   const registry = createRegistry('frontend');
@@ -63,10 +70,14 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const stopSampling = sampleQueue(index, series, config.IMG_QUEUE_SAMPLE_MS);
   const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'frontend', metrics: brokerMetrics(registry) });
 
-  const results = resultHandlers(store, log);
+  const deliveries = new DeliveryStatuses(db);
+  await deliveries.init();
+  const results = resultHandlers({ store, log, broker, tokenSecret: config.IMG_TOKEN_SECRET, deliveries });
   await broker.consume(queues.link, linkMessage, results.link, { prefetch: 20 });
   await broker.consume(queues.error, errorMessage, results.error, { prefetch: 20 });
   await broker.consume(queues.result, resultMessage, results.result, { prefetch: 50 });
+  await broker.consume(queues.deliveryStatus, deliveryStatusMessage, results.delivery, { prefetch: 50 });
+  const logs = new LiveLogs(broker, storage, log);
 
   if (!config.IMG_CSRF_SECRET) log.info('IMG_CSRF_SECRET is not set: forms are signed with a key of this process only');
   const operator = operatorAuth({ user: config.IMG_OPERATOR_USER, password: config.IMG_OPERATOR_PASSWORD, token: config.IMG_OPERATOR_TOKEN });
@@ -77,8 +88,9 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const app = createApp({
     config, store, index, log, hub,
     estimator: new QueueEstimator(index, config.IMG_BUILD_SLOTS),
-    actions: jobActions({ store, index, broker, log, dataDir: config.IMG_DATA_DIR, share, submitted: metrics.submitted, reused: metrics.reused, reuse: { registry: builds, builderVersion: builderVersion(), publicUrl: config.IMG_PUBLIC_URL } }),
-    notifications: new NotificationReader(db),
+    storage, logs,
+    actions: jobActions({ store, index, broker, log, storage, tokenSecret: config.IMG_TOKEN_SECRET, deliveries, share, submitted: metrics.submitted, reused: metrics.reused, reuse: { registry: builds, builderVersion: builderVersion(), publicUrl: config.IMG_PUBLIC_URL } }),
+    notifications: deliveries,
     csrf: csrfProtection({ secret: config.IMG_CSRF_SECRET ?? randomBytes(32).toString('hex'), secureCookie: config.IMG_PUBLIC_URL.startsWith('https:') }),
     operator,
     requireOperator: operator.requireOperator,
@@ -114,6 +126,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
         server.closeIdleConnections();
       }),
     },
+    { name: 'stop live logs', run: () => logs.stop() },
     { name: 'close broker', run: () => broker.close() },
     { name: 'write the time series', run: async () => { stopSampling(); await series.stop(); } },
     { name: 'stop job list', run: async () => { index.stop(); await index.settle(); } },

@@ -1,10 +1,15 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { commonEnv, env, metricsEnv, parseConfig } from '@img/shared/config';
+import { tokenSecretSetting } from '@img/shared/jobs';
+import { checkStorageConfig, storageEnv } from '@img/shared/storage';
 
 const schema = z.object({
   ...metricsEnv(9102),
   ...commonEnv,
+  ...storageEnv,
+  /** The frontend's job-token key: a build message must carry the frontend's seal made with it. */
+  IMG_TOKEN_SECRET: tokenSecretSetting,
   /** The builder image tag; main.ts asks deploy/builder/build-image.sh when it is empty. */
   IMG_BUILDER_IMAGE: env.optionalStr(),
   IMG_DOCKER_SOCKET: env.str('/var/run/docker.sock'),
@@ -56,7 +61,7 @@ const schema = z.object({
   IMG_BINFMT_DIR: env.str('/proc/sys/fs/binfmt_misc'),
   /** The suite of a kickstart that names none, when its message carries none either (a frontend's own default does). */
   IMG_DEFAULT_SUITE: env.suite(),
-});
+}).superRefine(checkStorageConfig);
 
 export type Config = Omit<z.infer<typeof schema>, 'IMG_BUILD_CPUS'> & { IMG_BUILD_CPUS: number };
 export const loadConfig = (e: NodeJS.ProcessEnv): Config => {

@@ -130,6 +130,20 @@ export class DockerRunner {
     return removed;
   }
 
+  /**
+   * Removes every container of this job on the engine, whichever image-creator started it: one whose
+   * build host died mid-build (its own data directory, so another scope) must not go on beside the
+   * job's next attempt. Only the delivery that holds the job's message calls this.
+   */
+  async removeJobContainers(jobId: string): Promise<number> {
+    const list = await this.docker.listContainers({ all: true, filters: { label: [MANAGED_LABEL, `${JOB_LABEL}=${jobId}`] } });
+    for (const c of list) {
+      await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+      this.log.info({ container: c.Id.slice(0, 12), jobId, scope: c.Labels[SCOPE_LABEL] }, 'removed an earlier attempt\'s build container');
+    }
+    return list.length;
+  }
+
   async run(spec: SandboxSpec, onOutput: (chunk: Buffer) => void, signal?: AbortSignal): Promise<SandboxResult> {
     const container = await this.docker.createContainer({
       Image: spec.image,

@@ -15,7 +15,8 @@ import { DataLayout } from '@img/shared/layout';
 import { buildHandler } from './handlers/build-image.ts';
 import { Cancellations } from './cancellations.ts';
 import { BuildRegistry, builderVersion, imageExists } from '@img/shared/builds';
-import { connectDatabase, MongoJobStore } from '@img/shared/jobs';
+import { connectDatabase } from '@img/shared/jobs';
+import { createStorage } from '@img/shared/storage';
 import { loadDefaultTemplate } from '@img/shared/kickstart';
 import { sweepExpiredImages } from '@img/shared/retention';
 import { brokerMetrics, createRegistry, serveMetrics, TimeSeries } from '@img/shared/metrics';
@@ -66,6 +67,11 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     else log.warn({ arch: e.arch }, e.problem ?? 'emulation unavailable');
   }
 
+  const storage = createStorage(config);
+  await retryWithBackoff(() => storage.init(), {
+    onRetry: (attempt, retryInMs, err) => log.warn({ storage: config.IMG_STORAGE, attempt, retryInMs, err: err.message }, 'the store is unreachable, retrying'),
+  });
+
   const db = await connectDatabase(config.IMG_MONGO_URL, {
     onRetry: (attempt, delayMs, err) => log.warn({ url: redactUrl(config.IMG_MONGO_URL), attempt, retryInMs: delayMs, err: err.message }, 'database unreachable, retrying'),
   });
@@ -73,7 +79,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     retentionMs: config.IMG_IMAGE_RETENTION_DAYS * 86_400_000,
     // A claim whose builder has not renewed it for four heartbeats belongs to a builder that died.
     staleMs: BUILD_HEARTBEAT_MS * 4,
-    imageExists: (image) => imageExists(config.IMG_DATA_DIR, image),
+    imageExists: (image) => imageExists(storage, image),
   });
   await builds.init();
   const cache = new BuildCache({
@@ -93,11 +99,11 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     log.info({ jobId: m.id, stopped }, stopped ? 'cancel: stopping the build' : 'cancel: remembered');
   });
   await broker.consume(queues.image, imageMessage, buildHandler({
-    config, builderImage, runner, broker, jobs: new MongoJobStore(db), log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups, cancellations, builds, heartbeatMs: BUILD_HEARTBEAT_MS, sandboxRoot, builderVersion: builderVersion(), cache, metrics: buildMetrics(registry, series),
+    config, builderImage, runner, broker, storage, tokenSecret: config.IMG_TOKEN_SECRET, log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups, cancellations, builds, heartbeatMs: BUILD_HEARTBEAT_MS, sandboxRoot, builderVersion: builderVersion(), cache, metrics: buildMetrics(registry, series),
   }), { prefetch: config.IMG_BUILD_CONCURRENCY });
 
   // Images are kept for the retention the success email announces.
-  const sweep = () => void sweepExpiredImages({ dataDir: config.IMG_DATA_DIR, days: config.IMG_IMAGE_RETENTION_DAYS, log })
+  const sweep = () => void sweepExpiredImages({ storage, days: config.IMG_IMAGE_RETENTION_DAYS, log })
     .catch((err: Error) => log.warn({ err: err.message }, 'retention sweep failed'));
   sweep();
   const sweeper = setInterval(sweep, 3_600_000);

@@ -30,7 +30,10 @@ function tokenLink(publicUrl: string, url: string | undefined, token: string): s
   }
 }
 
-export async function renderMail(opts: { publicUrl: string; retentionDays: number; tokenSecret: string }, msg: OutcomeMessage, job: Job | null): Promise<Mail> {
+/** What the email shows of the job besides the outcome: its type, platform and suite, as the frontend's notify message says. */
+export type MailJob = Pick<Job, 'type'> & Partial<Pick<Job, 'platform' | 'suite' | 'arch'>>;
+
+export async function renderMail(opts: { publicUrl: string; retentionDays: number; tokenSecret: string }, msg: OutcomeMessage, job: MailJob | null): Promise<Mail> {
   const token = jobToken(opts.tokenSecret, msg.id);
   const kind = 'sha256' in msg ? 'done' : 'code' in msg ? 'failed' : 'cancelled';
   const type = msg.imagetype ?? job?.type ?? 'image';

@@ -1,10 +1,9 @@
 // The notifier: notify_queue → one email per job outcome. `start(config)` connects and consumes;
 // main.ts runs it as a process, a test can run it in its own.
-import { z } from 'zod';
 import { Broker, queues } from '@img/shared/broker';
-import { cancelledMessage, errorMessage, linkMessage } from '@img/shared/contracts';
+import { notifyMessage } from '@img/shared/contracts';
 import { configForLog } from '@img/shared/config';
-import { connectDatabase, MongoJobStore } from '@img/shared/jobs';
+import { connectDatabase } from '@img/shared/jobs';
 import { createLogger, redactUrl, type Logger } from '@img/shared/logging';
 import { createShutdown, retryWithBackoff, type RunningService } from '@img/shared/lifecycle';
 import { brokerMetrics, Counter, createRegistry, serveMetrics, TimeSeries } from '@img/shared/metrics';
@@ -33,8 +32,8 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const series = new TimeSeries(db, { log, service: 'notifier', flushMs: config.IMG_STATS_FLUSH_MS });
   await series.init();
   const broker = await Broker.connect({ url: config.IMG_AMQP_URL, logger: log, name: 'notifier', metrics: brokerMetrics(registry) });
-  await broker.consume(queues.notify, z.union([linkMessage, errorMessage, cancelledMessage]), notifyHandler({
-    notifications, jobs: new MongoJobStore(db), mailer, log, publicUrl: config.IMG_PUBLIC_URL, tokenSecret: config.IMG_TOKEN_SECRET,
+  await broker.consume(queues.notify, notifyMessage, notifyHandler({
+    notifications, broker, mailer, log, publicUrl: config.IMG_PUBLIC_URL, tokenSecret: config.IMG_TOKEN_SECRET,
     retentionDays: config.IMG_IMAGE_RETENTION_DAYS,
     counted: (outcome, state) => {
       emails.inc({ outcome, state });
@@ -47,8 +46,8 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const deliveries = new WebhookStore(db, config.IMG_WEBHOOK_TIMEOUT_MS * 4 + 10_000);
   await deliveries.init();
   const webhooks = new Counter({ name: 'img_webhooks_total', help: 'Webhook posts by job outcome and what became of them: delivered, failed (tried again), refused (address not allowed), undeliverable (given up)', labelNames: ['outcome', 'state'], registers: [registry] });
-  await broker.consume(queues.webhook, z.union([linkMessage, errorMessage, cancelledMessage]), webhookHandler({
-    deliveries, jobs: new MongoJobStore(db), log, publicUrl: config.IMG_PUBLIC_URL, tokenSecret: config.IMG_TOKEN_SECRET,
+  await broker.consume(queues.webhook, notifyMessage, webhookHandler({
+    deliveries, broker, log, publicUrl: config.IMG_PUBLIC_URL, tokenSecret: config.IMG_TOKEN_SECRET,
     hosts: config.IMG_WEBHOOK_HOSTS, policy: new AddressPolicy({ allowRanges: config.IMG_WEBHOOK_ALLOW_RANGES, dnsServers: config.IMG_WEBHOOK_DNS_SERVERS }),
     timeoutMs: config.IMG_WEBHOOK_TIMEOUT_MS,
     retry: { windowMs: config.IMG_WEBHOOK_RETRY_WINDOW_S * 1000, maxDelayMs: config.IMG_WEBHOOK_RETRY_MAX_DELAY_S * 1000 },

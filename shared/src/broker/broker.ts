@@ -274,6 +274,20 @@ export class Broker {
     }
   }
 
+  /**
+   * A channel of the caller's own on the live connection, for what the consumers here do not do
+   * (the stream queues of live logs: shared/src/live-log). It dies with the connection; the caller
+   * opens another then (this waits for the reconnect).
+   */
+  async openChannel(opts: { confirm: true }): Promise<ConfirmChannel>;
+  async openChannel(opts?: { confirm?: false }): Promise<Channel>;
+  async openChannel(opts: { confirm?: boolean } = {}): Promise<Channel | ConfirmChannel> {
+    await this.ensureConnected();
+    const conn = this.conn;
+    if (!conn) throw new BrokerClosedError();
+    return opts.confirm ? conn.createConfirmChannel() : conn.createChannel();
+  }
+
   /** Registers a consumer; it survives reconnects. */
   async consume<S extends z.ZodTypeAny>(queue: QueueName, schema: S, handler: Handler<z.infer<S>>, opts: ConsumeOptions): Promise<void> {
     const spec: ConsumerSpec = { queue, schema, handler: handler as Handler<unknown>, opts };

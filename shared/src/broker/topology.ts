@@ -21,6 +21,8 @@ export const queues = {
   notify: 'notify_queue',
   /** Every outcome again, for webhooks: a receiver that is down holds back its own posts, never the emails. */
   webhook: 'webhook_queue',
+  /** What became of each email and webhook post, from the notifier to the frontend. */
+  deliveryStatus: 'delivery_status_queue',
   deadLetter: 'dead_letter_queue',
 } as const;
 export type QueueName = (typeof queues)[keyof typeof queues];
@@ -33,6 +35,10 @@ export const routes = {
   error: { exchange: exchanges.result, key: 'error' },
   result: { exchange: exchanges.result, key: 'result' },
   cancelled: { exchange: exchanges.result, key: 'cancelled' },
+  /** The frontend's checked, sealed word to the notifier: whom to tell of an outcome, and what. */
+  notify: { exchange: exchanges.result, key: 'notify' },
+  emailStatus: { exchange: exchanges.result, key: 'email_status' },
+  webhookStatus: { exchange: exchanges.result, key: 'webhook_status' },
   cancel: { exchange: exchanges.control, key: '' },
 } as const;
 export type Route = (typeof routes)[keyof typeof routes];
@@ -43,7 +49,19 @@ const bindings: Array<{ queue: QueueName; exchange: string; key: string }> = [
   { queue: queues.link, ...routes.link },
   { queue: queues.error, ...routes.error },
   { queue: queues.result, ...routes.result },
-  // The notifier hears every outcome: success, failure and cancellation.
+  // The notifier hears every outcome (success, failure, cancellation) from the frontend, once the
+  // frontend has checked it against the job's record: it reads no records itself.
+  { queue: queues.notify, ...routes.notify },
+  { queue: queues.webhook, ...routes.notify },
+  { queue: queues.deliveryStatus, ...routes.emailStatus },
+  { queue: queues.deliveryStatus, ...routes.webhookStatus },
+];
+
+/**
+ * Bindings of earlier versions, removed on every declaration: outcomes went straight from
+ * image-creator to the notifier, which then read the frontend's job records.
+ */
+const formerBindings: Array<{ queue: QueueName; exchange: string; key: string }> = [
   { queue: queues.notify, ...routes.link },
   { queue: queues.notify, ...routes.error },
   { queue: queues.notify, ...routes.cancelled },
@@ -68,7 +86,7 @@ export async function declareTopology(conn: ChannelModel, deliveryLimit = DEFAUL
     await ch.assertExchange(exchanges.result, 'direct', { durable: true });
     await ch.assertExchange(exchanges.deadLetter, 'fanout', { durable: true });
     await ch.assertExchange(exchanges.control, 'fanout', { durable: true });
-    for (const q of [queues.kickstarter, queues.image, queues.link, queues.error, queues.result, queues.notify, queues.webhook]) {
+    for (const q of [queues.kickstarter, queues.image, queues.link, queues.error, queues.result, queues.notify, queues.webhook, queues.deliveryStatus]) {
       await ch.assertQueue(q, {
         durable: true,
         arguments: {
@@ -79,6 +97,7 @@ export async function declareTopology(conn: ChannelModel, deliveryLimit = DEFAUL
       });
     }
     for (const b of bindings) await ch.bindQueue(b.queue, b.exchange, b.key);
+    for (const b of formerBindings) await ch.unbindQueue(b.queue, b.exchange, b.key);
   });
   return { deadLetterQueue: await declareDeadLetterQueue(conn) };
 }

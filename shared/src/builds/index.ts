@@ -155,4 +155,4 @@ export class BuildRegistry {
   }
 }
 
-export { imageExists, imagePath, reuseImage } from './reuse.ts';
+export { imageExists, imageKeyOf, reuseImage } from './reuse.ts';

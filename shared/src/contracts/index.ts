@@ -49,6 +49,15 @@ export const suiteSchema = z.string().max(40).refine((s) => findSuite(s) !== und
 /** An architecture IMG builds (kickstart/architectures.ts); a message without one means amd64, as before. */
 export const archSchema = z.string().max(40).refine((a) => findArchitecture(a) !== undefined, (a) => ({ message: unknownArchitectureMessage(a) }));
 
+/**
+ * image_queue and kickstarter_queue carry a seal: HMAC-SHA256 of the job's identity (id, email,
+ * image type) under a key derived from IMG_TOKEN_SECRET (shared/src/jobs/message-seal.ts). The
+ * frontend seals what it queues, the kickstarter forwards the seal, and image-creator builds only a
+ * sealed job: whoever can publish to the broker cannot have a build run for a job nobody submitted,
+ * and image-creator never reads the frontend's records to know it.
+ */
+export const sealSchema = z.string().regex(/^[0-9a-f]{64}$/, 'a seal is 64 lowercase hex digits');
+
 export const kickstarterMessage = z.object({
   id: jobIdSchema,
   email: emailSchema,
@@ -60,6 +69,10 @@ export const kickstarterMessage = z.object({
   suite: suiteSchema.optional(),
   /** The request's `arch` field; the platform's Architecture must agree (the frontend checked it). */
   arch: archSchema.optional(),
+  /** The frontend's seal of the job; the kickstarter forwards it on the image_queue message. */
+  seal: sealSchema.optional(),
+  /** When the job was queued: image-creator counts the queueing time from it. */
+  submitted_at: z.string().datetime().optional(),
   version,
 });
 export type KickstarterMessage = z.infer<typeof kickstarterMessage>;
@@ -73,6 +86,10 @@ export const imageMessage = z.object({
   suite: suiteSchema.optional(),
   /** The architecture to build for (a kickstart does not say it); absent: amd64. */
   arch: archSchema.optional(),
+  /** The frontend's seal of the job (id, email, image type): a message without a valid one is dead-lettered, not built. */
+  seal: sealSchema.optional(),
+  /** When the job was queued: image-creator counts the queueing time from it. */
+  submitted_at: z.string().datetime().optional(),
   version,
 });
 export type ImageMessage = z.infer<typeof imageMessage>;
@@ -144,3 +161,71 @@ export const cancelledMessage = z.object({
   version,
 });
 export type CancelledMessage = z.infer<typeof cancelledMessage>;
+
+// --- Build hosts that share nothing but the broker, the database and the store (issue 15) ---
+
+/** One piece of a build's log, in the job's own stream queue (`img.log.<id>`, shared/src/live-log). */
+export const logChunkMessage = z.discriminatedUnion('kind', [
+  /** `text` holds the log's bytes from `offset` (UTF-8): the same bytes, at the same offsets, as the stored log. */
+  z.object({ kind: z.literal('text'), id: jobIdSchema, offset: z.number().int().nonnegative(), text: z.string().max(1024 * 1024), version }),
+  /** A later attempt (another host, after the first died) reads the stream up to this mark, then goes on from its end. */
+  z.object({ kind: z.literal('resume'), id: jobIdSchema, attempt: z.number().int().positive(), nonce: z.string().regex(/^[0-9a-f]{16,64}$/), version }),
+  /** The log is whole and kept in the store (`logs/<id>.log`), `size` bytes. */
+  z.object({ kind: z.literal('end'), id: jobIdSchema, size: z.number().int().nonnegative(), version }),
+]);
+export type LogChunkMessage = z.infer<typeof logChunkMessage>;
+
+export const outcomes = ['done', 'failed', 'cancelled'] as const;
+export const outcomeSchema = z.enum(outcomes);
+
+/**
+ * result_exchange, key `notify` → notify_queue and webhook_queue. The frontend (which owns the job
+ * records) checks each outcome against the job's record, and then says what to tell the job's owner:
+ * the record's address, the job as the email and the webhook show it, and the outcome as it was
+ * reported. Sealed like image_queue messages (over every other field), so a message published
+ * straight to the broker mails nobody.
+ */
+export const notifyMessage = z.object({
+  id: jobIdSchema,
+  outcome: outcomeSchema,
+  /** The address on the job's record, whatever the report said. */
+  email: emailSchema,
+  job: z.object({
+    type: imageTypeSchema,
+    status: z.enum(['queued', 'kickstarting', 'building', 'done', 'failed', 'cancelled']),
+    phase: phaseSchema,
+    created: z.string().datetime(),
+    started: z.string().datetime().optional(),
+    finished: z.string().datetime().optional(),
+    duration_s: z.number().nonnegative().optional(),
+    progress: z.number().min(0).max(1).optional(),
+    platform: z.string().max(100).optional(),
+    suite: z.string().max(40).optional(),
+    arch: z.string().max(40).optional(),
+    /** Where the webhook goes (the job's callback_url), when it has one. */
+    callback_url: z.string().url().max(2048).optional(),
+  }),
+  report: z.union([linkMessage, errorMessage, cancelledMessage]),
+  seal: sealSchema,
+  version,
+});
+export type NotifyMessage = z.infer<typeof notifyMessage>;
+
+/**
+ * result_exchange, keys `email_status` and `webhook_status` → delivery_status_queue (frontend): what
+ * became of a job's email or webhook post, told by the notifier, which owns those records. The
+ * frontend shows it on the job's page and in the API without reading the notifier's collections.
+ */
+export const deliveryStatusMessage = z.object({
+  id: jobIdSchema,
+  outcome: outcomeSchema,
+  channel: z.enum(['email', 'webhook']),
+  /** email: sent, rejected, undeliverable; webhook: delivered, retrying, refused, undeliverable. */
+  state: z.enum(['sent', 'rejected', 'undeliverable', 'delivered', 'retrying', 'refused']),
+  attempts: z.number().int().nonnegative(),
+  at: z.string().datetime(),
+  error: z.string().max(2000).optional(),
+  status_code: z.number().int().min(100).max(599).optional(),
+  version,
+});
+export type DeliveryStatusMessage = z.infer<typeof deliveryStatusMessage>;

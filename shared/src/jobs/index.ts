@@ -5,3 +5,4 @@ export * from './doc-lock.ts';
 export * from './job-token.ts';
 export * from './job-check.ts';
 export * from './public-view.ts';
+export * from './message-seal.ts';

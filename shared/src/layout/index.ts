@@ -1,8 +1,8 @@
 // Where a job's files live, and the URLs that point at them: the one description every service uses.
 //
-// Every location is first a key relative to the data directory ("images/<id>/image.raw"), and only
-// then a path under it. Storage other than a shared folder (an object store, for build hosts that
-// share no disk) keeps the same keys, so this is where that interface goes.
+// Every location is first a key ("images/<id>/image.raw"). Keys under images/ and logs/ name objects
+// in the store (shared/src/storage: a local directory, or an object store shared by build hosts);
+// keys under work/ and cache/ are one build host's own, resolved to paths under its data directory.
 import { basename, join } from 'node:path';
 import { jobIdSchema } from '../contracts/index.ts';
 
@@ -21,7 +21,20 @@ export const jobKeys = (id: string) => ({
   result: `images/${id}/${RESULT_FILE}`,
   /** The build's scratch space on the host, removed when the build ends. */
   work: `work/${id}`,
+  /** The build's log on the building host while it runs; stored as `log` when the build ends. */
+  spool: `work/${id}.log`,
+  /** Where the building host takes the image out of the sandbox to, before it is stored. */
+  output: `work/${id}.out`,
 });
+
+/** The store's key of a job's image (or of another file beside it); undefined unless `filename` is a plain file name. */
+export function imageKey(id: string, filename: string): string | undefined {
+  if (!filename || basename(filename) !== filename || filename === '.' || filename === '..' || filename.includes('\0') || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(filename)) return undefined;
+  return `${jobKeys(jobIdSchema.parse(id)).imageDir}/${filename}`;
+}
+
+/** Every object of a job's image folder: the image, its result and whatever sits beside them. */
+export const imagePrefix = (id: string) => `${jobKeys(jobIdSchema.parse(id)).imageDir}/`;
 
 /** The top-level folders: one per kind of file, so each has one owner and one sweep. */
 export const dataRoots = { images: 'images', logs: 'logs', work: 'work', cache: 'cache' } as const;

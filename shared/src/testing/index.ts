@@ -1,6 +1,7 @@
 // Support for tests that talk to the real infrastructure. A service that cannot be reached fails
 // the test with a message saying how to start it; nothing is skipped.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import amqp from 'amqplib';
 import { createLogger, type Logger } from '../logging/index.ts';
 import { Broker, queues, declareTopology } from '../broker/index.ts';
 import { connectDatabase } from '../jobs/index.ts';
+import { S3Storage } from '../storage/index.ts';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const HOW = 'start the infrastructure with `bash deploy/local/up.sh --infra-only` (as root)';
@@ -18,7 +20,59 @@ export const testEnv = {
   mongoUrl: process.env.IMG_TEST_MONGO_URL ?? 'mongodb://127.0.0.1:27017/img_test',
   mailApi: process.env.IMG_TEST_MAIL_API ?? 'http://127.0.0.1:8025',
   smtpPort: Number(process.env.IMG_TEST_SMTP_PORT ?? 1025),
+  /** The S3-compatible server `up.sh` starts with IMG_STORAGE=s3 (SeaweedFS on loopback). */
+  s3Endpoint: process.env.IMG_TEST_S3_ENDPOINT ?? 'http://127.0.0.1:8333',
+  /** Its credentials: IMG_TEST_S3_ACCESS_KEY and _SECRET_KEY, else those up.sh made and keeps in $IMG_STATE_DIR/s3-credentials. */
+  get s3AccessKey(): string {
+    return process.env.IMG_TEST_S3_ACCESS_KEY ?? s3Credential('IMG_S3_ACCESS_KEY');
+  },
+  get s3SecretKey(): string {
+    return process.env.IMG_TEST_S3_SECRET_KEY ?? s3Credential('IMG_S3_SECRET_KEY');
+  },
 };
+
+function s3Credential(name: string): string {
+  const file = join(process.env.IMG_STATE_DIR ?? '/var/lib/img', 's3-credentials');
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+  return text.split('\n').filter((l) => l.startsWith(`${name}=`)).map((l) => l.slice(name.length + 1)).pop() ?? '';
+}
+
+const HOW_S3 = 'start the object store with `IMG_STORAGE=s3 bash deploy/local/up.sh --infra-only` (as root)';
+
+/**
+ * An S3 store on the test server, in a bucket of its own (made here, emptied and removed by
+ * `drop`); fails, saying how to start the server, when the server cannot be reached.
+ */
+export async function testS3Storage(opts: { bucket?: string; multipartCopyAbove?: number } = {}): Promise<{ storage: S3Storage; env: Record<string, string>; drop: () => Promise<void> }> {
+  const bucket = opts.bucket ?? `img-test-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const settings = {
+    endpoint: testEnv.s3Endpoint, bucket, region: 'us-east-1', accessKeyId: testEnv.s3AccessKey, secretAccessKey: testEnv.s3SecretKey,
+    forcePathStyle: true, publicEndpoint: testEnv.s3Endpoint, ...(opts.multipartCopyAbove ? { multipartCopyAbove: opts.multipartCopyAbove } : {}),
+  };
+  const storage = new S3Storage(settings);
+  try {
+    await storage.init();
+  } catch (err) {
+    throw new Error(`the S3-compatible object store is not reachable at ${testEnv.s3Endpoint}: ${(err as Error).message}; ${HOW_S3}`);
+  }
+  return {
+    storage,
+    env: {
+      IMG_STORAGE: 's3', IMG_S3_ENDPOINT: testEnv.s3Endpoint, IMG_S3_BUCKET: bucket, IMG_S3_ACCESS_KEY: testEnv.s3AccessKey,
+      IMG_S3_SECRET_KEY: testEnv.s3SecretKey, IMG_S3_FORCE_PATH_STYLE: 'true',
+    },
+    drop: async () => {
+      for (const top of ['images/', 'logs/']) await storage.deletePrefix(top).catch(() => 0);
+      await storage.dropBucket().catch(() => {});
+      storage.destroy();
+    },
+  };
+}
 
 /** The job-token key every stack under test shares (the frontend checks tokens, the notifier makes them). */
 export const testTokenSecret = 'img-test-token-secret-0123456789abcdefghijklmnop';
@@ -170,8 +224,11 @@ function installReaper(): void {
 }
 
 /** Starts a service's main.ts as a real process and waits for its `ready` log line. */
-export async function startService(name: string, env: Record<string, string>, opts: { readyTimeoutMs?: number } = {}): Promise<ServiceProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'services', name, 'src', 'main.ts')], {
+export async function startService(name: string, env: Record<string, string>, opts: { readyTimeoutMs?: number; prefix?: string[] } = {}): Promise<ServiceProcess> {
+  // A prefix that execs its command (`ip netns exec NS`) leaves the service's own pid to signal.
+  const argv = [process.execPath, '--import', 'tsx', join(repoRoot, 'services', name, 'src', 'main.ts')];
+  const [cmd, ...args] = [...(opts.prefix ?? []), ...argv];
+  const proc = spawn(cmd!, args, {
     cwd: repoRoot,
     env: { ...process.env, IMG_LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

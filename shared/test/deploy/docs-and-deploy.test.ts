@@ -35,9 +35,9 @@ test('the README opens with the two commands, and .ci/run runs the same test com
   const block = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
   const [up, tests] = block.trim().split('\n').map((l) => l.replace(/\s+#.*$/, '').trim());
   assert.equal(up, 'bash deploy/local/up.sh');
-  assert.equal(tests, 'bash deploy/local/up.sh --infra-only && npm test');
+  assert.equal(tests, 'IMG_STORAGE=s3 bash deploy/local/up.sh --infra-only && npm test');
   const ci = readFileSync(join(repoRoot, '.ci/run'), 'utf8');
-  assert.match(ci, /^bash deploy\/local\/up\.sh --infra-only$/m);
+  assert.match(ci, /^IMG_STORAGE=s3 bash deploy\/local\/up\.sh --infra-only$/m);
   assert.match(ci, /^npm test$/m);
 });
 
@@ -54,19 +54,31 @@ test('compose.yaml parses and runs every service with the health checks the stac
     throw new Error(`docker-compose could not read compose.yaml (install it with deploy/local/up.sh): ${(err as Error).message}`);
   }
   const nodes = ['rabbitmq1', 'rabbitmq2', 'rabbitmq3'];
-  assert.deepEqual(out.trim().split('\n').sort(), ['builder-image', 'frontend', 'image-creator', 'kickstarter', 'mailpit', 'mongo', 'notifier', ...nodes].sort());
+  assert.deepEqual(out.trim().split('\n').sort(), [
+    'binfmt', 'builder-image', 'frontend', 'image-creator-1', 'image-creator-2', 'kickstarter', 'mailpit', 'mongo-1', 'mongo-2', 'mongo-3', 'notifier',
+    ...nodes, 'seaweedfs',
+  ].sort());
   const full = compose(['config'], env);
-  for (const svc of [...nodes, 'mongo', 'mailpit', 'frontend']) {
+  for (const svc of [...nodes, 'mongo-1', 'mailpit', 'frontend', 'seaweedfs']) {
     assert.match(full, new RegExp(`\\n  ${svc}:\\n[\\s\\S]*?healthcheck:`), `${svc} has a health check`);
   }
-  assert.match(full, /\/var\/lib\/img\/data:\/var\/lib\/img\/data/, 'images and logs are shared');
+  // Laid out as on several hosts: no folder shared between services, images and logs in the object
+  // store, each image-creator with a data directory of its own, the database a replica set.
+  assert.doesNotMatch(full, /\/var\/lib\/img\/data:/, 'no shared data directory');
+  assert.match(full, /IMG_STORAGE: s3/);
+  assert.match(full, /\/var\/lib\/img\/host-1:\/var\/lib\/img\/host-1/);
+  assert.match(full, /\/var\/lib\/img\/host-2:\/var\/lib\/img\/host-2/);
+  assert.match(full, /replicaSet=img/);
+  assert.match(full, /--replSet/);
   // A cluster: every node reads the same formation settings, and every service knows every node.
   assert.equal(full.match(/cluster\.conf:\/etc\/rabbitmq\/conf\.d\/20-img-cluster\.conf:ro/g)?.length, 3, 'each node mounts deploy/rabbitmq/cluster.conf');
   assert.equal(full.match(/RABBITMQ_ERLANG_COOKIE: a-test-cookie/g)?.length, 3, 'the three nodes share the cookie');
-  for (const svc of ['frontend', 'kickstarter', 'image-creator', 'notifier']) {
+  for (const svc of ['frontend', 'kickstarter', 'image-creator-1', 'image-creator-2', 'notifier']) {
     const urls = new RegExp(`\\n  ${svc}:\\n[\\s\\S]*?IMG_AMQP_URL: (\\S+)`).exec(full)?.[1] ?? '';
     assert.deepEqual(urls.split(',').map((u) => new URL(u).host), ['rabbitmq1:5672', 'rabbitmq2:5672', 'rabbitmq3:5672'], `${svc} is given all three nodes`);
   }
+  // arm64: the host's binfmt_misc registration is made before any image-creator starts.
+  assert.match(full, /\n  binfmt:\n[\s\S]*?privileged: true/);
   const conf = readFileSync(join(repoRoot, 'deploy/rabbitmq/cluster.conf'), 'utf8');
   assert.match(conf, /^cluster_formation\.peer_discovery_backend = classic_config$/m);
   for (const [i, n] of nodes.entries()) assert.match(conf, new RegExp(`^cluster_formation\\.classic_config\\.nodes\\.${i + 1} = rabbit@${n}$`, 'm'));

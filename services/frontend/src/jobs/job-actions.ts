@@ -1,14 +1,16 @@
 // What a person or an operator can do to jobs, for the pages and the API alike: queue a checked
 // submission, cancel, retry, delete, clear the finished ones.
 import { routes, type Broker } from '@img/shared/broker';
-import { cancelledMessage, cancelMessage, imageMessage, kickstarterMessage, linkMessage } from '@img/shared/contracts';
+import { CONTRACT_VERSION, cancelMessage, imageMessage, kickstarterMessage, linkMessage } from '@img/shared/contracts';
 import { requestHash, reuseImage, type BuildRegistry } from '@img/shared/builds';
 import { parseKickstart } from '@img/shared/kickstart';
-import { terminalStatuses, type Job, type JobStore, type NewJob } from '@img/shared/jobs';
+import { sealJob, terminalStatuses, type Job, type JobStore, type NewJob } from '@img/shared/jobs';
+import type { Storage } from '@img/shared/storage';
 import type { Logger } from '@img/shared/logging';
 import type { JobIndex } from './job-index.ts';
 import { removeJobFiles } from './job-files.ts';
 import type { FairShare } from './fair-share.ts';
+import { publishNotice } from './notify.ts';
 
 export type ActionResult<T> = { ok: true; value: T } | { ok: false; status: 404 | 409 | 429 | 503; code: string; message: string };
 
@@ -20,7 +22,10 @@ export interface JobActionDeps {
   index: JobIndex;
   broker: Pick<Broker, 'publish'>;
   log: Logger;
-  dataDir: string;
+  /** Where images and logs are kept (the files of a deleted job go from there). */
+  storage: Storage;
+  /** IMG_TOKEN_SECRET: seals the build messages and the notify messages. */
+  tokenSecret: string;
   /** Identical kickstart requests are answered at once from a finished build's image. */
   reuse?: { registry: BuildRegistry; builderVersion: string; publicUrl: string };
   /** The per-submitter cap on pending jobs (by email and client address). */
@@ -29,6 +34,8 @@ export interface JobActionDeps {
   submitted?: (source: 'kickstart' | 'template', type: string) => void;
   /** Counts a submission answered here from an identical finished build. */
   reused?: (type: string, arch: string) => void;
+  /** What the notifier told of the job's email and webhook: deleted with the job. */
+  deliveries?: { remove(id: string): Promise<void> };
 }
 
 export function jobActions(deps: JobActionDeps) {
@@ -47,7 +54,7 @@ export function jobActions(deps: JobActionDeps) {
     try {
       const built = hash && deps.reuse ? await deps.reuse.registry.lookup(hash) : undefined;
       if (built && deps.reuse) {
-        const link = await reuseImage({ dataDir: deps.dataDir, publicUrl: deps.reuse.publicUrl, image: built, job: { id: job.id, email: job.email, imagetype: job.type } });
+        const link = await reuseImage({ storage: deps.storage, publicUrl: deps.reuse.publicUrl, image: built, job: { id: job.id, email: job.email, imagetype: job.type } });
         // The same way as any finished build: the job becomes done and the person gets the email.
         await broker.publish(routes.link, linkMessage, { ...link, request_hash: hash, ...(job.suite ? { suite: job.suite } : {}), ...(job.arch ? { arch: job.arch } : {}) });
         log.info({ jobId: job.id }, 'identical to a finished build: answered from its image');
@@ -55,15 +62,17 @@ export function jobActions(deps: JobActionDeps) {
         deps.reused?.(job.type, job.arch ?? 'amd64');
         return { ok: true, value: job };
       }
+      // Sealed: image-creator builds only what the frontend vouches for, without reading its records.
+      const sealed = { seal: sealJob(deps.tokenSecret, { id: job.id, email: job.email, imagetype: job.type }), submitted_at: new Date(job.created).toISOString() };
       if (job.source === 'kickstart') {
         await broker.publish(routes.build, imageMessage, {
           id: job.id, email: job.email, imagetype: job.type, ksfile: job.kickstart ?? '', ...(job.suite ? { suite: job.suite } : {}),
-          ...(job.arch ? { arch: job.arch } : {}),
+          ...(job.arch ? { arch: job.arch } : {}), ...sealed,
         });
       } else {
         await broker.publish(routes.kickstart, kickstarterMessage, {
           id: job.id, email: job.email, imagetype: job.type, config: job.config ?? '', platform: job.platform ?? '', overlay: job.overlay ?? '',
-          ...(job.suite ? { suite: job.suite } : {}), ...(job.arch ? { arch: job.arch } : {}),
+          ...(job.suite ? { suite: job.suite } : {}), ...(job.arch ? { arch: job.arch } : {}), ...sealed,
         });
       }
     } catch (err) {
@@ -86,7 +95,7 @@ export function jobActions(deps: JobActionDeps) {
     // The job is cancelled whatever happens next: a late result cannot move it (the transition is conditional).
     const told = await Promise.allSettled([
       broker.publish(routes.cancel, cancelMessage, { id, reason }),
-      broker.publish(routes.cancelled, cancelledMessage, { id, email: job.email, imagetype: job.type, reason }),
+      publishNotice(broker, deps.tokenSecret, job, 'cancelled', { id, email: job.email, imagetype: job.type, reason, version: CONTRACT_VERSION }),
     ]);
     for (const t of told) if (t.status === 'rejected') log.error({ jobId: id, err: (t.reason as Error).message }, 'could not publish the cancellation');
     log.info({ jobId: id }, 'job cancelled');
@@ -109,7 +118,8 @@ export function jobActions(deps: JobActionDeps) {
     if (!job) return notFound();
     // A build still running would write its files again after they were removed.
     if (!terminalStatuses.includes(job.status)) return fail(409, 'conflict', `the job is ${job.status}; cancel it before deleting it`);
-    await removeJobFiles(deps.dataDir, id);
+    await removeJobFiles(deps.storage, id);
+    await deps.deliveries?.remove(id);
     const gone = await store.delete(id);
     if (!gone) return notFound();
     log.info({ jobId: id }, 'job deleted');

@@ -2,10 +2,9 @@
 import express, { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { imageTypes, jobIdSchema, legacyImageTypes } from '@img/shared/contracts';
-import type { Job } from '@img/shared/jobs';
+import { terminalStatuses, type Job } from '@img/shared/jobs';
 import { webhookSecret } from '@img/shared/webhooks';
 import { sendError } from '../http/respond.ts';
-import { jobFilePaths, readLog } from '../jobs/job-files.ts';
 import { checkCallback, checkSubmission } from '../submission.ts';
 import { openApiDocument } from '../api/openapi.ts';
 import { loadJob } from './common.ts';
@@ -163,7 +162,7 @@ export function apiRoutes(deps: RouteDeps): Router {
       return;
     }
     const job = res.locals.job as Job;
-    const chunk = await readLog(jobFilePaths(config.IMG_DATA_DIR, job.id).log, q.data.offset, q.data.max);
+    const chunk = await deps.logs.read(job.id, q.data.offset, q.data.max, terminalStatuses.includes(job.status));
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Log-Offset', String(chunk.next));
     res.setHeader('X-Log-Size', String(chunk.size));

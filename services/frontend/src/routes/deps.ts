@@ -4,6 +4,8 @@ import type { CallbackRules } from '@img/shared/webhooks';
 import type { Connection } from 'mongoose';
 import type { JobStore } from '@img/shared/jobs';
 import type { Logger } from '@img/shared/logging';
+import type { LiveLogs } from '@img/shared/live-log';
+import type { Storage } from '@img/shared/storage';
 import type { Config } from '../config.ts';
 import type { Csrf } from '../http/csrf.ts';
 import type { JobAccess } from '../http/job-access.ts';
@@ -12,7 +14,7 @@ import type { SseHub } from '../http/sse-hub.ts';
 import type { SubmissionParser } from '../http/upload.ts';
 import type { JobActions } from '../jobs/job-actions.ts';
 import type { JobIndex } from '../jobs/job-index.ts';
-import type { NotificationReader } from '../jobs/notifications.ts';
+import type { DeliveryStatuses } from '../jobs/delivery-status.ts';
 import type { QueueEstimator } from '../jobs/queue-estimate.ts';
 import type { FrontendMetrics } from '../http/metrics.ts';
 
@@ -22,7 +24,11 @@ export interface RouteDeps {
   index: JobIndex;
   estimator: QueueEstimator;
   actions: JobActions;
-  notifications: Pick<NotificationReader, 'forJob' | 'webhookFor'>;
+  notifications: Pick<DeliveryStatuses, 'forJob' | 'webhookFor'>;
+  /** Images and stored logs: a local directory, or the object store build hosts share. */
+  storage: Storage;
+  /** Build logs, live from the broker while the job runs, from the store after. */
+  logs: Pick<LiveLogs, 'read' | 'tailText' | 'size' | 'watch'>;
   hub: SseHub;
   csrf: Csrf;
   operator: OperatorAuth;

@@ -4,7 +4,6 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { terminalStatuses, type Job } from '@img/shared/jobs';
 import { sendError } from '../http/respond.ts';
-import { jobFilePaths, readLog } from '../jobs/job-files.ts';
 import type { RouteDeps } from './deps.ts';
 
 const LOG_POLL_MS = 500;
@@ -60,7 +59,6 @@ export function eventRoutes(deps: RouteDeps): Router {
       busy(req, res);
       return;
     }
-    const path = jobFilePaths(deps.config.IMG_DATA_DIR, job.id).log;
     let offset = resume.data;
     let state: Pick<Job, 'status' | 'phase' | 'progress'> = job;
     let reading = false;
@@ -71,7 +69,7 @@ export function eventRoutes(deps: RouteDeps): Router {
       reading = true;
       try {
         for (;;) {
-          const chunk = await readLog(path, offset, LOG_EVENT_MAX);
+          const chunk = await deps.logs.read(job.id, offset, LOG_EVENT_MAX, terminalStatuses.includes(state.status));
           if (chunk.next > offset) {
             offset = chunk.next;
             stream.send('log', { text: chunk.text }, offset);
@@ -96,12 +94,16 @@ export function eventRoutes(deps: RouteDeps): Router {
       void pump().catch(stop);
     });
     const poll = setInterval(() => void pump().catch(stop), LOG_POLL_MS);
+    let unwatchLog = () => {};
     stream.onClose(() => {
       unwatch();
+      unwatchLog();
       clearInterval(poll);
     });
     tellState();
     await pump().catch(stop);
+    // New log text is sent as it arrives from the build's stream; the poll covers the rest.
+    unwatchLog = deps.logs.watch(job.id, () => void pump().catch(stop));
   });
 
   return r;

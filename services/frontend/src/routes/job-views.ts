@@ -6,7 +6,7 @@ import { publicJobFields, type Job } from '@img/shared/jobs';
 import { JobUrls } from '@img/shared/layout';
 import { tokenQuery } from '../http/job-access.ts';
 import type { QueueSpot } from '../jobs/queue-estimate.ts';
-import type { EmailState, WebhookState } from '../jobs/notifications.ts';
+import type { EmailState, WebhookState } from '../jobs/delivery-status.ts';
 import type { JobSummary } from '../jobs/job-summary.ts';
 import { redactSecrets } from '../jobs/redact-secrets.ts';
 

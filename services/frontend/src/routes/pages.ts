@@ -3,12 +3,10 @@
 // A job's page opened without its token shows the public view only (state, type, timings, the
 // submitter masked); with the token (or as the operator) the log, the kickstart with its passwords
 // blanked (unless ?reveal=secrets), the download and the buttons, every link carrying the token.
-import { createReadStream } from 'node:fs';
 import { Router } from 'express';
 import { z } from 'zod';
 import { terminalStatuses, type Job } from '@img/shared/jobs';
 import { sendError } from '../http/respond.ts';
-import { jobFilePaths, logSize, readLogTail } from '../jobs/job-files.ts';
 import { loadJob } from './common.ts';
 import { tokenQuery } from '../http/job-access.ts';
 import { shownSources } from './job-views.ts';
@@ -17,6 +15,7 @@ import type { RouteDeps } from './deps.ts';
 import { queueQuery, queueQueryError, statusChoices, type QueueQuery } from './queue-query.ts';
 
 const LOG_PAGE_BYTES = 256 * 1024;
+const LOG_PIECE_BYTES = 1024 * 1024;
 const PAGE_SIZE = 50;
 const jobFragment = z.object({ fragment: z.enum(['state']).optional(), reveal: z.enum(['secrets']).optional() });
 
@@ -78,7 +77,7 @@ export function pageRoutes(deps: RouteDeps): Router {
     const [email, webhook, log] = full ? await Promise.all([
       deps.notifications.forJob(job.id, job.status),
       job.callback_url ? deps.notifications.webhookFor(job.id, job.status) : undefined,
-      frag.data.fragment ? undefined : readLogTail(jobFilePaths(config.IMG_DATA_DIR, job.id).log, LOG_PAGE_BYTES),
+      frag.data.fragment ? undefined : deps.logs.tailText(job.id, LOG_PAGE_BYTES, terminalStatuses.includes(job.status)),
     ]) : [undefined, undefined, undefined];
     const reveal = frag.data.reveal === 'secrets';
     // Every link of a full page carries the token, so they work for the owner and the operator alike.
@@ -99,14 +98,17 @@ export function pageRoutes(deps: RouteDeps): Router {
   /** The whole log as plain text, as IMG served it. */
   r.get('/job/:id/log', deps.access.require(store), async (_req, res) => {
     const job = res.locals.job as Job;
-    const path = jobFilePaths(config.IMG_DATA_DIR, job.id).log;
     res.type('text/plain; charset=utf-8');
     res.setHeader('Cache-Control', 'no-store');
-    if ((await logSize(path)) === 0) {
-      res.send('');
-      return;
+    const finished = terminalStatuses.includes(job.status);
+    // Read on in pieces: from the store once the job is over, else as far as the build has got.
+    for (let offset = 0; ;) {
+      const chunk = await deps.logs.read(job.id, offset, LOG_PIECE_BYTES, finished);
+      if (chunk.next === offset) break;
+      if (!res.write(chunk.text)) await new Promise((r) => res.once('drain', r));
+      offset = chunk.next;
     }
-    createReadStream(path).on('error', () => res.end()).pipe(res);
+    res.end();
   });
 
   return r;

@@ -6,12 +6,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { LiveLogWriter } from '@img/shared/live-log';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { routes } from '@img/shared/broker';
 import { linkMessage, resultMessage } from '@img/shared/contracts';
-import { tempDir, uniqueEmail, waitFor } from '@img/shared/testing';
+import { tempDir, testLogger, uniqueEmail, waitFor } from '@img/shared/testing';
 import { launch, screenshotDir } from '../support/browser.ts';
 import { startFrontendStack, type FrontendStack } from '../support/stack.ts';
 
@@ -41,7 +42,8 @@ test('from the form to the job page with its token: live log, state, download an
   const base = stack.base;
   const page = await browser.context.newPage();
   await page.goto(`${base}/submit`);
-  await page.fill('input[name=email]', uniqueEmail('tokenflow'));
+  const email = uniqueEmail('tokenflow');
+  await page.fill('input[name=email]', email);
   await page.selectOption('select[name=imagetype]', 'tar');
   await page.fill('textarea[name=kickstart]', `rootpw --plaintext browser-secret-pw\n%packages\nhostname\n%end\n# ${Date.now()}\n`);
   await Promise.all([page.waitForURL(/\/job\/[0-9a-f]{32}\?token=[A-Za-z0-9_-]{43}$/), page.click('button[type=submit]')]);
@@ -50,25 +52,32 @@ test('from the form to the job page with its token: live log, state, download an
   assert.match(await page.locator('pre.ks').textContent() ?? '', /rootpw --plaintext \[redacted\]/, 'the kickstart is shown with its password hidden');
   assert.equal(await page.locator(`form[action="/job/${id}/cancel?token=${token}"]`).count(), 1, 'the cancel form keeps the token');
 
-  // The build, as image-creator reports it: the log grows, the phase moves, then the image.
-  const logs = join(stack.env.IMG_DATA_DIR, 'logs');
-  await mkdir(logs, { recursive: true });
-  const log = join(logs, `${id}.log`);
-  await writeFile(log, 'first line of the build\n');
+  // The build, as image-creator reports it: the log grows (live, on the job's stream), the phase
+  // moves, then the log is stored and the image is there.
+  const live = new LiveLogWriter(stack.broker, id, testLogger('token-flow-log'), { flushMs: 10 });
+  await live.open(1);
+  live.write('first line of the build\n');
+  await live.flush();
   await waitFor('the first log line on the page', async () => (await page.locator('#log').textContent())?.includes('first line of the build'), { timeoutMs: 10_000 });
   await stack.broker.publish(routes.result, resultMessage, { id, logfile: `logs/${id}.log`, phase: 'installing', progress: 0.4 });
   await waitFor('the state to say building', async () => /building/.test(await page.locator('#job-state').textContent() ?? ''), { timeoutMs: 10_000 });
-  await appendFile(log, 'second line of the build\n');
+  live.write('second line of the build\n');
+  await live.flush();
   await waitFor('the second log line', async () => (await page.locator('#log').textContent())?.includes('second line of the build'), { timeoutMs: 10_000 });
   await page.screenshot({ path: join(screenshotDir, 'job-token-building-laptop.png'), fullPage: true });
 
+  const logs = join(stack.env.IMG_DATA_DIR, 'logs');
+  await mkdir(logs, { recursive: true });
+  await writeFile(join(logs, `${id}.log`), 'first line of the build\nsecond line of the build\n');
+  await live.end();
+  await live.remove();
   const content = Buffer.from(`the image of ${id}`);
   const dir = join(stack.env.IMG_DATA_DIR, 'images', id);
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'image.tar.zst'), content);
   const sha256 = createHash('sha256').update(content).digest('hex');
   await stack.broker.publish(routes.link, linkMessage, {
-    id, url: `${base}/images/${id}`, email: 'x@example.com', imagetype: 'tar', filename: 'image.tar.zst', size: content.length, sha256, duration_s: 4, logurl: `${base}/job/${id}/log`,
+    id, url: `${base}/images/${id}`, email, imagetype: 'tar', filename: 'image.tar.zst', size: content.length, sha256, duration_s: 4, logurl: `${base}/job/${id}/log`,
   });
   await waitFor('the download link', async () => (await page.locator('a[href^="/images/"]').count()) > 0, { timeoutMs: 10_000 });
   assert.equal(navs(), 0, 'the page was never reloaded');

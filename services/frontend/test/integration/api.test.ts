@@ -4,12 +4,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import amqp from 'amqplib';
 import { exchanges, queues, routes, type Broker } from '@img/shared/broker';
 import { errorMessage, imageTypes, linkMessage, resultMessage } from '@img/shared/contracts';
-import { purgeAllQueues, stackEnv, testEnv, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
+import { isSealedNotify } from '@img/shared/jobs';
+import { LiveLogWriter } from '@img/shared/live-log';
+import { purgeAllQueues, stackEnv, testEnv, testLogger, testTokenSecret, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
 import { readEvents, wipeJobs } from '../support/http.ts';
 import { startFrontendStack, type FrontendStack } from '../support/stack.ts';
 
@@ -200,40 +202,68 @@ test('GET /api/v1/jobs/:id shows one job (its public view without the token); un
   assert.equal((await api('/api/v1/nothing-here')).status, 404);
 });
 
-test('GET /api/v1/jobs/:id/log reads from an offset, so a client can follow it', async () => {
+/** Plays image-creator's part for a job's log: its live stream on the broker, then the stored log. */
+async function buildLog(job: Json) {
+  const writer = new LiveLogWriter(broker, job.id, testLogger('api-test-log'), { flushMs: 10 });
+  await writer.open(1);
+  let written = '';
+  return {
+    async write(text: string) {
+      written += text;
+      writer.write(text);
+      await writer.flush();
+    },
+    /** The build ends: the log goes into the store (the data directory here), the stream is done. */
+    async store() {
+      await mkdir(join(env.IMG_DATA_DIR, 'logs'), { recursive: true });
+      await writeFile(join(env.IMG_DATA_DIR, 'logs', `${job.id}.log`), written);
+      await writer.end();
+      await writer.remove();
+    },
+  };
+}
+
+test('GET /api/v1/jobs/:id/log reads from an offset, so a client can follow it: live from the build\'s stream, then from the store', async () => {
   const job = await create();
   const empty = await api(`/api/v1/jobs/${job.id}/log`, { headers: owner(job) });
   assert.equal(empty.status, 200);
   assert.equal(empty.headers.get('x-log-offset'), '0');
-  const logs = join(env.IMG_DATA_DIR, 'logs');
-  await mkdir(logs, { recursive: true });
-  await writeFile(join(logs, `${job.id}.log`), 'first line\n');
-  const one = await fetch(`${base}/api/v1/jobs/${job.id}/log?offset=0&token=${job.token}`);
-  assert.equal(await one.text(), 'first line\n');
-  const next = Number(one.headers.get('x-log-offset'));
-  assert.equal(one.headers.get('x-job-status'), 'queued');
-  await appendFile(join(logs, `${job.id}.log`), 'second line\n');
-  const two = await fetch(`${base}/api/v1/jobs/${job.id}/log?offset=${next}`, { headers: owner(job) });
-  assert.equal(await two.text(), 'second line\n');
+  const live = await buildLog(job);
+  await live.write('first line\n');
+  const one = await waitFor('the first line, live', async () => {
+    const r = await fetch(`${base}/api/v1/jobs/${job.id}/log?offset=0&token=${job.token}`);
+    const text = await r.text();
+    return text ? { text, next: Number(r.headers.get('x-log-offset')), status: r.headers.get('x-job-status') } : undefined;
+  }, { timeoutMs: 10_000 });
+  assert.equal(one.text, 'first line\n');
+  assert.equal(one.status, 'queued');
+  await live.write('second line\n');
+  const two = await waitFor('the second line, live', async () => (await (await fetch(`${base}/api/v1/jobs/${job.id}/log?offset=${one.next}`, { headers: owner(job) })).text()) || undefined, { timeoutMs: 10_000 });
+  assert.equal(two, 'second line\n');
   const past = await fetch(`${base}/api/v1/jobs/${job.id}/log?offset=99999`, { headers: owner(job) });
   assert.equal(await past.text(), '');
   assert.equal((await api(`/api/v1/jobs/${job.id}/log?offset=-5`, { headers: owner(job) })).status, 400);
   assert.equal((await api(`/api/v1/jobs/${'0'.repeat(32)}/log`)).status, 404);
-  assert.equal(await (await fetch(`${base}/job/${job.id}/log?token=${job.token}`)).text(), 'first line\nsecond line\n', 'the plain-text log page');
+  assert.equal(await (await fetch(`${base}/job/${job.id}/log?token=${job.token}`)).text(), 'first line\nsecond line\n', 'the plain-text log page, while it runs');
+  await live.store();
+  await finishBuild(job, Buffer.from('image'));
+  const stored = await fetch(`${base}/api/v1/jobs/${job.id}/log?offset=${one.next}`, { headers: owner(job) });
+  assert.equal(await stored.text(), 'second line\n', 'the same offsets, from the store once the job is done');
+  assert.equal(stored.headers.get('x-job-status'), 'done');
+  assert.equal(await (await fetch(`${base}/job/${job.id}/log?token=${job.token}`)).text(), 'first line\nsecond line\n', 'the plain-text log page, from the store');
 });
 
 test('GET /api/v1/jobs/:id/events streams the state and the log as they change, and ends when the job has', async () => {
   const job = await create();
-  const log = join(env.IMG_DATA_DIR, 'logs', `${job.id}.log`);
-  await mkdir(join(env.IMG_DATA_DIR, 'logs'), { recursive: true });
-  await writeFile(log, 'starting\n');
+  const live = await buildLog(job);
+  await live.write('starting\n');
   // Each change is made when the stream has shown the one before: progress once the job is seen,
   // a log line once the progress is, the finished build once the line is.
   type Data = { status?: string; phase?: string; text?: string };
   const steps: Array<{ after: (e: { event: string; data: unknown }) => boolean; run: () => Promise<unknown> }> = [
     { after: (e) => e.event === 'job', run: () => broker.publish(routes.result, resultMessage, { id: job.id, logfile: `logs/${job.id}.log`, phase: 'installing', progress: 0.5 }) },
-    { after: (e) => e.event === 'job' && (e.data as Data).phase === 'installing', run: () => appendFile(log, 'installing hostname\n') },
-    { after: (e) => e.event === 'log' && Boolean((e.data as Data).text?.includes('installing hostname')), run: () => finishBuild(job, Buffer.from('image')) },
+    { after: (e) => e.event === 'job' && (e.data as Data).phase === 'installing', run: () => live.write('installing hostname\n') },
+    { after: (e) => e.event === 'log' && Boolean((e.data as Data).text?.includes('installing hostname')), run: async () => { await live.store(); await finishBuild(job, Buffer.from('image')); } },
   ];
   const failures: unknown[] = [];
   const seen = await readEvents(`${base}/api/v1/jobs/${job.id}/events?token=${job.token}`, (e) => {
@@ -286,9 +316,11 @@ test('POST /api/v1/jobs/:id/cancel cancels, stops the build and tells the notifi
     assert.equal(r.body.error_code, 'cancelled');
     const stop = await waitFor('the cancel message', async () => (await ch.get(queue, { noAck: true })) || undefined, { timeoutMs: 5000 });
     assert.equal(JSON.parse(stop.content.toString()).id, job.id);
-    const told = await waitFor('the cancelled message', async () => (await ch.get(queues.notify, { noAck: true })) || undefined, { timeoutMs: 5000 });
+    // The notifier is told through a notify message the frontend seals (the notifier reads no job records).
+    const told = await waitFor('the notify message', async () => (await ch.get(queues.notify, { noAck: true })) || undefined, { timeoutMs: 5000 });
     const msg = JSON.parse(told.content.toString());
-    assert.deepEqual([msg.id, msg.email, msg.imagetype], [job.id, job.email, 'tar']);
+    assert.deepEqual([msg.id, msg.outcome, msg.email, msg.job.type, msg.job.status, msg.report.reason], [job.id, 'cancelled', job.email, 'tar', 'cancelled', 'cancelled by request']);
+    assert.ok(isSealedNotify(testTokenSecret, msg), 'sealed with the frontend\'s key');
     const again = await api(`/api/v1/jobs/${job.id}/cancel`, { method: 'POST', headers: owner(job) });
     assert.equal(again.status, 409);
     assert.match(again.body.error.message, /cancelled/);

@@ -1,12 +1,15 @@
-// A job's build log on the host. The build's own output is capped, so a %post printing without end
-// cannot fill the disk; IMG's own lines (the result, the error) are always written.
+// A job's build log on the building host (its spool file, stored whole when the build ends), and, as
+// it is written, the job's live log on the broker (shared/src/live-log), which every frontend reads.
+// The build's own output is capped, so a %post printing without end cannot fill the disk; IMG's own
+// lines (the result, the error) are always written.
 import { createWriteStream, type WriteStream } from 'node:fs';
 
 export class JobLog {
   private readonly stream: WriteStream;
   private logged = 0;
 
-  constructor(path: string, append: boolean, private readonly maxMb: number) {
+  /** `tee`: where every piece of text goes too, in the same order (the live log). */
+  constructor(path: string, append: boolean, private readonly maxMb: number, private readonly tee?: (text: string) => void) {
     this.stream = createWriteStream(path, { flags: append ? 'a' : 'w', mode: 0o644 });
   }
 
@@ -14,9 +17,16 @@ export class JobLog {
     return this.stream.closed || this.stream.writableEnded;
   }
 
+  /** What earlier attempts wrote (read back from the live log): into the file only, the live log has it. */
+  seed(text: string): void {
+    if (!this.closed && text) this.stream.write(text);
+  }
+
   /** One of IMG's own lines. */
   write(text: string): void {
-    if (!this.closed) this.stream.write(text);
+    if (this.closed) return;
+    this.stream.write(text);
+    this.tee?.(text);
   }
 
   /** The build's output, up to the cap. */

@@ -143,8 +143,9 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
 
   const started = Date.now();
   const cancelled = deps.cancellations.start(msg.id);
-  // A previous attempt's container (the process that ran it was killed) must not go on.
-  await deps.runner.removeOrphans((jobId) => jobId !== msg.id);
+  // A previous attempt's container (the process that ran it was killed, on this host or another
+  // that shares the engine) must not go on.
+  await deps.runner.removeJobContainers(msg.id);
   let result: SandboxResult;
   try {
     result = await deps.runner.run({

@@ -4,23 +4,23 @@
 // plan (the kickstart read and checked), sandbox (the build, its output taken as data), boot check.
 // Each returns data or throws a BuildFailure, which this handler reports.
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { CONTRACT_VERSION, errorMessage, linkMessage, resultMessage, type ErrorMessage, type ImageMessage, type LinkMessage, type Phase } from '@img/shared/contracts';
 import { DeadLetter, routes, type Broker, type DeliveryInfo } from '@img/shared/broker';
-import { checkJobMessage, type JobStore } from '@img/shared/jobs';
+import { isSealedJob } from '@img/shared/jobs';
 import type { Logger } from '@img/shared/logging';
 import { ImgError, TransientError } from '@img/shared/errors';
 import { DEFAULT_ARCH, type GroupTable } from '@img/shared/kickstart';
 import { reuseImage, type BuildRegistry } from '@img/shared/builds';
 import type { Config } from '../config.ts';
 import type { DockerRunner } from '../docker-runner.ts';
-import { DataLayout, JobUrls, jobKeys, type JobFiles } from '@img/shared/layout';
+import { DataLayout, JobUrls, jobKeys } from '@img/shared/layout';
+import type { Storage } from '@img/shared/storage';
 import type { QemuLauncher } from '@img/shared/boot';
 import type { Cancellations } from '../cancellations.ts';
 import type { BuildCache } from '../build-cache.ts';
-import { readHostJson, writeHostFile } from '../host-files.ts';
 import { BuildFailure } from '../build/failure.ts';
-import { JobLog } from '../build/job-log.ts';
+import { earlierOutcome, JobOutput } from '../build/job-output.ts';
 import { planBuild } from '../build/plan.ts';
 import { runSandbox } from '../build/sandbox-run.ts';
 import { noBuildMetrics, type BuildMetrics } from '../metrics.ts';
@@ -30,9 +30,11 @@ export interface BuildDeps {
   config: Config;
   builderImage: string;
   runner: DockerRunner;
-  broker: Pick<Broker, 'publish'>;
-  /** The job records: only a job IMG knows, in a state that wants a build, is built. */
-  jobs: Pick<JobStore, 'get'>;
+  broker: Pick<Broker, 'publish' | 'openChannel'>;
+  /** Where images, logs and reports go (a local directory, or the object store build hosts share). */
+  storage: Storage;
+  /** IMG_TOKEN_SECRET: only a job the frontend sealed is built (image-creator reads no job records). */
+  tokenSecret: string;
   log: Logger;
   /** Deliveries allowed by the queue; on the last one an infrastructure failure fails the job instead of retrying. */
   maxAttempts: number;
@@ -86,33 +88,31 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
   // The request's architecture (a fixed set: the message's schema allows only those IMG builds).
   const arch = msg.arch ?? DEFAULT_ARCH;
   const labels = { type: msg.imagetype, arch };
-  const layout = new DataLayout(config.IMG_DATA_DIR);
-  const paths = layout.job(msg.id);
+  const paths = new DataLayout(config.IMG_DATA_DIR).job(msg.id);
   const jobUrls = new JobUrls(config.IMG_PUBLIC_URL);
   const urls = { image: jobUrls.image(msg.id), log: jobUrls.log(msg.id) };
 
+  log.info('build message received');
   if (deps.cancellations.isCancelled(msg.id)) {
     log.info('job was cancelled before its build started; dropped');
     return;
   }
-  const known = await checkJobMessage(deps.jobs, msg, ['queued', 'kickstarting', 'building']);
-  if (!known.ok && known.unknown) throw new DeadLetter(`${known.reason}: not built`);
-  if (await replay(deps, paths, log)) return;
-  if (!known.ok) {
-    log.info({ status: known.job?.status }, `${known.reason}: nothing to build`);
-    return;
-  }
+  // The frontend's seal says the job was submitted, for this address and image type.
+  if (!isSealedJob(deps.tokenSecret, msg)) throw new DeadLetter('the message carries no valid seal of the frontend (a build nobody submitted, or for another address or image type): not built');
+  if (await replay(deps, log, msg.id)) return;
   // The same job may be in another image-creator's hands: a message delivered again after its
   // consumer's connection was lost (its RabbitMQ node died, say) while that consumer builds on, or
   // published twice because a confirm was lost. This delivery waits for that build, without
   // touching the job's log, and answers from what it leaves.
   if (await waitForOtherDelivery(deps, msg.id, log)) {
     if (deps.cancellations.isCancelled(msg.id)) return;
-    if (await replay(deps, paths, log)) return;
+    if (await replay(deps, log, msg.id)) return;
   }
 
-  await mkdir(layout.root('logs'), { recursive: true });
-  const jobLog = new JobLog(paths.log, info.attempt > 1, config.IMG_MAX_LOG_MB);
+  const output = await JobOutput.open({ storage: deps.storage, broker: deps.broker, log, dataDir: config.IMG_DATA_DIR, maxLogMb: config.IMG_MAX_LOG_MB }, msg.id, info.attempt);
+  const { jobLog } = output;
+  // Set once the outcome is reported: the live log is over then, and its stream goes.
+  let ended = false;
   let phase: Phase = 'queued';
   let phaseSince = Date.now();
   const progress: Promise<void>[] = [];
@@ -130,7 +130,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
   };
   const fail = async (f: BuildFailure) => {
     jobLog.write(`\nIMG FAILED MISERABLY IN CREATING THE IMAGE!\n${f.code}: ${f.message}\n`);
-    await jobLog.close();
+    await output.storeLog();
     log.info({ code: f.code, message: f.message }, 'build failed');
     metrics.failed(f.code, f.phase);
     metrics.finished(labels, 'failed');
@@ -142,7 +142,8 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
       ...(f.line ? { position: { line: f.line } } : {}), ...(suite ? { suite } : {}), arch,
     });
     await deps.broker.publish(routes.error, errorMessage, report);
-    await writeHostFile(paths.failure, JSON.stringify(report));
+    ended = true;
+    await output.writeFailure(report);
   };
 
   // Set once this job builds for its request hash; released unless the build completes.
@@ -163,6 +164,9 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     for (let waiting = false; ; waiting = true) {
       if (deps.cancellations.isCancelled(msg.id)) {
         log.info('cancelled while waiting for an identical build');
+        jobLog.write('\nIMG: the job was cancelled while it waited for an identical build.\n');
+        await output.storeLog();
+        ended = true;
         return;
       }
       const claim = await deps.builds.claim(planned.hash, msg.id, Date.now(), owner);
@@ -184,22 +188,23 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
       }
       if (claim.kind === 'done') {
         const reused = await reuseImage({
-          dataDir: config.IMG_DATA_DIR, publicUrl: config.IMG_PUBLIC_URL, image: claim.image, writeLog: false,
+          storage: deps.storage, publicUrl: config.IMG_PUBLIC_URL, image: claim.image, writeLog: false,
           job: { id: msg.id, email: msg.email, imagetype: msg.imagetype },
         });
         jobLog.write(`IMG: identical to an earlier build (same kickstart, image type and builder): answered from its image ${reused.filename}, sha256 ${reused.sha256}\n`);
-        await jobLog.close();
+        await output.storeLog();
         log.info('answered from an identical build');
         metrics.cache('image', true);
         metrics.finished(labels, 'reused');
         await deps.broker.publish(routes.link, linkMessage, { ...reused, request_hash: planned.hash, suite, arch });
+        ended = true;
         return;
       }
       if (!waiting) jobLog.write('IMG: an identical request is being built right now; this job waits for it and shares its image\n');
       await new Promise((r) => setTimeout(r, IDENTICAL_POLL_MS));
     }
     metrics.cache('image', false);
-    metrics.started(labels, (Date.now() - known.job.created.getTime()) / 1000);
+    metrics.started(labels, (Date.now() - (msg.submitted_at ? Date.parse(msg.submitted_at) : Date.now())) / 1000);
     claimedHash = planned.hash;
     const hash = claimedHash;
     heartbeat = setInterval(() => {
@@ -210,25 +215,30 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     const started = Date.now();
     // The sandbox's first step: a failure to start it is a failure to fetch.
     phase = 'fetching';
-    const built = await runSandbox(deps, msg, planned, { imageDir: paths.imageDir, work: paths.work }, filename, jobLog, onPhase);
+    const built = await runSandbox(deps, msg, planned, { imageDir: paths.output, work: paths.work }, filename, jobLog, onPhase);
     await Promise.all(progress);
     if (built.cancelled) {
       // The frontend has already marked the job cancelled and told the person.
       jobLog.write('\nIMG: the build was cancelled and its container stopped.\n');
+      await output.storeLog();
+      ended = true;
       log.info('build cancelled');
       metrics.finished(labels, 'cancelled');
       return;
     }
+    log.info({ sandbox_s: built.sandboxS }, 'sandbox done');
     if (planned.kind.boot && config.IMG_VERIFY_BOOT) {
       onPhase('verifying');
       await Promise.all(progress);
     }
     const verified = await bootCheck(deps, msg, planned.kind, built.image.path, jobLog).catch(async (err: unknown) => {
-      await rm(paths.imageDir, { recursive: true, force: true });
+      await rm(paths.output, { recursive: true, force: true });
       throw err;
     });
     if (verified === 'cancelled') {
-      await rm(paths.imageDir, { recursive: true, force: true });
+      await rm(paths.output, { recursive: true, force: true });
+      await output.storeLog();
+      ended = true;
       log.info('build cancelled');
       metrics.finished(labels, 'cancelled');
       return;
@@ -237,18 +247,23 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     const { size, sha256 } = built.image;
     const duration_s = Math.round((Date.now() - started) / 100) / 10;
     jobLog.write(`\nIMG built ${filename}: ${size} bytes, sha256 ${sha256}, ${duration_s} s\n`);
-    await jobLog.close();
     const link: LinkMessage = {
       id: msg.id, url: urls.image, email: msg.email, imagetype: msg.imagetype, filename, size, sha256, duration_s, logurl: urls.log,
       version: CONTRACT_VERSION, request_hash: claimedHash, suite, arch, ...(verified ? { verified } : {}),
     };
-    await writeHostFile(paths.result, JSON.stringify(linkMessage.parse(link)));
+    // The image, then the log, then the result that answers a redelivery: each whole before the next.
+    const storing = Date.now();
+    await output.storeImage(built.image.path, filename);
+    await output.storeLog();
+    await output.writeResult(link);
+    const storeS = (Date.now() - storing) / 1000;
     await deps.builds.complete(claimedHash, { job: msg.id, filename, size, sha256, duration_s, ...(verified ? { verified } : {}) });
     completed = true;
-    log.info({ size, duration_s, sandbox_s: built.sandboxS }, 'image built');
+    log.info({ size, duration_s, sandbox_s: built.sandboxS, store_s: storeS }, 'image built');
     endPhase();
     metrics.finished(labels, 'done', duration_s);
     await deps.broker.publish(routes.link, linkMessage, link);
+    ended = true;
   } catch (err) {
     const e = err as Error;
     jobLog.write(`\n${e.message}\n`);
@@ -257,12 +272,10 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     if (info.attempt >= deps.maxAttempts) {
       return await fail(new BuildFailure('sandbox_error', `the build could not be run after ${info.attempt} attempts: ${e.message}`, { phase }));
     }
-    await jobLog.close();
     throw new TransientError(`build of ${msg.id} failed in its ${phase} phase before it could finish: ${e.message}`, err);
   } finally {
     clearInterval(heartbeat);
-    await jobLog.close();
-    await rm(paths.work, { recursive: true, force: true }).catch(() => {});
+    await output.close(ended);
     if (claimedHash && !completed) await deps.builds.release(claimedHash, msg.id).catch((err: Error) => log.warn({ err: err.message }, 'could not release the build claim'));
   }
 }
@@ -279,14 +292,15 @@ async function waitForOtherDelivery(deps: BuildDeps, jobId: string, log: Logger)
 }
 
 /**
- * A redelivery after the job ended (a crash between finishing and acking) is answered from what the
- * first delivery left: its result, whose build claim is completed now if that was lost, or its failure.
+ * A redelivery after the job ended (a crash between finishing and acking, here or on another host)
+ * is answered from what the first delivery left in the store: its result, whose build claim is
+ * completed now if that was lost, or its failure.
  */
-async function replay(deps: BuildDeps, paths: JobFiles, log: Logger): Promise<boolean> {
-  const previous = await readHostJson<LinkMessage>(paths.result);
-  if (previous) {
+async function replay(deps: BuildDeps, log: Logger, id: string): Promise<boolean> {
+  const earlier = await earlierOutcome(deps.storage, id);
+  if (earlier.link) {
     log.info('image already built, publishing its link again');
-    const parsed = linkMessage.parse(previous);
+    const parsed = earlier.link;
     if (parsed.request_hash) {
       const { filename, size, sha256, duration_s, verified } = parsed;
       await deps.builds.complete(parsed.request_hash, { job: parsed.id, filename, size, sha256, duration_s, ...(verified ? { verified } : {}) });
@@ -294,12 +308,10 @@ async function replay(deps: BuildDeps, paths: JobFiles, log: Logger): Promise<bo
     await deps.broker.publish(routes.link, linkMessage, parsed);
     return true;
   }
-  const failedBefore = await readHostJson<ErrorMessage>(paths.failure);
-  if (failedBefore) {
+  if (earlier.failure) {
     log.info('this job failed already, reporting the same failure again');
-    await deps.broker.publish(routes.error, errorMessage, failedBefore);
+    await deps.broker.publish(routes.error, errorMessage, earlier.failure);
     return true;
   }
   return false;
 }
-

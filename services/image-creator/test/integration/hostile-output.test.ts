@@ -12,8 +12,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { routes, type Broker } from '@img/shared/broker';
 import { imageMessage, type ErrorMessage } from '@img/shared/contracts';
-import { newJobId } from '@img/shared/jobs';
-import { connectTestBroker, deadLettered, purgeAllQueues, repoRoot, stackEnv, startService, tempDir, type ServiceProcess } from '@img/shared/testing';
+import { newJobId, sealJob } from '@img/shared/jobs';
+import { connectTestBroker, deadLettered, purgeAllQueues, repoRoot, stackEnv, startService, tempDir, testTokenSecret, type ServiceProcess } from '@img/shared/testing';
 import { closeJobRecords, containersOf, outcomes, postKickstart, publishBuild, recordJob } from '../support/jobs.ts';
 
 let env: Awaited<ReturnType<typeof stackEnv>>;
@@ -69,7 +69,10 @@ async function refused(id: string, pattern: RegExp): Promise<ErrorMessage> {
   assert.equal(err.code, 'build_output_invalid', err.error);
   assert.match(err.error, pattern);
   assert.deepEqual(containersOf(id), [], 'its container is gone');
-  assert.equal(readdirSync(join(env.IMG_DATA_DIR, 'images')).includes(id) ? readdirSync(join(env.IMG_DATA_DIR, 'images', id)).length : 0, 0, 'no image of it is kept');
+  // Nothing of it in the store (the data directory), nor left where the host took the output to.
+  const images = join(env.IMG_DATA_DIR, 'images');
+  assert.equal(existsSync(join(images, id)) ? readdirSync(join(images, id)).length : 0, 0, 'no image of it is kept');
+  assert.equal(existsSync(join(env.IMG_DATA_DIR, 'work', `${id}.out`)), false, 'nothing of its output is left on the host');
   assertDataDirClean();
   return err;
 }
@@ -164,14 +167,18 @@ test('an honest build still produces its image, with its checksum computed as it
 test('a build message for a job nobody submitted, or naming another address than the job\'s, is dead-lettered and never built', async () => {
   const ks = postKickstart('echo built > /etc/img-forged');
   const ghost = newJobId();
+  // No seal: the frontend never vouched for it. A seal made up without IMG_TOKEN_SECRET fares no better.
   await broker.publish(routes.build, imageMessage, { id: ghost, email: 'ghost@example.com', imagetype: 'tar', ksfile: ks });
-  // A real job, but the message would have its image mailed to someone else.
+  const guessed = newJobId();
+  await broker.publish(routes.build, imageMessage, { id: guessed, email: 'ghost@example.com', imagetype: 'tar', ksfile: ks, seal: sealJob('not-the-secret-0123456789abcdefghijklmn', { id: guessed, email: 'ghost@example.com', imagetype: 'tar' }) });
+  // A real job, sealed for its owner, but the message would have its image mailed to someone else.
   const real = await recordJob(ks, 'tar', 'owner@example.com');
-  await broker.publish(routes.build, imageMessage, { id: real, email: 'thief@example.com', imagetype: 'tar', ksfile: ks });
+  await broker.publish(routes.build, imageMessage, { id: real, email: 'thief@example.com', imagetype: 'tar', ksfile: ks, seal: sealJob(testTokenSecret, { id: real, email: 'owner@example.com', imagetype: 'tar' }) });
+  assert.equal((await deadLettered(guessed, { timeoutMs: 60_000 })).email, 'ghost@example.com');
 
   assert.equal((await deadLettered(ghost, { timeoutMs: 60_000 })).email, 'ghost@example.com');
   assert.equal((await deadLettered(real, { timeoutMs: 60_000 })).email, 'thief@example.com');
-  for (const id of [ghost, real]) {
+  for (const id of [ghost, guessed, real]) {
     assert.deepEqual(containersOf(id), [], 'no build was started for it');
     assert.equal(existsSync(join(env.IMG_DATA_DIR, 'logs', `${id}.log`)), false, 'no log was written for it');
   }

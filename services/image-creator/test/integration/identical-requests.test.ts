@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { Connection } from 'mongoose';
 import { queues, routes, type Broker } from '@img/shared/broker';
 import { imageMessage } from '@img/shared/contracts';
-import { connectTestBroker, connectTestDatabase, mailsTo, purgeAllQueues, queueDrained, repoRoot, stackEnv, startService, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
+import { sealJob } from '@img/shared/jobs';
+import { connectTestBroker, connectTestDatabase, mailsTo, purgeAllQueues, queueDrained, repoRoot, stackEnv, startService, testTokenSecret, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
 
 let env: Awaited<ReturnType<typeof stackEnv>>;
 const services: ServiceProcess[] = [];
@@ -113,7 +114,7 @@ test('a finished build whose claim was left "building" (the database failed as i
   // What the fault left: result.json written, the claim never completed, its builder still beating.
   await builds.replaceOne({ _id: claim._id }, { _id: claim._id, job: first.id, state: 'building', started: new Date(), beat: new Date() } as never);
   // RabbitMQ delivers the unacked message again.
-  await broker.publish(routes.build, imageMessage, { id: first.id, email: first.email, imagetype: 'tar', ksfile: ks });
+  await broker.publish(routes.build, imageMessage, { id: first.id, email: first.email, imagetype: 'tar', ksfile: ks, seal: sealJob(testTokenSecret, { id: first.id, email: first.email, imagetype: 'tar' }) });
   await waitFor('the claim completed from the earlier result', async () => (await builds.findOne({ _id: claim._id }))?.state === 'done', { timeoutMs: 60_000 });
 
   const second = await submit(ks);

@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import amqp from 'amqplib';
 import { queues, routes, type Broker } from '@img/shared/broker';
 import { imageMessage, type ErrorMessage, type ImageType, type LinkMessage, type ResultMessage } from '@img/shared/contracts';
-import { MongoJobStore } from '@img/shared/jobs';
-import { connectTestDatabase, testEnv, waitFor } from '@img/shared/testing';
+import { MongoJobStore, sealJob } from '@img/shared/jobs';
+import { connectTestDatabase, testEnv, testTokenSecret, waitFor } from '@img/shared/testing';
 
 export type Outcome = { kind: 'link'; msg: LinkMessage } | { kind: 'error'; msg: ErrorMessage };
 
@@ -40,12 +40,12 @@ export async function outcomes(id: string, timeoutMs: number, settleMs = 0): Pro
 let records: Promise<{ store: MongoJobStore; close: () => Promise<void> }> | undefined;
 
 /**
- * Submits a build as the frontend does: the job's record first, then the message. image-creator
- * builds only jobs the database knows.
+ * Submits a build as the frontend does: the job's record first, then the message, sealed with the
+ * frontend's key (image-creator builds only what the frontend sealed; it reads no job records).
  */
 export async function publishBuild(broker: Broker, ksfile: string, imagetype: ImageType = 'tar', email = 'hostile@example.com', suite?: string): Promise<string> {
   const id = await recordJob(ksfile, imagetype, email);
-  await broker.publish(routes.build, imageMessage, { id, email, imagetype, ksfile, ...(suite ? { suite } : {}) });
+  await broker.publish(routes.build, imageMessage, { id, email, imagetype, ksfile, ...(suite ? { suite } : {}), seal: sealJob(testTokenSecret, { id, email, imagetype }), submitted_at: new Date().toISOString() });
   return id;
 }
 

@@ -43,10 +43,12 @@ export function kickstartHandler(deps: KickstartDeps) {
     }
     for (const w of [...loaded.warnings, ...gen.warnings]) log.info({ warning: formatTemplateIssues(file, [w])[0] }, 'template warning');
     // The generated kickstart names its suite in its repo lines; the message says it as well, and the
-    // platform's architecture, which no kickstart line says.
+    // platform's architecture, which no kickstart line says. The frontend's seal of the job goes on
+    // with it (image-creator builds nothing without it).
     await deps.broker.publish(routes.build, imageMessage, {
       id: msg.id, email: msg.email, imagetype: msg.imagetype, ksfile: gen.kickstart, ...(gen.suite ? { suite: gen.suite } : {}),
       ...(gen.arch ? { arch: gen.arch } : {}),
+      ...(msg.seal ? { seal: msg.seal } : {}), ...(msg.submitted_at ? { submitted_at: msg.submitted_at } : {}),
     });
     log.info('kickstart generated');
     deps.counted?.('ok');

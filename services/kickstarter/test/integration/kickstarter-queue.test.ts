@@ -6,10 +6,10 @@ import { readFile, rm } from 'node:fs/promises';
 import amqp from 'amqplib';
 import { Broker, queues, routes } from '@img/shared/broker';
 import { kickstarterMessage, type ErrorMessage, type ImageMessage } from '@img/shared/contracts';
-import { newJobId } from '@img/shared/jobs';
+import { newJobId, sealJob } from '@img/shared/jobs';
 import { defaultTemplatePath, parseKickstart } from '@img/shared/kickstart';
 import type { RunningService } from '@img/shared/lifecycle';
-import { connectTestBroker, purgeAllQueues, stackEnv, testEnv, testLogger, waitFor } from '@img/shared/testing';
+import { connectTestBroker, purgeAllQueues, stackEnv, testEnv, testLogger, testTokenSecret, waitFor } from '@img/shared/testing';
 import { loadConfig } from '../../src/config.ts';
 import { start } from '../../src/service.ts';
 
@@ -48,6 +48,18 @@ async function take<T>(queue: string): Promise<T> {
     }
   }, { timeoutMs: 15_000, intervalMs: 200 });
 }
+
+test('the frontend\'s seal of the job and its queueing time go on to image_queue unchanged', async () => {
+  const id = newJobId();
+  const config = await readFile(defaultTemplatePath, 'utf8');
+  const seal = sealJob(testTokenSecret, { id, email: 'a@example.com', imagetype: 'tar' });
+  const submitted_at = new Date().toISOString();
+  await broker.publish(routes.kickstart, kickstarterMessage, { id, email: 'a@example.com', imagetype: 'tar', config, platform: 'MINIMAL', overlay: '', seal, submitted_at });
+  const msg = await take<ImageMessage>(queues.image);
+  assert.equal(msg.id, id);
+  assert.equal(msg.seal, seal);
+  assert.equal(msg.submitted_at, submitted_at);
+});
 
 test('a template job becomes a valid kickstart on image_queue, with the overlay applied', async () => {
   const id = newJobId();

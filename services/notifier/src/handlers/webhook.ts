@@ -1,4 +1,6 @@
 // webhook_queue → one signed post of the job's public JSON per outcome, to the job's callback_url.
+// The job as the post shows it, and where it goes, come in the frontend's sealed notify message (the
+// notifier reads no job records); an unsealed message posts nothing.
 //
 // As with the email: each try reads the delivery's record, posts and writes the record while
 // holding its lock, so a redelivered message or a second notifier posts nothing more. A failed post
@@ -6,17 +8,19 @@
 // process dies, RabbitMQ redelivers it and the next try picks it up. What is left: a crash after
 // the receiver answered 2xx and before the record was written posts once more; the receiver tells
 // the two apart by the same webhook-id.
-import type { DeliveryInfo } from '@img/shared/broker';
-import { checkJobMessage, publicJobFields, type JobStatus, type JobStore } from '@img/shared/jobs';
+import { routes, type Broker, type DeliveryInfo } from '@img/shared/broker';
+import { deliveryStatusMessage, type NotifyMessage } from '@img/shared/contracts';
+import { isSealedNotify, publicJobFields, type JobStatus } from '@img/shared/jobs';
 import type { Logger } from '@img/shared/logging';
 import { postWebhook, signatureHeaders, webhookSecret, WebhookSendError, type AddressPolicy } from '@img/shared/webhooks';
 import type { Outcome } from '../notification-store.ts';
-import { outcomeOf, type OutcomeMessage } from './notify.ts';
-import { finalWebhookStates, type WebhookStore } from '../webhook-store.ts';
+import { outcomeOf } from './notify.ts';
+import { finalWebhookStates, type WebhookDelivery, type WebhookState, type WebhookStore } from '../webhook-store.ts';
 
 export interface WebhookDeps {
   deliveries: WebhookStore;
-  jobs: Pick<JobStore, 'get'>;
+  /** Tells the frontend what became of each post (`webhook_status`). */
+  broker: Pick<Broker, 'publish'>;
   log: Logger;
   publicUrl: string;
   tokenSecret: string;
@@ -27,23 +31,29 @@ export interface WebhookDeps {
   counted?: (outcome: Outcome, state: 'delivered' | 'failed' | 'refused' | 'undeliverable') => void;
 }
 
-const postableIn: Record<Outcome, readonly JobStatus[]> = {
-  done: ['queued', 'kickstarting', 'building', 'done'],
-  failed: ['queued', 'kickstarting', 'building', 'failed'],
-  cancelled: ['cancelled'],
-};
 const statusOf: Record<Outcome, JobStatus> = { done: 'done', failed: 'failed', cancelled: 'cancelled' };
 
 export function webhookHandler(deps: WebhookDeps) {
-  return async (msg: OutcomeMessage, info: DeliveryInfo): Promise<void> => {
-    const outcome = outcomeOf(msg);
+  const tell = (d: Omit<WebhookDelivery, '_id'>) => deps.broker.publish(routes.webhookStatus, deliveryStatusMessage, {
+    id: d.job, outcome: d.outcome, channel: 'webhook', state: d.state, attempts: d.attempts, at: d.at.toISOString(),
+    ...(d.error ? { error: d.error.slice(0, 2000) } : {}), ...(d.status_code ? { status_code: d.status_code } : {}),
+  });
+  return async (msg: NotifyMessage, info: DeliveryInfo): Promise<void> => {
+    const outcome = msg.outcome;
     const log = deps.log.child({ jobId: msg.id, outcome, delivery: info.attempt, kind: 'webhook' });
-    const known = await checkJobMessage(deps.jobs, msg, postableIn[outcome]);
-    // A job without a callback, or one this message misdescribes, gets no post; the email's
-    // handler dead-letters a forged message, this copy of it is dropped.
-    if (!known.ok || !known.job.callback_url) return;
-    const job = known.job;
-    const url = job.callback_url!;
+    // A job without a callback gets no post; the email's handler dead-letters a forged message,
+    // this copy of it is dropped.
+    if (!isSealedNotify(deps.tokenSecret, msg) || msg.report.id !== msg.id || outcomeOf(msg.report) !== outcome) {
+      log.warn('a notify message without the frontend\'s seal: no webhook posted');
+      return;
+    }
+    if (!msg.job.callback_url) return;
+    const url = msg.job.callback_url;
+    const report = msg.report;
+    const date = (s: string | undefined) => (s ? new Date(s) : undefined);
+    const job = {
+      ...msg.job, id: msg.id, email: msg.email, created: new Date(msg.job.created), started: date(msg.job.started), finished: date(msg.job.finished),
+    };
     const key = `${msg.id}:${outcome}`;
     const deadline = Date.now() + deps.retry.windowMs;
     for (let tryNo = 1; ; tryNo++) {
@@ -51,6 +61,7 @@ export function webhookHandler(deps: WebhookDeps) {
         const existing = await deps.deliveries.get(msg.id, outcome);
         if (existing && finalWebhookStates.includes(existing.state)) {
           log.info({ state: existing.state }, 'webhook already handled, not posting again');
+          await tell(existing);
           return { done: true };
         }
         const attempts = (existing?.attempts ?? 0) + 1;
@@ -60,22 +71,26 @@ export function webhookHandler(deps: WebhookDeps) {
           timestamp: new Date().toISOString(),
           data: {
             ...publicJobFields(deps.publicUrl, { ...job, status: statusOf[outcome] }),
-            ...('sha256' in msg ? { size: msg.size, sha256: msg.sha256 } : {}),
-            ...('code' in msg ? { error_code: msg.code } : {}),
+            ...('sha256' in report ? { size: report.size, sha256: report.sha256 } : {}),
+            ...('code' in report ? { error_code: report.code } : {}),
           },
         });
         const headers = signatureHeaders(webhookSecret(deps.tokenSecret, msg.id), key, body);
         try {
           const status = await postWebhook(url, body, headers, { policy: deps.policy, hosts: deps.hosts, timeoutMs: deps.timeoutMs });
-          await deps.deliveries.record({ job: msg.id, outcome, state: 'delivered', attempts, at: new Date(), status_code: status });
+          const rec = { job: msg.id, outcome, state: 'delivered' as const, attempts, at: new Date(), status_code: status };
+          await deps.deliveries.record(rec);
           log.info({ try: tryNo, status }, 'webhook delivered');
+          await tell(rec);
           deps.counted?.(outcome, 'delivered');
           return { done: true };
         } catch (err) {
           const e = err as WebhookSendError;
           const refused = e instanceof WebhookSendError && e.refused;
-          const state = refused ? 'refused' : Date.now() >= deadline ? 'undeliverable' : 'retrying';
-          await deps.deliveries.record({ job: msg.id, outcome, state, attempts, at: new Date(), error: e.message, ...(e.status ? { status_code: e.status } : {}) });
+          const state: WebhookState = refused ? 'refused' : Date.now() >= deadline ? 'undeliverable' : 'retrying';
+          const rec = { job: msg.id, outcome, state, attempts, at: new Date(), error: e.message, ...(e.status ? { status_code: e.status } : {}) };
+          await deps.deliveries.record(rec);
+          await tell(rec);
           deps.counted?.(outcome, state === 'retrying' ? 'failed' : state);
           if (state !== 'retrying') {
             log.warn({ err: e.message, try: tryNo }, state === 'refused' ? 'webhook refused: the address is not allowed' : 'webhook not delivered within the retry window');

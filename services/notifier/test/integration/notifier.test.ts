@@ -1,16 +1,18 @@
 // The notifier against a real SMTP server (the project's mail catcher, started and stopped by the
 // test), real RabbitMQ and the real database: what arrives, how often, and what happens when the
-// relay is down, rejects an address, or the notifier dies mid-way.
+// relay is down, rejects an address, or the notifier dies mid-way. Outcomes are published straight
+// to the broker as image-creator publishes them; the frontend (a real one: it owns the job records
+// and checks each outcome against them) tells the notifier, which reads no records.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import amqp from 'amqplib';
 import type { Connection } from 'mongoose';
 import { Broker, exchanges, queues, routes } from '@img/shared/broker';
-import { cancelledMessage, errorMessage, linkMessage, type ErrorMessage, type LinkMessage } from '@img/shared/contracts';
-import { jobToken, MongoJobStore, newJobId, type Job } from '@img/shared/jobs';
+import { errorMessage, linkMessage, notifyMessage, type ErrorMessage, type LinkMessage } from '@img/shared/contracts';
+import { jobToken, MongoJobStore, newJobId, sealNotify, type Job } from '@img/shared/jobs';
 import {
-  connectTestBroker, connectTestDatabase, deadLettered, freePort, purgeAllQueues, stackEnv, startService, tempDir, testEnv,
+  connectTestBroker, connectTestDatabase, deadLettered, freePort, purgeAllQueues, queueDrained, stackEnv, startService, tempDir, testEnv,
   testTokenSecret, uniqueEmail, waitFor, type ServiceProcess,
 } from '@img/shared/testing';
 import { MailCatcher, type StoredMail } from '../../../../deploy/mail-catcher/mail-catcher.ts';
@@ -24,6 +26,7 @@ let smtpPort: number;
 let httpPort: number;
 let catcher: MailCatcher | undefined;
 const running: ServiceProcess[] = [];
+let frontend: ServiceProcess;
 
 async function startCatcher(): Promise<MailCatcher> {
   const c = new MailCatcher({ dir: mailDir, smtpPort, httpPort, rejectRecipients: /^rejected-/ });
@@ -56,10 +59,12 @@ before(async () => {
   db = await connectTestDatabase();
   store = new MongoJobStore(db);
   await store.init();
+  frontend = await startService('frontend', env);
 });
 
 after(async () => {
   await Promise.all(running.map((p) => p.stop()));
+  await frontend?.stop();
   await broker?.close();
   await db?.close();
   await catcher?.stop();
@@ -157,11 +162,14 @@ test('the failure email says what failed in plain words, shows the telling log l
   assert.match(m.html, /<pre[^>]*>[\s\S]*frobnicate: not found/);
 });
 
+/** Cancels the job as its owner does, through the frontend. */
+async function cancel(job: Job): Promise<Response> {
+  return fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${job.id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${jobToken(testTokenSecret, job.id)}` } });
+}
+
 test('a cancelled job gets one short email', async () => {
   const job = await newJob();
-  // The frontend records the cancellation before it announces it.
-  await store.transition(job.id, 'cancelled', { error: 'cancelled by request', error_code: 'cancelled' });
-  await broker.publish(routes.cancelled, cancelledMessage, { id: job.id, email: job.email, imagetype: 'tar', reason: 'cancelled by request' });
+  assert.equal((await cancel(job)).status, 200);
   const m = await exactlyOne(job);
   assert.match(m.subject, /cancelled/);
   assert.match(m.text, /cancelled by request/);
@@ -272,6 +280,26 @@ test('an outcome for a job nobody submitted, or naming another address than the 
   assert.match(m.subject, /failed/);
 });
 
+test('a notify message published straight to the broker, without the frontend\'s seal, is dead-lettered and mails nobody', async () => {
+  await notifier();
+  const job = await newJob();
+  const thief = uniqueEmail('thief');
+  const body = {
+    id: job.id, outcome: 'done' as const, email: thief,
+    job: { type: 'tar' as const, status: 'done' as const, phase: 'queued' as const, created: new Date().toISOString() },
+    report: { ...link(job), email: thief },
+  };
+  // Sealed with a key that is not IMG_TOKEN_SECRET, and with none that fits.
+  await broker.publish(routes.notify, notifyMessage, { ...body, seal: sealNotify('some-other-secret-0123456789abcdefghijkl', body) });
+  assert.equal((await deadLettered(job.id, { timeoutMs: 30_000 })).email, thief);
+  // The frontend's own seal over another message does not carry over either.
+  const other = await newJob();
+  const sealed = { ...body, id: other.id, report: { ...body.report, id: other.id } };
+  await broker.publish(routes.notify, notifyMessage, { ...sealed, email: uniqueEmail('thief2'), seal: sealNotify(testTokenSecret, sealed) });
+  await deadLettered(other.id, { timeoutMs: 30_000 });
+  for (const to of [thief, job.email, other.email]) assert.equal((await mailsFor(to)).length, 0, to);
+});
+
 test('an outcome the job\'s record contradicts is not mailed: a success after a failure, a cancellation of a finished job', async () => {
   await notifier();
   const failed = await newJob();
@@ -279,9 +307,9 @@ test('an outcome the job\'s record contradicts is not mailed: a success after a 
   const done = await newJob();
   await store.transition(done.id, 'done', {});
   await broker.publish(routes.link, linkMessage, link(failed));
-  await broker.publish(routes.cancelled, cancelledMessage, { id: done.id, email: done.email, imagetype: 'tar', reason: 'too late' });
-  const skipped = (id: string) => started.flatMap((p) => p.output).some((l) => l.includes(`"jobId":"${id}"`) && l.includes('no email for this outcome'));
-  await waitFor('both outcomes skipped', async () => skipped(failed.id) && skipped(done.id), { timeoutMs: 30_000 });
+  assert.equal((await cancel(done)).status, 409, 'a finished job cannot be cancelled');
+  await waitFor('the success of a failed job ignored', async () => frontend.output.some((l) => l.includes(`"jobId":"${failed.id}"`) && l.includes('link for a job not in a building state, ignored')), { timeoutMs: 30_000 });
+  await queueDrained(queues.notify, { timeoutMs: 30_000 });
   assert.equal((await mailsFor(failed.email)).length, 0);
   assert.equal((await mailsFor(done.email)).length, 0);
 });

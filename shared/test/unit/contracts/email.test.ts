@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { z } from 'zod';
 import * as contracts from '../../../src/contracts/index.ts';
 import {
-  cancelledMessage, emailControlCharacter, emailSchema, errorMessage, imageMessage, kickstarterMessage, linkMessage,
+  cancelledMessage, emailControlCharacter, emailSchema, errorMessage, imageMessage, kickstarterMessage, linkMessage, notifyMessage,
 } from '../../../src/contracts/index.ts';
 
 const id = 'ab'.repeat(16);
@@ -63,8 +63,13 @@ test('every message contract that carries an address refuses a NUL or a BEL in i
     link: { id, url: 'http://x/i', email: 'a@example.com', imagetype: 'tar', filename: 'i.tar', size: 1, sha256: sha, duration_s: 1, logurl: 'http://x/l' },
     error: { id, error: 'e', url: 'http://x/l', email: 'a@example.com', code: 'internal', phase: 'queued' },
     cancelled: { id, email: 'a@example.com', imagetype: 'tar', reason: 'r' },
+    notify: {
+      id, outcome: 'cancelled', email: 'a@example.com', seal: sha,
+      job: { type: 'tar', status: 'cancelled', phase: 'queued', created: new Date(0).toISOString() },
+      report: { id, email: 'a@example.com', imagetype: 'tar', reason: 'r' },
+    },
   };
-  const schemas = { kickstarter: kickstarterMessage, image: imageMessage, link: linkMessage, error: errorMessage, cancelled: cancelledMessage };
+  const schemas = { kickstarter: kickstarterMessage, image: imageMessage, link: linkMessage, error: errorMessage, cancelled: cancelledMessage, notify: notifyMessage };
   for (const [name, schema] of Object.entries(schemas)) {
     const message = good[name as keyof typeof good];
     assert.equal(schema.safeParse(message).success, true, `${name}: the good message passes (${JSON.stringify(schema.safeParse(message).error?.issues)})`);
@@ -80,6 +85,6 @@ test('no message contract carries an address without the email schema', () => {
   const carriers = Object.entries(contracts)
     .filter(([, v]) => v instanceof z.ZodObject && 'email' in (v as z.AnyZodObject).shape)
     .map(([name, v]) => [name, (v as z.AnyZodObject).shape.email] as const);
-  assert.deepEqual(carriers.map(([name]) => name).sort(), ['cancelledMessage', 'errorMessage', 'imageMessage', 'kickstarterMessage', 'linkMessage']);
+  assert.deepEqual(carriers.map(([name]) => name).sort(), ['cancelledMessage', 'errorMessage', 'imageMessage', 'kickstarterMessage', 'linkMessage', 'notifyMessage']);
   for (const [name, field] of carriers) assert.equal(field, emailSchema, `${name}.email is emailSchema`);
 });

@@ -2,7 +2,7 @@
 // built from anything but a job id and a plain file name.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DataLayout, JobUrls, jobKeys } from '../../../src/layout/index.ts';
+import { DataLayout, JobUrls, imageKey, imagePrefix, jobKeys } from '../../../src/layout/index.ts';
 
 const id = '0123456789abcdef0123456789abcdef';
 
@@ -14,6 +14,8 @@ test('a job\'s files are keys under the data directory', () => {
     imageDir: `/srv/img/images/${id}`,
     result: `/srv/img/images/${id}/result.json`,
     work: `/srv/img/work/${id}`,
+    spool: `/srv/img/work/${id}.log`,
+    output: `/srv/img/work/${id}.out`,
   });
   // The result_queue's logfile field is the key, not a host path.
   assert.equal(jobKeys(id).log, `logs/${id}.log`);
@@ -30,6 +32,13 @@ test('an image name must be a plain file name', () => {
   const layout = new DataLayout('/srv/img');
   assert.equal(layout.image(id, 'img-x-raw.raw'), `/srv/img/images/${id}/img-x-raw.raw`);
   for (const bad of ['', '.', '..', '../result.json', 'a/b', 'x\0y']) assert.equal(layout.image(id, bad), undefined, JSON.stringify(bad));
+});
+
+test('the store\'s keys of a job\'s image folder', () => {
+  assert.equal(imageKey(id, 'img-x-raw.raw'), `images/${id}/img-x-raw.raw`);
+  assert.equal(imagePrefix(id), `images/${id}/`);
+  for (const bad of ['', '.', '..', '../result.json', 'a/b', 'x\0y', '.hidden', 'a b']) assert.equal(imageKey(id, bad), undefined, JSON.stringify(bad));
+  assert.throws(() => imageKey('../etc', 'x'), /32 lowercase hex digits/);
 });
 
 test('the URLs the frontend serves', () => {
