@@ -46,23 +46,13 @@ current=fetching
 phase() { current=$1; echo "@@IMG-PHASE $1"; }
 fail() { echo "@@IMG-FAIL $current $1"; exit 1; }
 
-# The tools' default mirrors are those this builder image was itself made from: mmdebstrap wrote its
-# default Debian mirror, and for a stable suite its security archive, into the image's sources.list
-# (the Dockerfile's image has them in deb822 form, in sources.list.d).
-# tool_mirror 0|1: the first URI of a Debian suite (0) or of a security suite (1).
-tool_mirror() {
-  { awk '$1 == "deb" { print $2, $3 }' /etc/apt/sources.list 2>/dev/null
-    awk '/^URIs:/ { u = $2 } /^Suites:/ { for (i = 2; i <= NF; i++) print u, $i }' /etc/apt/sources.list.d/*.sources 2>/dev/null
-  } | awk -v sec="$1" '($2 ~ /-security$/) == (sec == 1) { print $1; exit }'
-}
-default_mirror=${IMG_DEBIAN_MIRROR:-$(tool_mirror 0)}
-security_mirror=${IMG_DEBIAN_SECURITY_MIRROR:-$(tool_mirror 1)}
+# The mirrors the placeholders of /in/sources.list stand for (shared with package-index.sh, which
+# reads the package lists the same way for the check before a build is queued).
+. "$here/apt-mirrors.sh"
 if [ -z "$security_mirror" ] && grep -qs '@SECURITY_MIRROR@' /in/sources.list; then
   echo "IMG: the security archive's mirror is not known (this builder image was made from a mirror without it): set IMG_DEBIAN_SECURITY_MIRROR"
   fail install_failed
 fi
-# mirrors FILE: the file with the placeholders replaced by the mirrors.
-mirrors() { sed -e "s|@DEFAULT_MIRROR@|$default_mirror|g" -e "s|@SECURITY_MIRROR@|$security_mirror|g" "$1"; }
 sources=()
 while IFS= read -r line || [ -n "$line" ]; do
   [ -n "$line" ] && sources+=("$line")

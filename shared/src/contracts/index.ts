@@ -46,6 +46,28 @@ const version = z.number().int().positive().default(CONTRACT_VERSION);
 /** A Debian suite IMG builds (kickstart/suites.ts). The architecture, when it comes, sits beside it. */
 export const suiteSchema = z.string().max(40).refine((s) => findSuite(s) !== undefined, (s) => ({ message: unknownSuiteMessage(s) }));
 
+/**
+ * Where a kickstart's packages were checked against the package index: at submission (the frontend),
+ * at build time (image-creator, when the submission found no index yet), or not at all (a repository
+ * of the kickstart's own). `detail` says against what, or why not.
+ */
+export const packageCheckSchema = z.object({
+  how: z.enum(['submission', 'build', 'skipped']),
+  detail: z.string().max(1000),
+  /** When apt read the lists the check used (ISO 8601). */
+  read_at: z.string().datetime().optional(),
+});
+export type PackageCheck = z.infer<typeof packageCheckSchema>;
+
+/** A warning about the request: a kickstart line accepted but not acted on, a package skipped. */
+export const jobWarningSchema = z.object({
+  line: z.number().int().positive().optional(),
+  message: z.string().max(1000),
+});
+export type JobWarning = z.infer<typeof jobWarningSchema>;
+/** Warnings are capped like errors (kickstart/limits.ts): 100, and one saying how many more. */
+export const jobWarningsSchema = z.array(jobWarningSchema).max(101);
+
 export const kickstarterMessage = z.object({
   id: jobIdSchema,
   email: emailSchema,
@@ -66,6 +88,8 @@ export const imageMessage = z.object({
   ksfile: z.string().min(1).max(1024 * 1024),
   /** The suite when the kickstart's repo lines name none (the request's field, else the frontend's default). */
   suite: suiteSchema.optional(),
+  /** 'submission': the frontend checked the packages before queueing; otherwise the build checks them. */
+  package_check: z.enum(['submission']).optional(),
   version,
 });
 export type ImageMessage = z.infer<typeof imageMessage>;
@@ -86,6 +110,9 @@ export const linkMessage = z.object({
   verified: z.object({ ok: z.boolean(), detail: z.string().max(2000), seconds: z.number().nonnegative() }).optional(),
   /** The suite the image was built from, for the email. */
   suite: suiteSchema.optional(),
+  /** Where the packages were checked, and the request's warnings as the build knows them (they replace the job's). */
+  package_check: packageCheckSchema.optional(),
+  warnings: jobWarningsSchema.optional(),
   version,
 });
 export type LinkMessage = z.infer<typeof linkMessage>;
@@ -104,6 +131,9 @@ export const errorMessage = z.object({
   position: z.object({ file: z.string().optional(), line: z.number().int().positive().optional(), item: z.string().optional() }).optional(),
   /** The suite it was to be built from, when the kickstart was read that far. */
   suite: suiteSchema.optional(),
+  /** Where the packages were checked, and the request's warnings as the build knows them (they replace the job's). */
+  package_check: packageCheckSchema.optional(),
+  warnings: jobWarningsSchema.optional(),
   version,
 });
 export type ErrorMessage = z.infer<typeof errorMessage>;
@@ -114,6 +144,9 @@ export const resultMessage = z.object({
   phase: phaseSchema,
   /** 0..1, or absent where progress cannot be told. */
   progress: z.number().min(0).max(1).optional(),
+  /** Where the packages were checked, and the request's warnings as the build knows them (they replace the job's). */
+  package_check: packageCheckSchema.optional(),
+  warnings: jobWarningsSchema.optional(),
   version,
 });
 export type ResultMessage = z.infer<typeof resultMessage>;

@@ -60,6 +60,18 @@ export class Report {
     return this.errors.length;
   }
 
+  /** Warnings an earlier report left out: counted with this one's, in its closing note. */
+  omitted(count: number, from: number): void {
+    if (count <= 0) return;
+    if (this.droppedWarnings === 0 || from < this.firstDropped) this.firstDropped = from;
+    this.droppedWarnings += count;
+  }
+
+  /** The warnings left out so far, and the first line they came from. */
+  get dropped(): { warnings: number; from: number } {
+    return { warnings: this.droppedWarnings, from: this.firstDropped };
+  }
+
   done(): { errors: KsError[]; warnings: KsError[] } {
     const errors = [...this.errors].sort((a, b) => a.line - b.line);
     const warnings = [...this.warnings].sort((a, b) => a.line - b.line);

@@ -216,8 +216,11 @@ export const COMMANDS: Readonly<Record<string, CommandDef>> = {
     options: { vckeymap: 'value', xlayouts: 'value', switch: 'value' }, singleton: true,
     run(ctx) {
       const named = str(ctx, 'vckeymap');
-      if (named !== undefined && ctx.args.length > 0) return ctx.fail('give the layout once: as argument or as --vckeymap');
       if (ctx.args.length > 1) return ctx.fail(`unexpected argument '${ctx.args[1]}'`);
+      // anaconda reads the bare argument as a console keymap or an X layout; --vckeymap says which.
+      if (named !== undefined && ctx.args[0] !== undefined && ctx.args[0] !== named) {
+        ctx.warn(`the argument '${ctx.args[0]}' is ignored: --vckeymap=${named} names the console keymap (X layouts go in --xlayouts)`);
+      }
       const keymap = word(ctx, named ?? ctx.args[0], 'keyboard layout');
       if ((named ?? ctx.args[0]) !== undefined && keymap === undefined) return;
       const xkb = readXkb(ctx);
@@ -436,9 +439,9 @@ export const COMMANDS: Readonly<Record<string, CommandDef>> = {
       const name = str(ctx, 'name');
       const suite = str(ctx, 'suite');
       const components = str(ctx, 'components');
+      if (ctx.options.has('mirrorlist') || ctx.options.has('metalink') || (suite === undefined && components === undefined)) return ctx.fail(RPM_REPO);
       if (name === undefined) return ctx.fail('missing --name');
       if (!isValidRepoName(name)) return ctx.fail(`'${name}' is not a valid repository name`);
-      if (ctx.options.has('mirrorlist') || ctx.options.has('metalink') || (suite === undefined && components === undefined)) return ctx.fail(RPM_REPO);
       if (suite === undefined) return ctx.fail('missing --suite (a Debian suite, e.g. trixie)');
       if (!isValidSuiteName(suite)) return ctx.fail(`'${suite}' is not a valid suite name`);
       if (components === undefined) return ctx.fail('missing --components (e.g. main,contrib)');

@@ -39,7 +39,9 @@ export interface ParseResult {
   draft: BuildPlan;
   lines: PlanLines;
   errors: KsError[];
+  /** At most MAX_REPORTED_WARNINGS, then one saying how many more there were (`omitted`). */
   warnings: KsError[];
+  omitted: { warnings: number; from: number };
 }
 
 export interface ParseOptions {
@@ -162,7 +164,7 @@ export function parseKickstart(text: string, opts: ParseOptions = {}): ParseResu
     where.packages ??= ln;
     const tok = tokenize(headerLine);
     if (tok.error !== undefined) return report.error(ln, tok.error);
-    const parsed = parseOptions('%packages', tok.tokens.slice(1), PACKAGES_OPTIONS);
+    const parsed = parseOptions('%packages', tok.tokens.slice(1), PACKAGES_OPTIONS, { emptyAllowed: ['inst-langs'] });
     parsed.errors.forEach((m) => report.error(ln, m));
     if (parsed.args[0] !== undefined) report.error(ln, `unexpected argument '${parsed.args[0]}'`);
     const pkgs = draft.plan.packages;
@@ -283,9 +285,10 @@ export function parseKickstart(text: string, opts: ParseOptions = {}): ParseResu
   if (where.services === undefined) delete where.services;
   draft.plan.suite = buildSuite(draft, opts.defaultSuite ?? DEFAULT_SUITE, (line, m) => report.error(line, m));
   const { errors, warnings } = report.done();
+  const omitted = report.dropped;
   return errors.length > 0
-    ? { draft: draft.plan, lines: where, errors, warnings }
-    : { plan: draft.plan, draft: draft.plan, lines: where, errors, warnings };
+    ? { draft: draft.plan, lines: where, errors, warnings, omitted }
+    : { plan: draft.plan, draft: draft.plan, lines: where, errors, warnings, omitted };
 }
 
 function includeMessage(word: string): string {

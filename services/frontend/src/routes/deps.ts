@@ -15,6 +15,7 @@ import type { JobIndex } from '../jobs/job-index.ts';
 import type { NotificationReader } from '../jobs/notifications.ts';
 import type { QueueEstimator } from '../jobs/queue-estimate.ts';
 import type { FrontendMetrics } from '../http/metrics.ts';
+import type { KickstartChecker } from '../kickstart-checker.ts';
 
 export interface RouteDeps {
   config: Config;
@@ -32,6 +33,8 @@ export interface RouteDeps {
   access: JobAccess;
   /** Body size, rate and queue-cap checks, run before a submission's body is read. */
   submitGuards: RequestHandler[];
+  /** Body size and rate checks of POST /api/v1/kickstart/check. */
+  checkGuards: RequestHandler[];
   parseSubmission: SubmissionParser;
   platforms: string[];
   defaultTemplateText: string;
@@ -42,4 +45,6 @@ export interface RouteDeps {
   metrics?: FrontendMetrics;
   /** The database, for the operator's dashboard (its time series); none: no dashboard. */
   db?: Connection;
+  /** Reads a kickstart and checks its packages against the package index. */
+  kickstarts: KickstartChecker;
 }

@@ -4,7 +4,9 @@
 // plan (the kickstart read and checked), sandbox (the build, its output taken as data), boot check.
 // Each returns data or throws a BuildFailure, which this handler reports.
 import { mkdir, rm } from 'node:fs/promises';
-import { CONTRACT_VERSION, errorMessage, linkMessage, resultMessage, type ErrorMessage, type ImageMessage, type LinkMessage, type Phase } from '@img/shared/contracts';
+import {
+  CONTRACT_VERSION, errorMessage, linkMessage, resultMessage, type ErrorMessage, type ImageMessage, type JobWarning, type LinkMessage, type PackageCheck, type Phase,
+} from '@img/shared/contracts';
 import { DeadLetter, routes, type Broker, type DeliveryInfo } from '@img/shared/broker';
 import { checkJobMessage, type JobStore } from '@img/shared/jobs';
 import type { Logger } from '@img/shared/logging';
@@ -21,6 +23,7 @@ import { readHostJson, writeHostFile } from '../host-files.ts';
 import { BuildFailure } from '../build/failure.ts';
 import { JobLog } from '../build/job-log.ts';
 import { planBuild } from '../build/plan.ts';
+import { checkBuildPackages, type PackageStepDeps } from '../build/package-step.ts';
 import { runSandbox } from '../build/sandbox-run.ts';
 import { noBuildMetrics, type BuildMetrics } from '../metrics.ts';
 import { bootCheck } from '../build/boot-check.ts';
@@ -51,6 +54,8 @@ export interface BuildDeps {
   metrics?: BuildMetrics;
   /** The host uid and gid of the containers' root under userns-remap; none: the engine does not remap. */
   sandboxRoot?: { uid: number; gid: number } | undefined;
+  /** The package index the kickstart's packages are checked against before the build. */
+  packages: Omit<PackageStepDeps, 'groups' | 'log'>;
 }
 
 /** How often a request identical to one being built looks again. */
@@ -104,6 +109,9 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
   let phase: Phase = 'queued';
   let phaseSince = Date.now();
   const progress: Promise<void>[] = [];
+  // What the package check found, reported with the next progress message and with the outcome.
+  let checkReport: { package_check: PackageCheck; warnings: JobWarning[] } | undefined;
+  let checkReported = false;
   const endPhase = () => {
     if (phase !== 'queued') metrics.phase(phase, (Date.now() - phaseSince) / 1000);
     phaseSince = Date.now();
@@ -112,7 +120,9 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     if (p === phase) return;
     endPhase();
     phase = p;
-    progress.push(deps.broker.publish(routes.result, resultMessage, { id: msg.id, logfile: jobKeys(msg.id).log, phase: p }).catch((err: Error) => {
+    const report = checkReport && !checkReported ? checkReport : {};
+    checkReported ||= checkReport !== undefined;
+    progress.push(deps.broker.publish(routes.result, resultMessage, { id: msg.id, logfile: jobKeys(msg.id).log, phase: p, ...report }).catch((err: Error) => {
       log.warn({ err: err.message }, 'could not publish progress');
     }));
   };
@@ -127,7 +137,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     const report = errorMessage.parse({
       id: msg.id, error: clip(f.message, 4000), url: urls.log, email: msg.email, imagetype: msg.imagetype, code: f.code, phase: f.phase,
       excerpt: f.excerpt.slice(-200).map((l) => clip(l, 2000)), version: CONTRACT_VERSION,
-      ...(f.line ? { position: { line: f.line } } : {}), ...(suite ? { suite } : {}),
+      ...(f.line ? { position: { line: f.line } } : {}), ...(suite ? { suite } : {}), ...(checkReport ?? {}),
     });
     await deps.broker.publish(routes.error, errorMessage, report);
     await writeHostFile(paths.failure, JSON.stringify(report));
@@ -145,6 +155,9 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     suite = planned.plan.suite;
     jobLog.write(`IMG: Debian ${suite}, ${planned.plan.architecture}\n`);
     log.info({ suite, arch: planned.plan.architecture }, 'build planned');
+    const checked = await checkBuildPackages({ ...deps.packages, groups: deps.groups, log }, msg, planned, jobLog);
+    checkReport = { package_check: checked.check, warnings: checked.warnings };
+    if (checked.failure) throw checked.failure;
     for (const note of planned.notes) jobLog.write(`${note}\n`);
 
     // Identical requests are built once: answered from a finished build, or after waiting for a running one.
@@ -165,7 +178,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
         log.info('answered from an identical build');
         metrics.cache('image', true);
         metrics.finished(labels, 'reused');
-        await deps.broker.publish(routes.link, linkMessage, { ...reused, request_hash: planned.hash, suite });
+        await deps.broker.publish(routes.link, linkMessage, { ...reused, request_hash: planned.hash, suite, ...checkReport });
         return;
       }
       if (!waiting) jobLog.write('IMG: an identical request is being built right now; this job waits for it and shares its image\n');
@@ -213,7 +226,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     await jobLog.close();
     const link: LinkMessage = {
       id: msg.id, url: urls.image, email: msg.email, imagetype: msg.imagetype, filename, size, sha256, duration_s, logurl: urls.log,
-      version: CONTRACT_VERSION, request_hash: claimedHash, suite, ...(verified ? { verified } : {}),
+      version: CONTRACT_VERSION, request_hash: claimedHash, suite, ...(verified ? { verified } : {}), ...(checkReport ?? {}),
     };
     await writeHostFile(paths.result, JSON.stringify(linkMessage.parse(link)));
     await deps.builds.complete(claimedHash, { job: msg.id, filename, size, sha256, duration_s, ...(verified ? { verified } : {}) });
