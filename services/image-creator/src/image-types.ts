@@ -86,6 +86,7 @@ export function prepareBuild(plan: BuildPlan, type: ImageType, requested: string
     if (!include.some((p) => INITS.includes(p))) add(INIT, `a ${type} image boots, and the kickstart installs no init system`);
   }
   if (kind.live) add('live-boot', `a ${type} image boots into a live system, which live-boot mounts from the initramfs`);
+  if (plan.ntp && 'servers' in plan.ntp) add('systemd-timesyncd', 'the kickstart names NTP servers, and systemd-timesyncd is what keeps the clock by them');
   return { include, notes, env };
 }
 

@@ -22,7 +22,7 @@ import type { BuildCache } from '../build-cache.ts';
 import { readHostJson, writeHostFile } from '../host-files.ts';
 import { BuildFailure } from '../build/failure.ts';
 import { JobLog } from '../build/job-log.ts';
-import { planBuild } from '../build/plan.ts';
+import { planBuild, type PlannedBuild } from '../build/plan.ts';
 import { checkBuildPackages, type PackageStepDeps } from '../build/package-step.ts';
 import { runSandbox } from '../build/sandbox-run.ts';
 import { noBuildMetrics, type BuildMetrics } from '../metrics.ts';
@@ -205,6 +205,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
       metrics.finished(labels, 'cancelled');
       return;
     }
+    if (checkReport && built.skipped.length > 0) checkReport.warnings = skippedWarnings(checkReport.warnings, built.skipped, planned);
     if (planned.kind.boot && config.IMG_VERIFY_BOOT) {
       onPhase('verifying');
       await Promise.all(progress);
@@ -278,3 +279,19 @@ async function replay(deps: BuildDeps, paths: JobFiles, log: Logger): Promise<bo
   return false;
 }
 
+
+/**
+ * Packages the build left out under %packages --ignoremissing, as warnings on the lines that named them
+ * (a group's line for a group's package), unless the check before the build already warned of them.
+ */
+function skippedWarnings(warnings: JobWarning[], skipped: readonly string[], planned: PlannedBuild): JobWarning[] {
+  const out = [...warnings];
+  const lines = planned.parsed.lines;
+  for (const name of skipped) {
+    const line = lines.include.get(name) ?? [...lines.groups.values()][0] ?? lines.packages;
+    if (out.some((w) => w.line === line && w.message.includes(`'${name}'`))) continue;
+    if (out.length >= 100) break;
+    out.push({ ...(line ? { line } : {}), message: `package '${name}' is not in the build's package lists: it was left out (%packages --ignoremissing)` });
+  }
+  return out.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+}
