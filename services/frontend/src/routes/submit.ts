@@ -10,7 +10,10 @@ import type { RouteDeps } from './deps.ts';
 export function submitRoutes(deps: RouteDeps): Router {
   const r = Router();
   const form = (res: Response, values: Record<string, string>, errors: FieldError[], warnings: FieldWarning[] = []) =>
-    res.render('submit', { title: 'Submit a build', platforms: deps.platforms, suites: SUITES, defaultSuite: deps.config.IMG_DEFAULT_SUITE, values, errors, warnings });
+    res.render('submit', {
+      title: 'Submit a build', platforms: deps.platforms, suites: SUITES, defaultSuite: deps.config.IMG_DEFAULT_SUITE, values, errors, warnings,
+      scripts: ['/static/ks-check.js'],
+    });
 
   r.get('/submit', deps.csrf.issue, (_req, res) => {
     form(res, {}, []);
