@@ -21,8 +21,9 @@ export interface UnitData {
 
 /** Far above Debian's (sid's main has some 70,000 packages per architecture). */
 export const MAX_PACKAGES_PER_UNIT = 400_000;
-const MAX_LINE = 8192;
-const MAX_PROVIDES = 256;
+/** librust-winapi-dev provides some 1,600 names on one 50 KB line: room for much more, bounded all the same. */
+const MAX_LINE = 1024 * 1024;
+const MAX_PROVIDES = 8192;
 const MAX_UNITS = 64;
 /** Far above the whole output for every suite and component of one architecture. */
 export const MAX_INDEX_OUTPUT_BYTES = 256 * 1024 * 1024;

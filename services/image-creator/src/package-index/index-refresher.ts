@@ -58,7 +58,7 @@ export class IndexRefresher {
         await this.o.tryLock.with(`package-index/${arch}`, () => this.readStale(units));
       } catch (err) {
         // A failed reading was logged where it failed; a held lock is another image-creator reading.
-        if (/stayed locked/.test((err as Error).message)) this.o.log.info({ arch }, 'package index: another image-creator is reading this architecture; skipped this round');
+        if (/stayed locked/.test((err as Error).message)) this.o.log.debug({ arch }, 'package index: another image-creator is reading this architecture; skipped this round');
       }
     }
   }
