@@ -8,6 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadDefaultTemplate, parseKickstart } from '@img/shared/kickstart';
@@ -188,6 +189,19 @@ test('a kickstart with a repository of its own is not checked before the build, 
   assert.equal(answer.ok, true);
   assert.equal(answer.package_check.state, 'skipped');
   assert.match(answer.package_check.reason, /repository of its own \(repo --name=mine\)/);
+});
+
+test('every Debian port of a real kickstart passes the check against the real index of trixie for amd64', async () => {
+  await indexed('trixie/main/amd64');
+  const dir = join(repoRoot, 'shared/test/unit/kickstart/ports');
+  const ports = readdirSync(dir).filter((f) => f.endsWith('.ks'));
+  assert.ok(ports.length >= 10);
+  for (const file of ports) {
+    const res = await api('/api/v1/kickstart/check', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kickstart: readFileSync(join(dir, file), 'utf8') }) });
+    const answer = (await res.json()) as { ok: boolean; errors: unknown[]; package_check: { state: string } };
+    assert.deepEqual(answer.errors, [], file);
+    assert.equal(answer.package_check.state, 'checked', file);
+  }
 });
 
 test('the groups of IMG\'s own template are all in trixie for amd64', async () => {

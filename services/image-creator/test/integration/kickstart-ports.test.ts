@@ -1,0 +1,134 @@
+// Debian ports of real kickstarts (shared/test/unit/kickstart/ports/, each changing only repositories
+// and package names), submitted through the frontend's API and built by image-creator into tar images,
+// in which what IMG honours is checked as a person would check it:
+//   anaconda's packages-ignoremissing: the missing package is left out, said in the log and on the job;
+//   MeeGo's core-ia32-mint (mic): --excludedocs, and the file its --nochroot %post wrote through $INSTALL_ROOT;
+//   kickstart-tests' script-post (flattened): both %post --log files, one through /mnt/sysroot;
+//   anaconda's keyboard: --xlayouts in /etc/default/keyboard;
+//   anaconda's services: the enabled and disabled units, and what its own %post then finds on Debian.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { purgeAllQueues, repoRoot, stackEnv, startService, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
+
+let env: Awaited<ReturnType<typeof stackEnv>>;
+const services: ServiceProcess[] = [];
+const timings: string[] = [];
+
+before(async () => {
+  execFileSync('bash', [join(repoRoot, 'deploy/builder/build-image.sh')], { stdio: 'ignore' });
+  await purgeAllQueues();
+  env = await stackEnv({ IMG_BUILD_TIMEOUT_S: '900', IMG_VERIFY_BOOT: 'false', IMG_PACKAGE_INDEX_POLL_S: '5' });
+  services.push(await startService('image-creator', env, { readyTimeoutMs: 60_000 }));
+  services.push(await startService('frontend', env));
+});
+
+after(async () => {
+  for (const t of timings) process.stdout.write(`# ${t}\n`);
+  await Promise.all(services.map((s) => s.stop()));
+  if (env) await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
+});
+
+interface Built { id: string; token: string; job: Record<string, any>; archive: string; log: string }
+
+const port = (name: string) => readFileSync(join(repoRoot, 'shared/test/unit/kickstart/ports', `${name}.ks`), 'utf8');
+
+/** Submits a port as a tar image through the API and waits for its end. */
+async function build(name: string): Promise<Built> {
+  const started = Date.now();
+  const res = await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs`, {
+    method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ email: uniqueEmail('port'), imagetype: 'tar', kickstart: port(name) }),
+  });
+  const submitted = (await res.json()) as Record<string, any>;
+  assert.equal(res.status, 201, `${name} is accepted: ${JSON.stringify(submitted)}`);
+  const auth = { authorization: `Bearer ${submitted.token}` };
+  const job = await waitFor(`the build of ${name}`, async () => {
+    const j = (await (await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${submitted.id}`, { headers: auth })).json()) as Record<string, any>;
+    return ['done', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
+  }, { timeoutMs: 1_200_000, intervalMs: 2000 });
+  const log = await (await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${submitted.id}/log`, { headers: auth })).text();
+  timings.push(`${name}: ${job.status} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  return { id: submitted.id, token: submitted.token, job, log, archive: join(env.IMG_DATA_DIR, 'images', submitted.id, job.imagefile ?? '') };
+}
+
+/** One file of the image, as text; undefined when there is none. */
+function member(archive: string, path: string): string | undefined {
+  try {
+    return execFileSync('bash', ['-c', 'zstd -dc "$1" | tar -xOf - "$2"', 'member', archive, `.${path}`], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every path of the image. */
+function listing(archive: string): string[] {
+  return execFileSync('bash', ['-c', 'zstd -dc "$1" | tar -tf -', 'list', archive], { encoding: 'utf8', maxBuffer: 256 << 20 }).split('\n').map((p) => p.replace(/^\./, ''));
+}
+
+test('anaconda\'s packages-ignoremissing: the package apt does not know is left out, in the log and on the job with its line', async () => {
+  const b = await build('anaconda-packages-ignoremissing');
+  assert.equal(b.job.status, 'done', b.job.error);
+  assert.equal(member(b.archive, '/root/RESULT'), 'SUCCESS\n', 'the port\'s own %post ran to its end');
+  assert.match(b.log, /IMG: %packages --ignoremissing: apt knows no package fake-package-name in these suites: it is left out/);
+  const line = port('anaconda-packages-ignoremissing').split('\n').indexOf('fake-package-name') + 1;
+  assert.ok((b.job.warnings as Array<{ line?: number; message: string }>).some((w) => w.line === line && /fake-package-name/.test(w.message)), JSON.stringify(b.job.warnings));
+  assert.equal(b.job.package_check.how, 'submission');
+});
+
+test('MeeGo\'s core-ia32-mint (mic): --excludedocs leaves only the copyright files, and the --nochroot %post wrote through $INSTALL_ROOT', async () => {
+  const b = await build('meego-core-ia32-mint');
+  assert.equal(b.job.status, 'done', `${b.job.error}\n${b.log.slice(-3000)}`);
+  const paths = listing(b.archive);
+  const docs = paths.filter((p) => p.startsWith('/usr/share/doc/') && !p.endsWith('/'));
+  assert.ok(docs.length > 20, `copyright files are kept: ${docs.length}`);
+  assert.deepEqual(docs.filter((p) => !p.endsWith('/copyright')), [], 'nothing but copyright files under /usr/share/doc');
+  assert.deepEqual(paths.filter((p) => p.startsWith('/usr/share/man/') && !p.endsWith('/')), [], 'no manual pages');
+  assert.match(member(b.archive, '/etc/dpkg/dpkg.cfg.d/99mmdebstrap') ?? '', /path-exclude=\/usr\/share\/doc\/\*/, 'packages installed later leave their documentation out too');
+  assert.match(member(b.archive, '/etc/meego-release') ?? '', /^BUILD: img-[0-9a-f]{12}-tar\n$/, 'mic\'s IMG_NAME, written by the --nochroot %post into $INSTALL_ROOT/etc/meego-release');
+  assert.match(member(b.archive, '/etc/passwd') ?? '', /^meego:x:\d+:\d+::\/home\/meego:/m, 'the user line');
+  assert.ok(member(b.archive, '/root/.ssh/authorized_keys')?.startsWith('ssh-rsa '), 'its %post made root\'s key with ssh-keygen');
+});
+
+test('kickstart-tests\' script-post: %post --log writes each script\'s output into the image, the --nochroot one through /mnt/sysroot', async () => {
+  const b = await build('kstests-script-post');
+  assert.equal(b.job.status, 'done', `${b.job.error}\n${b.log.slice(-3000)}`);
+  assert.equal(member(b.archive, '/root/RESULT'), 'SUCCESS\n');
+  const nochroot = member(b.archive, '/root/post-nochroot.log') ?? '';
+  assert.match(nochroot, /Post-install \(nochroot\) script started/);
+  assert.match(nochroot, /Post-install \(nochroot\) script finished/);
+  const chroot = member(b.archive, '/root/post-chroot.log') ?? '';
+  assert.match(chroot, /SUCCESS found in \/root\/RESULT, everything is good!/);
+  assert.match(chroot, /Post-install \(chroot\) script finished/);
+  // The same output is in the build log too.
+  assert.match(b.log, /SUCCESS found in \/root\/RESULT, everything is good!/);
+});
+
+test('anaconda\'s keyboard: keyboard --xlayouts=cz is Debian\'s /etc/default/keyboard', async () => {
+  const b = await build('anaconda-keyboard');
+  assert.equal(b.job.status, 'done', `${b.job.error}\n${b.log.slice(-3000)}`);
+  const keyboard = member(b.archive, '/etc/default/keyboard') ?? '';
+  assert.match(keyboard, /^XKBLAYOUT="cz"$/m);
+  assert.match(keyboard, /^XKBVARIANT=""$/m);
+});
+
+test('anaconda\'s services: sshd (an alias of Debian\'s ssh.service) disabled, systemd-timesyncd enabled, systemd-networkd left alone', async () => {
+  const b = await build('anaconda-services');
+  assert.match(b.log, /IMG: services: systemd-timesyncd\.service enabled \(kickstart line \d+\)/);
+  assert.match(b.log, /IMG: services: ssh\.service disabled \(the kickstart calls it sshd\) \(kickstart line \d+\)/);
+  // The image's own systemctl answers the port's first check in its %post.
+  assert.match(b.log, /\+ systemctl is-enabled systemd-timesyncd\n(?:.*\n)*?enabled\n/);
+  if (b.job.status === 'done') {
+    const paths = listing(b.archive);
+    assert.ok(paths.some((p) => /^\/etc\/systemd\/system\/sysinit\.target\.wants\/systemd-timesyncd\.service$/.test(p)), 'systemd-timesyncd is enabled in the image');
+    assert.ok(!paths.some((p) => /\/etc\/systemd\/system\/(multi-user\.target\.wants\/ssh\.service|sshd\.service)$/.test(p)), 'ssh is not enabled in the image');
+  } else {
+    // Debian's sshd is only an alias of ssh.service, gone with it once disabled, so the port's
+    // `systemctl is-enabled sshd | grep disabled` finds nothing, and IMG runs %post with -e.
+    assert.equal(b.job.error_code, 'post_script_failed', b.job.error);
+    assert.match(b.job.error, /systemctl is-enabled sshd/);
+  }
+});
