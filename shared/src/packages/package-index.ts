@@ -2,7 +2,7 @@
 // merged. Answers whether a name is a package apt can install (a real one, or a virtual one exactly one
 // package provides, which apt picks), who provides a virtual one, and which real names are closest to a
 // name that is neither. Built once per set of units and kept warm by PackageIndexCache.
-import { closest } from '../kickstart/edit-distance.ts';
+import { best, charMask, editDistance, masksTooFar, suggestionDistance } from '../kickstart/edit-distance.ts';
 import type { UnitPackages } from './index-format.ts';
 
 export type Lookup =
@@ -13,8 +13,8 @@ export type Lookup =
 export class PackageIndexView {
   private readonly real = new Set<string>();
   private readonly provided = new Map<string, string[]>();
-  /** Real names by length: a suggestion is within a few characters of the name's length. */
-  private byLength: Map<number, string[]> | undefined;
+  /** Real names by length, with their character masks: a suggestion is within a few characters of the name's length. */
+  private byLength: Map<number, { names: string[]; masks: number[] }> | undefined;
 
   constructor(units: readonly UnitPackages[], readonly architecture: string, readonly readAt: Date) {
     for (const packages of units) {
@@ -48,17 +48,28 @@ export class PackageIndexView {
   /** Real package names close to `name` by edit distance, the closest first. */
   closest(name: string, limit = 3): string[] {
     if (!this.byLength) {
-      this.byLength = new Map();
+      const lengths = new Map<number, { names: string[]; masks: number[] }>();
       for (const n of this.real) {
-        const list = this.byLength.get(n.length);
-        if (list) list.push(n);
-        else this.byLength.set(n.length, [n]);
+        let bucket = lengths.get(n.length);
+        if (!bucket) lengths.set(n.length, bucket = { names: [], masks: [] });
+        bucket.names.push(n);
+        bucket.masks.push(...charMask(n));
+      }
+      this.byLength = lengths;
+    }
+    const max = suggestionDistance(name);
+    const mask = charMask(name);
+    const found: { c: string; d: number }[] = [];
+    for (let len = name.length - max; len <= name.length + max; len++) {
+      const bucket = this.byLength.get(len);
+      if (!bucket) continue;
+      for (let k = 0; k < bucket.names.length; k++) {
+        if (masksTooFar(mask, bucket.masks[2 * k] as number, bucket.masks[2 * k + 1] as number, max)) continue;
+        const c = bucket.names[k] as string;
+        const d = editDistance(name, c, max);
+        if (d <= max) found.push({ c, d });
       }
     }
-    const lengths = this.byLength;
-    function* near(): Generator<string> {
-      for (let d = -3; d <= 3; d++) yield* lengths.get(name.length + d) ?? [];
-    }
-    return closest(name, near(), limit);
+    return best(found, limit);
   }
 }
