@@ -277,7 +277,8 @@ export function parseKickstart(text: string, opts: ParseOptions = {}): ParseResu
     };
     if (parsed.options.has('erroronfail')) script.erroronfail = true;
     if (typeof log === 'string') script.log = log;
-    draft.plan.post.push(script);
+    // As pykickstart, a script with nothing to run is no script (mic's templates leave empty ones).
+    if (script.body.trim() !== '') draft.plan.post.push(script);
   }
 
   finish(draft, where, report);

@@ -92,7 +92,7 @@ test('comments where pykickstart allows them: after a package or group name, aft
 });
 
 test('options may be shortened as argparse allows, and go by their other names', () => {
-  const r = parseKickstart('part / --siz=100 --type=ext3 --ondrive=sda\nbootloader --disable\n%post --logfile=/root/x.log\n%end\n');
+  const r = parseKickstart('part / --siz=100 --type=ext3 --ondrive=sda\nbootloader --disable\n%post --logfile=/root/x.log\necho x\n%end\n');
   assert.deepEqual(r.errors, []);
   assert.deepEqual(r.plan?.partitions, [{ mountpoint: '/', sizeMiB: 100, fstype: 'ext3' }]);
   assert.equal(r.plan?.post[0]?.log, '/root/x.log');
