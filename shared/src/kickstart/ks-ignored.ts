@@ -2,6 +2,7 @@
 // mean nothing on an image build are accepted with a warning (a working kickstart from Fedora, RHEL,
 // MeeGo or Sailfish OS has them and should not need deleting them); those that ask for something an
 // image built here cannot be are refused, saying what to write instead.
+import type { OptionKind, OptionSpec } from './ks-options.ts';
 
 const INSTALLER = 'an image build has no installer';
 const DISKS = 'IMG writes a new image whose only partition is the root one (part /), sized by part / --size';
@@ -92,4 +93,67 @@ export const REFUSED_COMMANDS: Readonly<Record<string, string>> = {
   group: 'make the group in %post (groupadd); a user line\'s --groups makes the groups it names',
   lilo: 'LILO is not a boot loader IMG installs; use bootloader',
   upgrade: 'an image build installs a new system; it does not upgrade one',
+};
+
+// Options of honoured commands that mean nothing on a Debian image: accepted, each with its reason.
+
+/** An option pykickstart (or mic) knows that means nothing here: accepted, with this reason in a warning. */
+export type IgnoredOption = { kind: OptionKind; why: string } | { alias: string };
+
+/** network's device options: the image configures its network itself (DHCP), so they are accepted silently. */
+export const NETWORK_IGNORED: OptionSpec = {
+  bootproto: 'value', device: 'value', onboot: 'value', activate: 'flag', 'no-activate': 'flag',
+  ip: 'value', ipv6: 'value', netmask: 'value', gateway: 'value', ipv6gateway: 'value', nameserver: 'value',
+  noipv4: 'flag', noipv6: 'flag', nodefroute: 'flag', nodns: 'flag', mtu: 'value', ethtool: 'value',
+  essid: 'value', wepkey: 'value', wpakey: 'value', dhcpclass: 'value', interfacename: 'value',
+  notksdevice: 'flag', bondslaves: 'value', bondopts: 'value', vlanid: 'value', teamslaves: 'value', teamconfig: 'value',
+  bridgeslaves: 'value', bridgeopts: 'value', bindto: 'value', 'ipv4-dns-search': 'value', 'ipv6-dns-search': 'value',
+  'ipv4-ignore-auto-dns': 'flag', 'ipv6-ignore-auto-dns': 'flag',
+};
+
+export const DISK = 'IMG writes the image itself, with the root partition of part / --size';
+export const PART_IGNORED: Readonly<Record<string, IgnoredOption>> = {
+  ondisk: { kind: 'value', why: `it places the partition on one of the installer's disks; ${DISK}` },
+  ondrive: { alias: 'ondisk' },
+  onpart: { kind: 'value', why: `it reuses a partition of the installer's disks; ${DISK}` },
+  usepart: { alias: 'onpart' },
+  onbiosdisk: { kind: 'value', why: `it places the partition on one of the installer's disks; ${DISK}` },
+  asprimary: { kind: 'flag', why: `the image's partition table is IMG's own; ${DISK}` },
+  grow: { kind: 'flag', why: `the root partition is exactly --size MiB (a tar image has no size at all)` },
+  maxsize: { kind: 'value', why: 'the root partition is exactly --size MiB' },
+  recommended: { kind: 'flag', why: 'the root partition is exactly --size MiB' },
+  noformat: { kind: 'flag', why: 'the root file system is always made new' },
+  resize: { kind: 'flag', why: 'the root file system is always made new' },
+  hibernation: { kind: 'flag', why: 'swap partitions are not built' },
+  fsoptions: { kind: 'value', why: "the root file system is mounted with Debian's defaults; change /etc/fstab in %post" },
+  fsprofile: { kind: 'value', why: 'the root file system is made with its tool\'s defaults' },
+  mkfsoptions: { kind: 'value', why: 'the root file system is made with its tool\'s defaults' },
+  // mic's own.
+  align: { kind: 'value', why: "mic's partition alignment; IMG aligns partitions itself" },
+  extoptions: { kind: 'value', why: "mic's file system options; the root file system is made with its tool's defaults" },
+  'part-type': { kind: 'value', why: "mic's partition type; IMG chooses the partition types itself" },
+};
+
+export const REPO_IGNORED: Readonly<Record<string, IgnoredOption>> = {
+  cost: { kind: 'value', why: "apt's preference between repositories is by suite and pinning, not cost" },
+  excludepkgs: { kind: 'value', why: 'a repository takes all its packages; exclude packages in %packages' },
+  includepkgs: { kind: 'value', why: 'a repository takes all its packages' },
+  proxy: { kind: 'value', why: "builds use the operator's network settings" },
+  noverifyssl: { kind: 'flag', why: 'apt checks the repository by its signature' },
+  install: { kind: 'flag', why: "the image's apt sources always list the repositories it was built from" },
+  sslcacert: { kind: 'value', why: 'apt checks the repository by its signature' },
+  sslclientcert: { kind: 'value', why: 'apt checks the repository by its signature' },
+  sslclientkey: { kind: 'value', why: 'apt checks the repository by its signature' },
+  ignoregroups: { kind: 'value', why: 'groups come from the template\'s group table' },
+  // mic's own.
+  save: { kind: 'flag', why: "the image's apt sources always list the repositories it was built from" },
+  debuginfo: { kind: 'flag', why: 'Debian keeps debug symbols in its own -dbgsym archive; add it as a repo line if you need it' },
+  source: { kind: 'flag', why: 'source packages are not part of an image' },
+  gpgkey: { kind: 'value', why: 'an RPM signing key; a Debian repository of your own names its key with --key' },
+  disable: { kind: 'flag', why: 'every repo line is used' },
+  ssl_verify: { kind: 'value', why: 'apt checks the repository by its signature' },
+  priority: { kind: 'value', why: "apt's preference between repositories is by suite and pinning" },
+  nocache: { kind: 'flag', why: 'the build keeps no package cache of a repository of your own' },
+  proxyuser: { kind: 'value', why: "builds use the operator's network settings" },
+  proxypasswd: { kind: 'value', why: "builds use the operator's network settings" },
 };
