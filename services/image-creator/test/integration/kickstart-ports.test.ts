@@ -8,7 +8,8 @@
 //   anaconda's services: where its own %post stops on Debian, and (without that %post) the units in the image.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -55,30 +56,35 @@ async function build(name: string, kickstart = port(name)): Promise<Built> {
   return { id: submitted.id, token: submitted.token, job, log, archive: join(env.IMG_DATA_DIR, 'images', submitted.id, job.imagefile ?? '') };
 }
 
+// The image is read by child processes that do not block this process: a test that stops its own
+// event loop for seconds finds its idle connections to the frontend closed under it.
+const run = promisify(execFile);
+
 /** One file of the image, as text; undefined when there is none. */
-function member(archive: string, path: string): string | undefined {
+async function member(archive: string, path: string): Promise<string | undefined> {
   try {
-    return execFileSync('bash', ['-c', 'zstd -dc "$1" | tar -xOf - "$2"', 'member', archive, `.${path}`], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'ignore'] });
+    return (await run('bash', ['-c', 'zstd -dc "$1" | tar -xOf - "$2"', 'member', archive, `.${path}`], { encoding: 'utf8', maxBuffer: 64 << 20 })).stdout;
   } catch {
     return undefined;
   }
 }
 
 /** Every path of the image. */
-function listing(archive: string): string[] {
-  return execFileSync('bash', ['-c', 'zstd -dc "$1" | tar -tf -', 'list', archive], { encoding: 'utf8', maxBuffer: 256 << 20 }).split('\n').map((p) => p.replace(/^\./, ''));
+async function listing(archive: string): Promise<string[]> {
+  const { stdout } = await run('bash', ['-c', 'zstd -dc "$1" | tar -tf -', 'list', archive], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  return stdout.split('\n').map((p) => p.replace(/^\./, ''));
 }
 
 /** The regular files of the image (tar -tv's '-' entries), without links and directories. */
-function regularFiles(archive: string): string[] {
-  return execFileSync('bash', ['-c', 'zstd -dc "$1" | tar -tvf -', 'list', archive], { encoding: 'utf8', maxBuffer: 256 << 20 })
-    .split('\n').filter((l) => l.startsWith('-')).map((l) => l.slice(l.indexOf(' ./') + 2));
+async function regularFiles(archive: string): Promise<string[]> {
+  const { stdout } = await run('bash', ['-c', 'zstd -dc "$1" | tar -tvf -', 'list', archive], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  return stdout.split('\n').filter((l) => l.startsWith('-')).map((l) => l.slice(l.indexOf(' ./') + 2));
 }
 
 test('anaconda\'s packages-ignoremissing: the package apt does not know is left out, in the log and on the job with its line', async () => {
   const b = await build('anaconda-packages-ignoremissing');
   assert.equal(b.job.status, 'done', b.job.error);
-  assert.equal(member(b.archive, '/root/RESULT'), 'SUCCESS\n', 'the port\'s own %post ran to its end');
+  assert.equal(await member(b.archive, '/root/RESULT'), 'SUCCESS\n', 'the port\'s own %post ran to its end');
   assert.match(b.log, /IMG: %packages --ignoremissing: apt knows no package fake-package-name in these suites: it is left out/);
   const line = port('anaconda-packages-ignoremissing').split('\n').indexOf('fake-package-name') + 1;
   assert.ok((b.job.warnings as Array<{ line?: number; message: string }>).some((w) => w.line === line && /fake-package-name/.test(w.message)), JSON.stringify(b.job.warnings));
@@ -89,26 +95,26 @@ test('MeeGo\'s core-ia32-mint (mic): --excludedocs leaves only the copyright fil
   const b = await build('meego-core-ia32-mint');
   assert.equal(b.job.status, 'done', `${b.job.error}\n${b.log.slice(-3000)}`);
   // dpkg leaves a package's symbolic links (NEWS.gz -> changelog.gz), not its files.
-  const files = regularFiles(b.archive);
+  const files = await regularFiles(b.archive);
   const docs = files.filter((p) => p.startsWith('/usr/share/doc/'));
   assert.ok(docs.length > 20, `copyright files are kept: ${docs.length}`);
   assert.deepEqual(docs.filter((p) => !p.endsWith('/copyright')), [], 'nothing but copyright files under /usr/share/doc');
   assert.deepEqual(files.filter((p) => p.startsWith('/usr/share/man/')), [], 'no manual pages');
   assert.ok(files.includes('/usr/bin/ssh-keygen') && files.includes('/usr/bin/rpm'), 'the ported packages are there');
-  assert.match(member(b.archive, '/etc/dpkg/dpkg.cfg.d/99mmdebstrap') ?? '', /path-exclude=\/usr\/share\/doc\/\*/, 'packages installed later leave their documentation out too');
-  assert.match(member(b.archive, '/etc/meego-release') ?? '', /^BUILD: img-[0-9a-f]{12}-tar\n$/, 'mic\'s IMG_NAME, written by the --nochroot %post into $INSTALL_ROOT/etc/meego-release');
-  assert.match(member(b.archive, '/etc/passwd') ?? '', /^meego:x:\d+:\d+::\/home\/meego:/m, 'the user line');
-  assert.ok(member(b.archive, '/root/.ssh/authorized_keys')?.startsWith('ssh-rsa '), 'its %post made root\'s key with ssh-keygen');
+  assert.match(await member(b.archive, '/etc/dpkg/dpkg.cfg.d/99mmdebstrap') ?? '', /path-exclude=\/usr\/share\/doc\/\*/, 'packages installed later leave their documentation out too');
+  assert.match(await member(b.archive, '/etc/meego-release') ?? '', /^BUILD: img-[0-9a-f]{12}-tar\n$/, 'mic\'s IMG_NAME, written by the --nochroot %post into $INSTALL_ROOT/etc/meego-release');
+  assert.match(await member(b.archive, '/etc/passwd') ?? '', /^meego:x:\d+:\d+::\/home\/meego:/m, 'the user line');
+  assert.ok((await member(b.archive, '/root/.ssh/authorized_keys'))?.startsWith('ssh-rsa '), 'its %post made root\'s key with ssh-keygen');
 });
 
 test('kickstart-tests\' script-post: %post --log writes each script\'s output into the image, the --nochroot one through /mnt/sysroot', async () => {
   const b = await build('kstests-script-post');
   assert.equal(b.job.status, 'done', `${b.job.error}\n${b.log.slice(-3000)}`);
-  assert.equal(member(b.archive, '/root/RESULT'), 'SUCCESS\n');
-  const nochroot = member(b.archive, '/root/post-nochroot.log') ?? '';
+  assert.equal(await member(b.archive, '/root/RESULT'), 'SUCCESS\n');
+  const nochroot = await member(b.archive, '/root/post-nochroot.log') ?? '';
   assert.match(nochroot, /Post-install \(nochroot\) script started/);
   assert.match(nochroot, /Post-install \(nochroot\) script finished/);
-  const chroot = member(b.archive, '/root/post-chroot.log') ?? '';
+  const chroot = await member(b.archive, '/root/post-chroot.log') ?? '';
   assert.match(chroot, /SUCCESS found in \/root\/RESULT, everything is good!/);
   assert.match(chroot, /Post-install \(chroot\) script finished/);
   // The same output is in the build log too.
@@ -118,7 +124,7 @@ test('kickstart-tests\' script-post: %post --log writes each script\'s output in
 test('anaconda\'s keyboard: keyboard --xlayouts=cz is Debian\'s /etc/default/keyboard', async () => {
   const b = await build('anaconda-keyboard');
   assert.equal(b.job.status, 'done', `${b.job.error}\n${b.log.slice(-3000)}`);
-  const keyboard = member(b.archive, '/etc/default/keyboard') ?? '';
+  const keyboard = await member(b.archive, '/etc/default/keyboard') ?? '';
   assert.match(keyboard, /^XKBLAYOUT="cz"$/m);
   assert.match(keyboard, /^XKBVARIANT=""$/m);
 });
@@ -143,7 +149,7 @@ test('anaconda\'s services without its %post: in the image, systemd-timesyncd is
   const text = port('anaconda-services');
   const b = await build('anaconda-services', text.slice(0, text.indexOf('%post')));
   assert.equal(b.job.status, 'done', `${b.job.error}\n${b.log.slice(-3000)}`);
-  const paths = listing(b.archive);
+  const paths = await listing(b.archive);
   assert.ok(paths.includes('/etc/systemd/system/sysinit.target.wants/systemd-timesyncd.service'), 'systemd-timesyncd is enabled in the image');
   assert.deepEqual(paths.filter((p) => /\/etc\/systemd\/system\/(?:.*\.wants\/)?sshd?\.service$/.test(p)), [], 'ssh is neither enabled nor aliased in the image');
   assert.ok(paths.includes('/usr/lib/systemd/system/ssh.service'), 'while its unit is installed');
