@@ -16,6 +16,8 @@ export interface ApiJob {
   status: 'queued' | 'kickstarting' | 'building' | 'done' | 'failed' | 'cancelled';
   phase: string;
   progress?: number;
+  suite?: string;
+  arch?: string;
   created: string;
   started?: string;
   finished?: string;
@@ -93,9 +95,9 @@ export class ImgClient {
   }
 
   /** A kickstart read and its packages checked by the server, as a submission would be; nothing is queued. */
-  async checkKickstart(kickstart: string, suite?: string): Promise<KickstartCheckAnswer> {
+  async checkKickstart(kickstart: string, suite?: string, arch?: string): Promise<KickstartCheckAnswer> {
     return (await this.request('/api/v1/kickstart/check', {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kickstart, ...(suite ? { suite } : {}) }),
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kickstart, ...(suite ? { suite } : {}), ...(arch ? { arch } : {}) }),
     })).json() as Promise<KickstartCheckAnswer>;
   }
 

@@ -25,6 +25,11 @@ test('img verify: usage errors exit 2', () => {
     assert.equal(img('verify', file, '--timeout', 'soon').code, 2);
     assert.equal(img('verify', file, '--as', 'floppy').code, 2);
     assert.equal(img('verify', file, '--marker', '').code, 2);
+    assert.equal(img('verify', file, '--arch', 'ppc64el').code, 2);
+    // Nothing on it tells which machine it boots on.
+    const unknown = img('verify', file);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /cannot tell the architecture of .*disk\.raw: the disk holds no UEFI boot program .*; pass --arch/);
     const missing = img('verify', join(dir, 'nope.raw'));
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /cannot read/);
@@ -46,7 +51,7 @@ test('img verify: a disk with nothing to boot fails within its limit, exit 1, an
   try {
     const file = join(dir, 'blank.raw');
     writeFileSync(file, Buffer.alloc(8 * 1024 * 1024));
-    const r = img('verify', file, '--timeout', '10');
+    const r = img('verify', file, '--arch', 'amd64', '--timeout', '10');
     assert.equal(r.code, 1, `${r.stdout}${r.stderr}`);
     assert.ok(r.seconds < 10 + 15, `took ${r.seconds} s`);
     assert.match(r.stdout, /^FAIL: no "IMG-BOOT-OK" or a login prompt on the serial console within 10 s: the console stayed silent/m);

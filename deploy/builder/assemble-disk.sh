@@ -7,8 +7,18 @@
 #   IMG_ROOT_LABEL                      from `part / --label` (default: root)
 #   IMG_BOOT_APPEND IMG_BOOT_TIMEOUT    from `bootloader --append --timeout` (seconds)
 #   IMG_BOOT_APPEND_GRUB                the same --append, quoted for a GRUB script
+#   IMG_ARCH                            amd64 (the default): an MBR disk that boots with BIOS (syslinux)
+#                                       and UEFI (GRUB); arm64: a GPT disk with an EFI system partition
+#                                       that boots with UEFI only (arm64 has no BIOS)
 
 MIB=1048576
+ARCH=${IMG_ARCH:-amd64}
+# The serial console the boot check reads, by architecture: the PC's first UART, or the PL011 of
+# arm64's `virt` machine and most arm64 boards (arm64 has no ttyS0 there, and no VGA console).
+case "$ARCH" in
+  arm64) CONSOLES='console=ttyAMA0,115200' ;;
+  *) CONSOLES='console=ttyS0,115200 console=tty0' ;;
+esac
 
 # The newest kernel in the image and its initramfs: sets $kernel and $initrd.
 find_kernel() {
@@ -28,13 +38,40 @@ find_kernel() {
 # Kernel command line shared by every boot path: the root file system, then both consoles (the
 # serial one is what the headless boot check reads), then what the kickstart asked for.
 kernel_cmdline() {
-  echo "root=UUID=$1 ro console=ttyS0,115200 console=tty0${IMG_BOOT_APPEND:+ $IMG_BOOT_APPEND}"
+  echo "root=UUID=$1 ro $CONSOLES${IMG_BOOT_APPEND:+ $IMG_BOOT_APPEND}"
 }
 # The same for a GRUB `linux` line: the kickstart's part comes quoted for GRUB's script language
 # (IMG_BOOT_APPEND_GRUB, see image-types.ts).
 grub_cmdline() {
-  echo "root=UUID=$1 ro console=ttyS0,115200 console=tty0${IMG_BOOT_APPEND_GRUB:+ $IMG_BOOT_APPEND_GRUB}"
+  echo "root=UUID=$1 ro $CONSOLES${IMG_BOOT_APPEND_GRUB:+ $IMG_BOOT_APPEND_GRUB}"
 }
+
+# grub_efi CFG OUT: GRUB for the image's architecture as one EFI program with CFG built in, for the
+# removable-media path every firmware tries (EFI/BOOT/BOOTX64.EFI or BOOTAA64.EFI). GRUB's own
+# modules come from the builder (the arm64 ones are a multi-architecture package of data there).
+# On arm64 GRUB writes to the firmware's console, which is the serial port: no serial module.
+grub_efi() {
+  local cfg=$1 out=$2
+  case "$ARCH" in
+    arm64) grub-mkstandalone -O arm64-efi -d /usr/lib/grub/arm64-efi -o "$out" \
+             --modules="part_gpt part_msdos fat iso9660 linux normal search search_fs_uuid search_fs_file echo" \
+             --locales= --fonts= --themes= "boot/grub/grub.cfg=$cfg" ;;
+    *) grub-mkstandalone -O x86_64-efi -o "$out" \
+         --modules="part_msdos part_gpt fat iso9660 linux normal search search_fs_uuid search_fs_file serial terminal echo" \
+         --locales= --fonts= --themes= "boot/grub/grub.cfg=$cfg" ;;
+  esac
+}
+
+# GRUB's console lines: on amd64 both the serial port and the screen; on arm64 the firmware console.
+grub_console() {
+  [ "$ARCH" = arm64 ] && return 0
+  echo 'insmod all_video'
+  echo 'serial --unit=0 --speed=115200'
+  echo 'terminal_input serial console'
+  echo 'terminal_output serial console'
+}
+
+efi_name() { if [ "$ARCH" = arm64 ]; then echo BOOTAA64.EFI; else echo BOOTX64.EFI; fi; }
 
 # syslinux counts in tenths of a second, and its TIMEOUT 0 means "wait for ever", so a zero
 # kickstart timeout becomes "no prompt" instead.
@@ -89,61 +126,68 @@ make_rootfs() {
   echo "IMG: root file system written, ${free:-?}% free"
 }
 
-# The boot partition: FAT, so that it can be written with mtools and read by both syslinux (BIOS)
-# and the UEFI firmware. It holds its own copy of the kernel and initramfs.
+# The boot partition: FAT, so that it can be written with mtools and read by syslinux (BIOS, amd64)
+# and the UEFI firmware. It holds its own copy of the kernel and initramfs. On arm64 it is the EFI
+# system partition of a GPT disk, FAT32 as the UEFI specification asks, and there is no syslinux.
 make_bootfs() {
-  local file=$1 uuid=$2 size_mib volid
+  local file=$1 uuid=$2 size_mib volid fat=()
   volid=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ' | tr a-f A-F)
   size_mib=$(( ( $(stat -c %s "$kernel") + $(stat -c %s "$initrd") ) * 2 / MIB + 16 ))
   [ "$size_mib" -lt 64 ] && size_mib=64
+  [ "$ARCH" = arm64 ] && fat=(-F 32)
   rm -f "$file"
-  mkfs.fat -n IMGBOOT -i "$volid" -C "$file" $((size_mib * 1024)) >/dev/null || fail assembly_failed
-  syslinux --install "$file" || fail assembly_failed
+  mkfs.fat "${fat[@]}" -n IMGBOOT -i "$volid" -C "$file" $((size_mib * 1024)) >/dev/null || fail assembly_failed
   local cmdline cfg=/work/boot-cfg
   cmdline=$(kernel_cmdline "$uuid")
   mkdir -p "$cfg"
-  { syslinux_head; printf 'DEFAULT img\nLABEL img\n  KERNEL /vmlinuz\n  INITRD /initrd.img\n  APPEND %s\n' "$cmdline"; } > "$cfg/syslinux.cfg"
+  export MTOOLS_SKIP_CHECK=1
+  if [ "$ARCH" != arm64 ]; then
+    syslinux --install "$file" || fail assembly_failed
+    { syslinux_head; printf 'DEFAULT img\nLABEL img\n  KERNEL /vmlinuz\n  INITRD /initrd.img\n  APPEND %s\n' "$cmdline"; } > "$cfg/syslinux.cfg"
+    mcopy -i "$file" "$cfg/syslinux.cfg" ::/syslinux.cfg || fail assembly_failed
+  fi
   {
     echo "set timeout=${IMG_BOOT_TIMEOUT:-0}"
-    echo 'insmod all_video'
-    echo 'serial --unit=0 --speed=115200'
-    echo 'terminal_input serial console'
-    echo 'terminal_output serial console'
+    grub_console
     echo "search --no-floppy --set=root --fs-uuid ${volid:0:4}-${volid:4:4}"
     echo 'menuentry img {'
     echo "  linux /vmlinuz $(grub_cmdline "$uuid")"
     echo '  initrd /initrd.img'
     echo '}'
   } > "$cfg/grub.cfg"
-  export MTOOLS_SKIP_CHECK=1
-  mcopy -i "$file" "$kernel" ::/vmlinuz && mcopy -i "$file" "$initrd" ::/initrd.img \
-    && mcopy -i "$file" "$cfg/syslinux.cfg" ::/syslinux.cfg || fail assembly_failed
+  mcopy -i "$file" "$kernel" ::/vmlinuz && mcopy -i "$file" "$initrd" ::/initrd.img || fail assembly_failed
   # UEFI: GRUB with its configuration built in, at the removable-media path every firmware tries.
-  if [ -d /usr/lib/grub/x86_64-efi ]; then
-    grub-mkstandalone -O x86_64-efi -o "$cfg/BOOTX64.EFI" \
-      --modules="part_msdos fat linux normal search search_fs_uuid serial terminal echo" \
-      --locales= --fonts= --themes= "boot/grub/grub.cfg=$cfg/grub.cfg" || fail assembly_failed
-    mmd -i "$file" ::/EFI ::/EFI/BOOT && mcopy -i "$file" "$cfg/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI || fail assembly_failed
-  fi
+  grub_efi "$cfg/grub.cfg" "$cfg/$(efi_name)" || fail assembly_failed
+  mmd -i "$file" ::/EFI ::/EFI/BOOT && mcopy -i "$file" "$cfg/$(efi_name)" "::/EFI/BOOT/$(efi_name)" || fail assembly_failed
   boot_mib=$size_mib
 }
 
-# make_disk FILE: an MBR disk, boot partition first (active, type EF so UEFI firmware takes it
-# for the system partition), the root file system after it.
+# make_disk FILE: the boot partition first, the root file system after it. amd64: an MBR disk, the
+# boot partition active and of type EF (so UEFI firmware takes it for the system partition), with
+# syslinux's MBR code for BIOS. arm64: a GPT disk (its backup header needs the last MiB), the boot
+# partition an EFI system partition.
 make_disk() {
   local disk=$1 uuid
   uuid=$(cat /proc/sys/kernel/random/uuid)
   find_kernel
   make_bootfs /work/boot.fat "$uuid"
   make_rootfs /work/root.ext "$uuid"
-  local root_start=$((1 + boot_mib)) total=$((1 + boot_mib + IMG_ROOT_SIZE_MIB))
+  local root_start=$((1 + boot_mib)) total=$((1 + boot_mib + IMG_ROOT_SIZE_MIB)) table
+  [ "$ARCH" = arm64 ] && total=$((total + 1))
   echo "IMG: disk of $total MiB: boot partition $boot_mib MiB, root partition $IMG_ROOT_SIZE_MIB MiB"
   rm -f "$disk"
   truncate -s "${total}M" "$disk" || fail assembly_failed
-  printf 'label: dos\nunit: sectors\n\nstart=2048, size=%d, type=ef, bootable\nstart=%d, size=%d, type=83\n' \
-    $((boot_mib * 2048)) $((root_start * 2048)) $((IMG_ROOT_SIZE_MIB * 2048)) \
-    | sfdisk --quiet --no-reread --no-tell-kernel "$disk" || fail assembly_failed
-  dd if=/usr/lib/syslinux/mbr/mbr.bin of="$disk" bs=440 count=1 conv=notrunc status=none || fail assembly_failed
+  if [ "$ARCH" = arm64 ]; then
+    table=$(printf 'label: gpt\nunit: sectors\n\nstart=2048, size=%d, type=U, name="EFI"\nstart=%d, size=%d, type=L, name="root"\n' \
+      $((boot_mib * 2048)) $((root_start * 2048)) $((IMG_ROOT_SIZE_MIB * 2048)))
+  else
+    table=$(printf 'label: dos\nunit: sectors\n\nstart=2048, size=%d, type=ef, bootable\nstart=%d, size=%d, type=83\n' \
+      $((boot_mib * 2048)) $((root_start * 2048)) $((IMG_ROOT_SIZE_MIB * 2048)))
+  fi
+  sfdisk --quiet --no-reread --no-tell-kernel "$disk" <<<"$table" || fail assembly_failed
+  if [ "$ARCH" != arm64 ]; then
+    dd if=/usr/lib/syslinux/mbr/mbr.bin of="$disk" bs=440 count=1 conv=notrunc status=none || fail assembly_failed
+  fi
   dd if=/work/boot.fat of="$disk" bs=1M seek=1 conv=notrunc,sparse status=none || fail assembly_failed
   dd if=/work/root.ext of="$disk" bs=1M seek="$root_start" conv=notrunc,sparse status=none || fail assembly_failed
   rm -f /work/boot.fat /work/root.ext

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Sourced by build-in-sandbox.sh after assemble-disk.sh: a hybrid live ISO (boots from a CD, and
-# from a USB stick or disk thanks to the isohybrid MBR) whose root is a squashfs of the image,
-# mounted by live-boot from the initramfs. BIOS through isolinux; UEFI through GRUB in an El Torito
-# EFI image when the builder has GRUB's EFI modules.
+# from a USB stick or disk) whose root is a squashfs of the image, mounted by live-boot from the
+# initramfs. amd64: BIOS through isolinux (isohybrid MBR), UEFI through GRUB in an El Torito EFI
+# image. arm64: UEFI only, GRUB in the El Torito EFI image and an appended EFI partition.
 
 assemble_live_type() {
   local iso=/work/iso cmdline
@@ -32,42 +32,42 @@ assemble_live_type() {
     "${devp[@]}" -wildcards -e 'proc/*' 'sys/*' 'tmp/*' 'run/*' "${deve[@]}" || fail assembly_failed
   echo "IMG: squashfs of $(( $(stat -c %s "$iso/live/filesystem.squashfs") / MIB )) MiB"
 
-  cmdline="boot=live console=ttyS0,115200 console=tty0${IMG_BOOT_APPEND:+ $IMG_BOOT_APPEND}"
-  cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$iso/isolinux/" || fail assembly_failed
-  { syslinux_head; printf 'DEFAULT live\nLABEL live\n  KERNEL /live/vmlinuz\n  INITRD /live/initrd.img\n  APPEND %s\n' "$cmdline"; } > "$iso/isolinux/isolinux.cfg"
+  cmdline="boot=live $CONSOLES${IMG_BOOT_APPEND:+ $IMG_BOOT_APPEND}"
+  # UEFI: GRUB in a FAT image that is both the El Torito EFI boot image (a CD) and, on amd64, the
+  # isohybrid GPT's EFI partition, on arm64 an appended EFI partition (a USB stick).
+  local cfg=/work/live-cfg
+  mkdir -p "$cfg" "$iso/boot"
+  {
+    echo "set timeout=${IMG_BOOT_TIMEOUT:-0}"
+    grub_console
+    echo 'search --no-floppy --set=root --file /live/IMG-LIVE'
+    echo 'menuentry live {'
+    echo "  linux /live/vmlinuz boot=live $CONSOLES${IMG_BOOT_APPEND_GRUB:+ $IMG_BOOT_APPEND_GRUB}"
+    echo '  initrd /live/initrd.img'
+    echo '}'
+  } > "$cfg/grub.cfg"
+  : > "$iso/live/IMG-LIVE"
+  grub_efi "$cfg/grub.cfg" "$cfg/$(efi_name)" || fail assembly_failed
+  rm -f "$iso/boot/efi.img"
+  mkfs.fat -C "$iso/boot/efi.img" $(( $(stat -c %s "$cfg/$(efi_name)") / 1024 + 512 )) >/dev/null || fail assembly_failed
+  export MTOOLS_SKIP_CHECK=1
+  mmd -i "$iso/boot/efi.img" ::/EFI ::/EFI/BOOT && mcopy -i "$iso/boot/efi.img" "$cfg/$(efi_name)" "::/EFI/BOOT/$(efi_name)" || fail assembly_failed
 
-  local efi_args=()
-  if [ -d /usr/lib/grub/x86_64-efi ]; then
-    local cfg=/work/live-cfg
-    mkdir -p "$cfg"
-    {
-      echo "set timeout=${IMG_BOOT_TIMEOUT:-0}"
-      echo 'insmod all_video'
-    echo 'serial --unit=0 --speed=115200'
-      echo 'terminal_input serial console'
-      echo 'terminal_output serial console'
-      echo 'search --no-floppy --set=root --file /live/IMG-LIVE'
-      echo 'menuentry live {'
-      echo "  linux /live/vmlinuz boot=live console=ttyS0,115200 console=tty0${IMG_BOOT_APPEND_GRUB:+ $IMG_BOOT_APPEND_GRUB}"
-      echo '  initrd /live/initrd.img'
-      echo '}'
-    } > "$cfg/grub.cfg"
-    : > "$iso/live/IMG-LIVE"
-    grub-mkstandalone -O x86_64-efi -o "$cfg/BOOTX64.EFI" \
-      --modules="part_msdos part_gpt iso9660 linux normal search search_fs_file serial terminal echo" \
-      --locales= --fonts= --themes= "boot/grub/grub.cfg=$cfg/grub.cfg" || fail assembly_failed
-    mkdir -p "$iso/boot"
-    rm -f "$iso/boot/efi.img"
-    mkfs.fat -C "$iso/boot/efi.img" $(( $(stat -c %s "$cfg/BOOTX64.EFI") / 1024 + 512 )) >/dev/null || fail assembly_failed
-    export MTOOLS_SKIP_CHECK=1
-    mmd -i "$iso/boot/efi.img" ::/EFI ::/EFI/BOOT && mcopy -i "$iso/boot/efi.img" "$cfg/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI || fail assembly_failed
-    efi_args=(-eltorito-alt-boot -e boot/efi.img -no-emul-boot -isohybrid-gpt-basdat)
+  if [ "$ARCH" = arm64 ]; then
+    # arm64 has no BIOS: one EFI El Torito entry, and the same FAT image appended as partition 2
+    # (type EF) for firmware that boots the ISO written to a stick.
+    xorriso -as mkisofs -quiet -o /out/image.iso -R -J -joliet-long -iso-level 3 -V IMG_LIVE \
+      -e boot/efi.img -no-emul-boot -append_partition 2 0xef "$iso/boot/efi.img" -partition_cyl_align all \
+      "$iso" || fail assembly_failed
+  else
+    # BIOS through isolinux (from a CD, and from a stick thanks to the isohybrid MBR), UEFI through GRUB.
+    cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$iso/isolinux/" || fail assembly_failed
+    { syslinux_head; printf 'DEFAULT live\nLABEL live\n  KERNEL /live/vmlinuz\n  INITRD /live/initrd.img\n  APPEND %s\n' "$cmdline"; } > "$iso/isolinux/isolinux.cfg"
+    xorriso -as mkisofs -quiet -o /out/image.iso -R -J -joliet-long -iso-level 3 -V IMG_LIVE \
+      -isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin -partition_offset 16 \
+      -c isolinux/boot.cat -b isolinux/isolinux.bin -no-emul-boot -boot-load-size 4 -boot-info-table \
+      -eltorito-alt-boot -e boot/efi.img -no-emul-boot -isohybrid-gpt-basdat "$iso" || fail assembly_failed
   fi
-
-  xorriso -as mkisofs -quiet -o /out/image.iso -R -J -joliet-long -iso-level 3 -V IMG_LIVE \
-    -isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin -partition_offset 16 \
-    -c isolinux/boot.cat -b isolinux/isolinux.bin -no-emul-boot -boot-load-size 4 -boot-info-table \
-    "${efi_args[@]}" "$iso" || fail assembly_failed
   rm -rf "$iso"
   echo "IMG: hybrid ISO of $(( $(stat -c %s /out/image.iso) / MIB )) MiB"
 }

@@ -33,7 +33,7 @@ if [ -n "${IMG_DEBIAN_MIRROR:-}" ]; then
   mirror_args=("deb $IMG_DEBIAN_MIRROR $suite main" "deb $IMG_DEBIAN_MIRROR $suite-updates main")
   [ -n "${IMG_DEBIAN_SECURITY_MIRROR:-}" ] && mirror_args+=("deb $IMG_DEBIAN_SECURITY_MIRROR $suite-security main")
 fi
-mmdebstrap --variant=apt --include="$packages" \
+mmdebstrap --variant=apt --architectures=amd64,arm64 --include="$packages" \
   --customize-hook='mkdir -p "$1/opt/img"' \
   --customize-hook='ln -s /work/out "$1/out"' \
   --customize-hook='mkdir -p "$1/mnt" && ln -s /work/rootfs "$1/mnt/sysimage" && ln -s /work/rootfs "$1/mnt/sysroot"' \

@@ -38,7 +38,8 @@ running() { [ -f "$IMG_RUN_DIR/$1.pid" ] && kill -0 "$(cat "$IMG_RUN_DIR/$1.pid"
 # --- Debian packages -----------------------------------------------------------------------
 packages=(rabbitmq-server docker.io mmdebstrap zstd ca-certificates iproute2
           qemu-system-x86 qemu-utils mtools dosfstools e2fsprogs fdisk syslinux syslinux-common isolinux
-          xorriso squashfs-tools ovmf chromium docker-compose wrk python3-prometheus-client python3-venv)
+          xorriso squashfs-tools ovmf chromium docker-compose wrk python3-prometheus-client python3-venv
+          qemu-user-static binfmt-support qemu-system-arm qemu-efi-aarch64)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -55,6 +56,17 @@ command -v go >/dev/null || die "the Go toolchain is needed to build FerretDB (g
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing Node dependencies (npm ci)"
   npm ci --no-audit --no-fund >"$IMG_LOG_DIR/npm.log" 2>&1 || die "npm ci failed; see $IMG_LOG_DIR/npm.log"
+fi
+
+# --- arm64 builds: user-mode emulation through binfmt_misc ----------------------------------
+# An arm64 build runs its programs through the kernel's binfmt_misc registration of qemu-user-static.
+# With the F (fix-binary) flag the kernel opens the emulator at registration, so it works inside the
+# build's container and its new root, which hold none, and the sandbox needs no privilege for it.
+# Registrations do not survive a reboot, and nothing else makes them on a host without systemd:
+# this runs every time (update-binfmts mounts binfmt_misc itself when needed).
+update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+if ! grep -qs '^flags:.*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 || ! grep -qsx enabled /proc/sys/fs/binfmt_misc/qemu-aarch64; then
+  say "warning: binfmt_misc has no enabled qemu-aarch64 entry with the F flag; arm64 builds will fail (see update-binfmts --display qemu-aarch64)"
 fi
 
 # --- Docker engine -------------------------------------------------------------------------
@@ -116,6 +128,15 @@ fi
 # channel reads it when it opens, so the services' next channels have it.
 rabbitmqctl eval "application:set_env(rabbit, consumer_timeout, $consumer_timeout_ms)." >/dev/null \
   || die "could not set RabbitMQ's consumer_timeout"
+# The dead-letter queue was a classic queue before it became a quorum queue (a classic queue on a lost
+# cluster node blocks every reconnect). One left over from then, if empty, is removed here: the
+# services declare it again, as a quorum queue.
+for vhost in / img-test; do
+  rabbitmqctl list_queues -p "$vhost" --silent name type messages 2>/dev/null \
+    | awk '$1 == "dead_letter_queue" && $2 == "classic" && $3 == 0 { found = 1 } END { exit !found }' \
+    && rabbitmqctl delete_queue -p "$vhost" dead_letter_queue >/dev/null 2>&1 \
+    && say "replaced the empty classic dead_letter_queue of virtual host $vhost (it comes back as a quorum queue)"
+done
 # The tests use a virtual host of their own, so a running stack never takes their messages.
 if ! rabbitmqctl list_vhosts --silent 2>/dev/null | grep -qx img-test; then
   rabbitmqctl add_vhost img-test >/dev/null && rabbitmqctl set_permissions -p img-test guest '.*' '.*' '.*' >/dev/null \

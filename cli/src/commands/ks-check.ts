@@ -5,14 +5,15 @@
 import { readFileSync } from 'node:fs';
 import { commandArgs } from '../args.ts';
 import { describeError, ImgClient, serverUrl, type KickstartCheckAnswer } from '../client.ts';
-import { formatKsErrors, loadDefaultTemplate, parseKickstart, type KsError } from '@img/shared/kickstart';
+import { findArchitecture, formatKsErrors, loadDefaultTemplate, parseKickstart, unknownArchitectureMessage, type KsError } from '@img/shared/kickstart';
 
-const USAGE = `usage: img ks-check [--server URL] [--suite NAME] FILE...
+const USAGE = `usage: img ks-check [--server URL] [--suite NAME] [--arch ARCH] FILE...
   Reads each kickstart as IMG does. Exit 0: every file can be built (warnings name the lines IMG
   accepts but does not act on); 1: a file has errors (each names its line); 2: a file or the server
   could not be read.
   --server URL   the server reads the files and checks their packages against its package index
   --suite NAME   the Debian suite of a kickstart whose repo lines name none
+  --arch ARCH    the architecture it is built for: amd64 (default) or arm64
 `;
 
 function print(file: string, errors: Array<Pick<KsError, 'line' | 'message'>>, warnings: Array<Pick<KsError, 'line' | 'message'>>): boolean {
@@ -30,10 +31,14 @@ function describeCheck(p: KickstartCheckAnswer['package_check']): string {
 
 export async function run(args: string[]): Promise<number> {
   const parsed = commandArgs('ks-check', USAGE, args, {
-    help: { type: 'boolean', short: 'h' }, server: { type: 'string' }, suite: { type: 'string' },
+    help: { type: 'boolean', short: 'h' }, server: { type: 'string' }, suite: { type: 'string' }, arch: { type: 'string' },
   }, { min: 1, max: Infinity });
   if (typeof parsed === 'number') return parsed;
   const { positionals, values } = parsed;
+  if (values.arch !== undefined && !findArchitecture(values.arch)) {
+    process.stderr.write(`img ks-check: --arch: ${unknownArchitectureMessage(values.arch)}\n`);
+    return 2;
+  }
   const remote = values.server !== undefined;
   const client = remote ? new ImgClient(serverUrl(values.server)) : undefined;
   const groups = remote ? undefined : loadDefaultTemplate().template?.groups;
@@ -50,7 +55,7 @@ export async function run(args: string[]): Promise<number> {
     if (client) {
       let answer: KickstartCheckAnswer;
       try {
-        answer = await client.checkKickstart(text, values.suite);
+        answer = await client.checkKickstart(text, values.suite, values.arch);
       } catch (err) {
         process.stderr.write(`img ks-check: ${file}: ${describeError(err)}\n`);
         status = 2;
@@ -61,7 +66,7 @@ export async function run(args: string[]): Promise<number> {
       if (!ok) status = Math.max(status, 1);
       continue;
     }
-    const result = parseKickstart(text, { file, ...(groups ? { groups } : {}), ...(values.suite ? { defaultSuite: values.suite } : {}) });
+    const result = parseKickstart(text, { file, ...(groups ? { groups } : {}), ...(values.suite ? { defaultSuite: values.suite } : {}), ...(values.arch ? { arch: values.arch } : {}) });
     if (print(file, result.errors, result.warnings)) process.stdout.write(`${file}: ok (packages not checked: pass --server to check them against a server's package index)\n`);
     else status = Math.max(status, 1);
   }

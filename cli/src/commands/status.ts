@@ -24,6 +24,8 @@ export async function run(args: string[]): Promise<number> {
       `job      ${job.id}`,
       `status   ${stateLine(job)}`,
       `type     ${job.type}`,
+      ...(job.suite ? [`suite    ${job.suite}`] : []),
+      `arch     ${job.arch ?? 'amd64'}`,
       `created  ${job.created}`,
       ...(job.duration_s !== undefined ? [`build    ${job.duration_s} s`] : []),
       ...(job.status === 'done' && job.links.image ? [`image    ${shownLink(job.links.image)}`, `size     ${job.size ?? ''} bytes`, `sha256   ${job.sha256 ?? ''}`] : []),

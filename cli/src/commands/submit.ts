@@ -7,7 +7,7 @@ import { commandArgs } from '../args.ts';
 import { ApiError, commonOptions, describeError, finishedStatuses, ImgClient, serverUrl, shownLink, stateLine, type ApiJob } from '../client.ts';
 import { TokenStore } from '../token-store.ts';
 
-const USAGE = `usage: img submit (--ks FILE | [--config FILE] --platform NAME [--overlay TEXT]) --type TYPE --email ADDR [--suite SUITE] [--callback-url URL] [--wait] [--server URL]
+const USAGE = `usage: img submit (--ks FILE | [--config FILE] --platform NAME [--overlay TEXT]) --type TYPE --email ADDR [--suite SUITE] [--arch ARCH] [--callback-url URL] [--wait] [--server URL]
   --ks FILE         a kickstart file
   --config FILE     a YAML template (default: the server's own)
   --platform NAME   a platform of the template
@@ -15,6 +15,8 @@ const USAGE = `usage: img submit (--ks FILE | [--config FILE] --platform NAME [-
   --type TYPE       the image type, such as tar (the server lists them at /api/v1/image-types)
   --suite SUITE     the Debian suite (trixie, bookworm, forky, sid) when the kickstart's repo lines name none,
                     or for the platform; default: the kickstart's or platform's, else the server's default
+  --arch ARCH       the architecture: amd64 (default) or arm64 (built under emulation, several times slower);
+                    default for a platform: its own
   --email ADDR      where the link or the error is mailed
   --callback-url URL  where the outcome is posted too, signed (the secret is printed once, to stderr)
   --wait            follow the build; exit 0 when the image is built, 1 when it failed or was cancelled
@@ -57,7 +59,7 @@ async function wait(client: ImgClient, job: ApiJob, interval: number): Promise<n
 export async function run(args: string[]): Promise<number> {
   const parsed = commandArgs('submit', USAGE, args, {
     ...commonOptions(),
-    ks: { type: 'string' }, config: { type: 'string' }, platform: { type: 'string' }, overlay: { type: 'string' }, suite: { type: 'string' },
+    ks: { type: 'string' }, config: { type: 'string' }, platform: { type: 'string' }, overlay: { type: 'string' }, suite: { type: 'string' }, arch: { type: 'string' },
     type: { type: 'string' }, email: { type: 'string' }, wait: { type: 'boolean' }, interval: { type: 'string' }, 'callback-url': { type: 'string' },
   });
   if (typeof parsed === 'number') return parsed;
@@ -85,6 +87,7 @@ export async function run(args: string[]): Promise<number> {
   if (values.overlay) form.set('overlay', values.overlay);
   // The server checks it and answers a 400 listing the suites it builds.
   if (values.suite) form.set('suite', values.suite);
+  if (values.arch) form.set('arch', values.arch);
   if (values['callback-url']) form.set('callback_url', values['callback-url']);
 
   const client = new ImgClient(serverUrl(values.server));

@@ -3,17 +3,21 @@
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
-  DEFAULT_BOOT_TIMEOUT_S, DEFAULT_MARKER, detectImage, hostQemuLauncher, verifyBoot, type BootMedia,
+  DEFAULT_BOOT_TIMEOUT_S, DEFAULT_MARKER, detectArchitecture, detectImage, hostQemuLauncher, qemuBinary, verifyBoot, type BootMedia,
 } from '@img/shared/boot';
+import { ARCH_NAMES } from '@img/shared/kickstart';
 
-const USAGE = `usage: img verify FILE [--timeout S] [--marker TEXT] [--as disk|cdrom] [--uefi] [--console]
+const USAGE = `usage: img verify FILE [--timeout S] [--marker TEXT] [--as disk|cdrom] [--arch amd64|arm64] [--uefi] [--console]
   Boots FILE (raw, qcow2, vmdk or vdi disk, or ISO) in QEMU with emulation only, no network and a
   throwaway overlay (the file is never changed). Passes when the marker appears on the serial
   console; without --marker, when "${DEFAULT_MARKER}" or a login prompt appears.
   --timeout S     give up after S seconds (default ${DEFAULT_BOOT_TIMEOUT_S})
   --marker TEXT   only this text passes
   --as disk|cdrom how to attach the file (default: an ISO as a CD, anything else as a disk)
-  --uefi          boot with UEFI firmware (OVMF) instead of the BIOS
+  --arch ARCH     the image's architecture (default: told from the UEFI boot program it carries,
+                  EFI/BOOT/BOOTX64.EFI or BOOTAA64.EFI); arm64 boots on QEMU's virt machine with
+                  UEFI firmware (qemu-system-arm and qemu-efi-aarch64), amd64 on a PC
+  --uefi          amd64: boot with UEFI firmware (OVMF) instead of the BIOS (arm64 always boots with UEFI)
   --console       print the serial console as it arrives
 Exit status: 0 passed, 1 did not pass (the last console lines are printed), 2 usage or cannot run.
 `;
@@ -25,7 +29,7 @@ export async function run(args: string[]): Promise<number> {
     ({ values, positionals } = parseArgs({
       args,
       options: {
-        timeout: { type: 'string' }, marker: { type: 'string' }, as: { type: 'string' },
+        timeout: { type: 'string' }, marker: { type: 'string' }, as: { type: 'string' }, arch: { type: 'string' },
         uefi: { type: 'boolean' }, console: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
       strict: true, allowPositionals: true,
@@ -56,6 +60,10 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`img verify: --as is disk or cdrom\n${USAGE}`);
     return 2;
   }
+  if (values.arch !== undefined && !ARCH_NAMES.includes(values.arch)) {
+    process.stderr.write(`img verify: --arch is one of ${ARCH_NAMES.join(', ')}\n${USAGE}`);
+    return 2;
+  }
   try {
     if (!(await stat(file)).isFile()) throw new Error('not a regular file');
   } catch (e) {
@@ -73,8 +81,19 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`img verify: a ${found.format} image cannot be attached as a CD\n`);
     return 2;
   }
+  let arch = values.arch;
+  if (arch === undefined) {
+    const guess = await detectArchitecture(file, { format: found.format, media });
+    if (!guess.arch) {
+      process.stderr.write(`img verify: cannot tell the architecture of ${file}: ${guess.how}; pass --arch\n`);
+      return 2;
+    }
+    arch = guess.arch;
+    process.stderr.write(`img verify: ${arch}: ${guess.how}\n`);
+  }
+  const firmware = arch === 'arm64' || values.uefi ? 'UEFI' : 'BIOS';
   const want = values.marker !== undefined ? `"${values.marker}"` : `"${DEFAULT_MARKER}" or a login prompt`;
-  process.stderr.write(`img verify: booting ${file} (${found.format} ${media === 'cdrom' ? 'CD' : 'disk'}, ${values.uefi ? 'UEFI' : 'BIOS'}) in QEMU, waiting up to ${timeoutS} s for ${want}\n`);
+  process.stderr.write(`img verify: booting ${file} (${arch} ${found.format} ${media === 'cdrom' ? 'CD' : 'disk'}, ${firmware}) in ${qemuBinary(arch)}, waiting up to ${timeoutS} s for ${want}\n`);
 
   const stop = new AbortController();
   const interrupt = () => stop.abort();
@@ -83,7 +102,7 @@ export async function run(args: string[]): Promise<number> {
   let result;
   try {
     result = await verifyBoot({
-      file, target: { format: found.format, media }, timeoutS, uefi: Boolean(values.uefi), launch: hostQemuLauncher(), signal: stop.signal,
+      file, target: { format: found.format, media, arch }, timeoutS, uefi: Boolean(values.uefi), launch: hostQemuLauncher(), signal: stop.signal,
       ...(values.marker !== undefined ? { marker: values.marker } : {}),
       ...(values.console ? { onConsole: (chunk: Buffer) => { process.stderr.write(chunk); } } : {}),
     });

@@ -67,7 +67,7 @@ test('img kickstart: template errors as FILE:LINE: message, warnings prefixed, e
 
 test('img kickstart: usage errors exit 2', () => {
   assert.equal(img('kickstart').code, 2);
-  assert.match(img('kickstart').stderr, /--platform is required \(platforms: MINIMAL, SERVER, DESKTOP/);
+  assert.match(img('kickstart').stderr, /--platform is required \(platforms: MINIMAL, MINIMAL-ARM64, SERVER, SERVER-ARM64, DESKTOP/);
   assert.equal(img('kickstart', '--platfrom', 'X').code, 2);
   assert.equal(img('kickstart', '--platform', 'X', 'extra').code, 2);
   assert.equal(img('kickstart', '--config', '/nonexistent/t.yaml', '--platform', 'X').code, 2);

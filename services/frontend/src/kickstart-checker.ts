@@ -13,7 +13,7 @@ export interface CheckedKickstartText extends KickstartCheck {
 }
 
 export interface KickstartChecker {
-  check(text: string, o: { file: string; suite: string }): Promise<CheckedKickstartText>;
+  check(text: string, o: { file: string; suite: string; arch: string }): Promise<CheckedKickstartText>;
 }
 
 export function kickstartChecker(deps: {
@@ -27,11 +27,11 @@ export function kickstartChecker(deps: {
     async check(text, o) {
       let checked: KickstartCheck;
       try {
-        checked = await checkKickstart(text, { file: o.file, defaultSuite: o.suite, limits: deps.limits, groups: deps.groups, index: deps.cache });
+        checked = await checkKickstart(text, { file: o.file, defaultSuite: o.suite, arch: o.arch, limits: deps.limits, groups: deps.groups, index: deps.cache });
       } catch (err) {
         // The database is the index's only source: without it, the kickstart is read and the build checks the rest.
         deps.log.warn({ err: (err as Error).message }, 'package index unreadable; the packages are left to the build to check');
-        checked = await checkKickstart(text, { file: o.file, defaultSuite: o.suite, limits: deps.limits, groups: deps.groups });
+        checked = await checkKickstart(text, { file: o.file, defaultSuite: o.suite, arch: o.arch, limits: deps.limits, groups: deps.groups });
       }
       const p = checked.packages;
       let record: PackageCheck;

@@ -7,7 +7,7 @@ import { Broker, queues } from '@img/shared/broker';
 import { errorMessage, linkMessage, resultMessage } from '@img/shared/contracts';
 import { configForLog } from '@img/shared/config';
 import { connectDatabase, MongoJobStore } from '@img/shared/jobs';
-import { defaultTemplatePath, listPlatforms, loadTemplate } from '@img/shared/kickstart';
+import { defaultTemplatePath, listPlatforms, platformArchitecture, loadTemplate } from '@img/shared/kickstart';
 import { createLogger, redactUrl, type Logger } from '@img/shared/logging';
 import { createShutdown, type RunningService } from '@img/shared/lifecycle';
 import type { Config } from './config.ts';
@@ -99,7 +99,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     checkGuards: [bodySizeGuard(uploadLimit), checkRateLimit({ limit: config.IMG_CHECK_RATE_LIMIT })],
     kickstarts,
     parseSubmission: submissionParser(config.IMG_MAX_UPLOAD_BYTES),
-    platforms: listPlatforms(loaded.template),
+    platforms: listPlatforms(loaded.template).map((name) => ({ name, arch: platformArchitecture(loaded.template!, name) })),
     defaultTemplateText: templateText,
     metrics,
     callbacks: { hosts: config.IMG_WEBHOOK_HOSTS, policy: new AddressPolicy({ allowRanges: config.IMG_WEBHOOK_ALLOW_RANGES, dnsServers: config.IMG_WEBHOOK_DNS_SERVERS }) },

@@ -2,7 +2,8 @@
 // kickstart or template, the line; the form shows them next to the person's input.
 import { EMAIL_CONTROL_MESSAGE, emailControlCharacter, emailSchema, imageTypes, legacyImageTypes, type ImageType, type PackageCheck } from '@img/shared/contracts';
 import {
-  findSuite, formatTemplateIssues, generateKickstart, loadTemplate, parseKickstart, releaseOf, unknownSuiteMessage, type KickstartLimits,
+  DEFAULT_ARCH, findArchitecture, findSuite, formatTemplateIssues, generateKickstart, listPlatforms, loadTemplate, parseKickstart, platformArchitecture, releaseOf, unknownArchitectureMessage,
+  unknownSuiteMessage, type KickstartLimits,
 } from '@img/shared/kickstart';
 import type { NewJob } from '@img/shared/jobs';
 import { checkCallbackUrl, type CallbackRules } from '@img/shared/webhooks';
@@ -26,6 +27,8 @@ export interface SubmissionInput {
   overlay?: string;
   /** The Debian suite asked for; it applies when the kickstart's repo lines name none, and to a platform. */
   suite?: string;
+  /** The architecture asked for (amd64, arm64); a platform's Architecture must agree with it. Empty: amd64, or the platform's. */
+  arch?: string;
   /** Where to post the outcome (a signed webhook); checked by checkCallback. */
   callback_url?: string;
   /** The client address it came from (see jobs/fair-share.ts), kept on the job for the per-client cap. */
@@ -61,6 +64,9 @@ export async function checkSubmission(input: SubmissionInput, defaults: { templa
   const asked = (input.suite ?? '').trim();
   if (asked && !findSuite(asked)) errors.push({ field: 'suite', message: unknownSuiteMessage(asked) });
   const suite = asked && findSuite(asked) ? asked : undefined;
+  const askedArch = (input.arch ?? '').trim();
+  if (askedArch && !findArchitecture(askedArch)) errors.push({ field: 'arch', message: unknownArchitectureMessage(askedArch) });
+  const arch = askedArch && findArchitecture(askedArch) ? askedArch : undefined;
   const email = emailSchema.safeParse(input.email ?? '');
   if (!input.email?.trim()) errors.push({ field: 'email', message: 'an email address is required' });
   else if (emailControlCharacter(input.email)) {
@@ -81,6 +87,7 @@ export async function checkSubmission(input: SubmissionInput, defaults: { templa
   let job: NewJob | undefined;
   let builtSuite: string | undefined;
   let packageCheck: PackageCheck | undefined;
+  let builtArch: string | undefined;
   if (!useTemplate) {
     if (!ks.trim()) {
       errors.push({ field: 'ksfile', message: 'the kickstart is empty: upload or paste a kickstart, or choose a platform' });
@@ -89,8 +96,10 @@ export async function checkSubmission(input: SubmissionInput, defaults: { templa
       if (bad) errors.push({ field: 'ksfile', message: `the kickstart ${bad}` });
       else {
         const file = input.kickstart?.filename ?? 'kickstart';
-        const checked = defaults.kickstarts ? await defaults.kickstarts.check(ks, { file, suite: suite ?? defaults.suite }) : undefined;
-        const parsed = checked?.parsed ?? parseKickstart(ks, { file, defaultSuite: suite ?? defaults.suite, ...(defaults.limits ? { limits: defaults.limits } : {}) });
+        const checked = defaults.kickstarts ? await defaults.kickstarts.check(ks, { file, suite: suite ?? defaults.suite, arch: arch ?? DEFAULT_ARCH }) : undefined;
+        const parsed = checked?.parsed ?? parseKickstart(ks, {
+          file, defaultSuite: suite ?? defaults.suite, arch: arch ?? DEFAULT_ARCH, ...(defaults.limits ? { limits: defaults.limits } : {}),
+        });
         for (const e of (checked?.errors ?? parsed.errors).slice(0, MAX_FIELD_PROBLEMS + 1)) errors.push({ field: 'ksfile', line: e.line, message: `line ${e.line}: ${e.message}` });
         for (const w of (checked?.warnings ?? parsed.warnings).slice(0, MAX_FIELD_PROBLEMS + 1)) warnings.push({ field: 'ksfile', line: w.line, message: `line ${w.line}: ${w.message}` });
         if (checked) packageCheck = checked.record;
@@ -109,6 +118,7 @@ export async function checkSubmission(input: SubmissionInput, defaults: { templa
       job.package_check = { ...rest, ...(readAt ? { read_at: new Date(readAt) } : {}) };
     }
     if (warnings.length > 0) job.warnings = warnings.map((w) => ({ ...(w.line ? { line: w.line } : {}), message: w.message.replace(/^line \d+: /, '').slice(0, 1000) }));
+    job.arch = arch ?? DEFAULT_ARCH;
   } else {
     const text = input.template?.text.trim() ? input.template.text : defaults.templateText;
     const file = input.template?.text.trim() ? (input.template.filename ?? 'template.yaml') : 'configurations.yaml';
@@ -123,6 +133,15 @@ export async function checkSubmission(input: SubmissionInput, defaults: { templa
         ? generateKickstart(loaded.template, platform, input.overlay ?? '', { ...(defaults.limits ? { limits: defaults.limits } : {}), ...(suite ? { suite } : {}) })
         : undefined;
       builtSuite = generated?.suite;
+      builtArch = generated?.arch;
+      // A platform is made for one architecture (its kernel, its boot loader settings): the field may only agree with it.
+      if (arch && builtArch && arch !== builtArch && loaded.template) {
+        const fitting = listPlatforms(loaded.template).filter((p) => platformArchitecture(loaded.template!, p) === arch);
+        errors.push({
+          field: 'arch', message: `platform ${platform} builds ${builtArch}, not ${arch}; `
+            + (fitting.length > 0 ? `choose an ${arch} platform (${fitting.join(', ')}) or leave arch empty` : `this template has no ${arch} platform; leave arch empty`),
+        });
+      }
       const issues = loaded.errors.concat(generated?.errors ?? []);
       for (const e of issues.slice(0, 20)) {
         const field = e.source === 'overlay' ? 'overlay' : !e.line && /platform/i.test(e.message) ? 'platform' : 'template';
@@ -131,6 +150,7 @@ export async function checkSubmission(input: SubmissionInput, defaults: { templa
     }
     job = { email: email.data ?? '', type: type as ImageType, source: 'template', config: text, platform, overlay: input.overlay ?? '', filename: file };
     if (builtSuite) job.suite = builtSuite;
+    if (builtArch) job.arch = builtArch;
   }
   if (errors.length > 0) return { ok: false, errors, warnings };
   if (input.client) job.client = input.client;

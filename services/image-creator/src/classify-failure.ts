@@ -40,7 +40,10 @@ export const failReasons = {
 
 export interface Limits { timeoutS: number; memoryMb: number; pids: number; diskMb: number; inodes: number }
 
-export function classifyFailure(result: SandboxResult, scan: LogScanner, lastPhase: Phase, limits: Limits): Classified {
+/** What the build was for: a missing package is missing from this suite for this architecture. */
+export interface BuildTarget { suite: string; arch: string }
+
+export function classifyFailure(result: SandboxResult, scan: LogScanner, lastPhase: Phase, limits: Limits, target?: BuildTarget): Classified {
   const phase = asPhase(scan.failure?.phase, lastPhase);
   // A fork bomb fills the process table and then usually runs into the timeout: the limit is the cause.
   if (scan.processLimitLines.length > 0) {
@@ -82,7 +85,10 @@ export function classifyFailure(result: SandboxResult, scan: LogScanner, lastPha
     const missing = lines.map((l) => missingPackage.exec(l)).find(Boolean);
     if (missing) {
       const name = missing[1] ?? missing[2] ?? missing[3];
-      return { code: 'package_not_found', phase, message: `the package '${name}' was not found in the image's repositories`, excerpt: lines.filter((l) => missingPackage.test(l) || /^E:/.test(l)).slice(-EXCERPT) };
+      const where = target ? ` for Debian ${target.suite} on ${target.arch}` : '';
+      // A name that exists for one architecture only (grub-pc, linux-image-amd64) is the usual cause on arm64.
+      const hint = target && target.arch !== 'amd64' ? `; some packages are built for some architectures only, so check that it exists for ${target.arch}` : '';
+      return { code: 'package_not_found', phase, message: `the package '${name}' was not found in the image's repositories${where}${hint}`, excerpt: lines.filter((l) => missingPackage.test(l) || /^E:/.test(l)).slice(-EXCERPT) };
     }
     const net = lines.filter((l) => unreachable.test(l));
     if (net.length > 0) {

@@ -52,6 +52,8 @@ const schema = z.object({
    * The image's own apt keeps checking: it is meant for a live mirror.
    */
   IMG_APT_CHECK_VALID_UNTIL: env.bool(true),
+  /** Where the host kernel's binfmt_misc entries are read, to tell whether this host can build arm64 (in a container: the host's, bound in). */
+  IMG_BINFMT_DIR: env.str('/proc/sys/fs/binfmt_misc'),
   /** The suite of a kickstart that names none, when its message carries none either (a frontend's own default does). */
   IMG_DEFAULT_SUITE: env.suite(),
   /** Hours after which a package index is read again (the check before a build is queued reads it). */

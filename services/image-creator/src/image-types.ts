@@ -2,7 +2,7 @@
 // whether it boots (and how the boot check starts it), and the packages a bootable image cannot
 // do without. Pure functions of the plan, so the rules can be read and tested in one place.
 import type { ImageType } from '@img/shared/contracts';
-import type { BuildPlan } from '@img/shared/kickstart';
+import { DEFAULT_ARCH, findArchitecture, type BuildPlan } from '@img/shared/kickstart';
 import type { BootTarget } from '@img/shared/boot';
 
 export interface ImageKind {
@@ -30,7 +30,6 @@ export const imageKinds: Record<ImageType, ImageKind> = {
 
 /** Root file systems the builder can write from a directory, without mounting anything. */
 const ROOT_FSTYPES = ['ext4', 'ext3', 'ext2'];
-const KERNEL = 'linux-image-amd64';
 const INIT = 'systemd-sysv';
 /** Packages that provide /sbin/init in Debian. */
 const INITS = ['systemd-sysv', 'sysvinit-core', 'runit-init', 'openrc'];
@@ -82,7 +81,8 @@ export function prepareBuild(plan: BuildPlan, type: ImageType, requested: string
     notes.push(`IMG: adding ${pkg} to the packages: ${why}`);
   };
   if (kind.boot) {
-    if (!include.some((p) => p.startsWith('linux-image-'))) add(KERNEL, `a ${type} image boots, and the kickstart installs no kernel`);
+    const kernel = (findArchitecture(plan.architecture) ?? findArchitecture(DEFAULT_ARCH)!).kernel;
+    if (!include.some((p) => p.startsWith('linux-image-'))) add(kernel, `a ${type} image boots, and the kickstart installs no kernel`);
     if (!include.some((p) => INITS.includes(p))) add(INIT, `a ${type} image boots, and the kickstart installs no init system`);
   }
   if (kind.live) add('live-boot', `a ${type} image boots into a live system, which live-boot mounts from the initramfs`);

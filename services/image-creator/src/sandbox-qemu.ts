@@ -23,7 +23,7 @@ export function sandboxQemuLauncher(o: SandboxQemuOptions): QemuLauncher {
     const { exitCode } = await o.runner.run({
       jobId: o.jobId,
       image: o.image,
-      cmd: ['qemu-system-x86_64', ...run.args(inside)],
+      cmd: [run.binary, ...run.args(inside)],
       // QEMU's -snapshot overlay (what the guest writes) goes to TMPDIR: a capped tmpfs, not the
       // engine's storage on the host's disk. A guest that writes more sees its disk fail.
       env: { TMPDIR: '/work' },

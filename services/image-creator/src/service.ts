@@ -23,6 +23,7 @@ import { IndexRefresher } from './package-index/index-refresher.ts';
 import { sweepExpiredImages } from '@img/shared/retention';
 import { brokerMetrics, createRegistry, serveMetrics, TimeSeries } from '@img/shared/metrics';
 import { buildMetrics } from './metrics.ts';
+import { emulationStates } from './emulation.ts';
 
 /** How often a builder renews the claim of the request it builds. */
 const BUILD_HEARTBEAT_MS = 15_000;
@@ -62,6 +63,11 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     throw new Error('the Docker engine does not remap user namespaces, so a build\'s root would be the host\'s root: start dockerd with --userns-remap=default (deploy/local/up.sh does), or set IMG_REQUIRE_USERNS=false to accept that');
   }
   log.info(sandboxRoot ? { sandboxRoot } : {}, sandboxRoot ? 'builds run as an unprivileged user on the host (userns-remap)' : 'WARNING: builds run as the host\'s root (IMG_REQUIRE_USERNS=false)');
+  // Said now, and again by each build for an architecture this host cannot run.
+  for (const e of await emulationStates(config.IMG_BINFMT_DIR)) {
+    if (e.ok) log.info({ arch: e.arch }, `${e.arch} builds run under user-mode emulation (binfmt_misc)`);
+    else log.warn({ arch: e.arch }, e.problem ?? 'emulation unavailable');
+  }
 
   const db = await connectDatabase(config.IMG_MONGO_URL, {
     onRetry: (attempt, delayMs, err) => log.warn({ url: redactUrl(config.IMG_MONGO_URL), attempt, retryInMs: delayMs, err: err.message }, 'database unreachable, retrying'),
@@ -84,7 +90,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const indexStore = new PackageIndexStore(db);
   await indexStore.init();
   const preloadSpec = config.IMG_PACKAGE_INDEX_PRELOAD.trim() || `${config.IMG_DEFAULT_SUITE}:amd64`;
-  const preload = preloadUnits(preloadSpec, (suite, architecture) => ({ ...parseKickstart('', { defaultSuite: suite, architecture }).draft }));
+  const preload = preloadUnits(preloadSpec, (suite, arch) => ({ ...parseKickstart('', { defaultSuite: suite, arch }).draft }));
   if (typeof preload === 'string') throw new Error(`IMG_PACKAGE_INDEX_PRELOAD: ${preload}`);
   const lockLeaseMs = config.IMG_PACKAGE_INDEX_TIMEOUT_S * 1000 + 60_000;
   const refresher = new IndexRefresher({

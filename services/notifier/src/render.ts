@@ -37,13 +37,14 @@ export async function renderMail(opts: { publicUrl: string; retentionDays: numbe
   const platform = job?.platform ?? '';
   // The build's own word first (it read the kickstart); the job's record, made at submission, otherwise.
   const suite = ('suite' in msg ? msg.suite : undefined) ?? job?.suite ?? '';
+  const arch = ('arch' in msg ? msg.arch : undefined) ?? job?.arch ?? 'amd64';
   const data = {
     msg: {
       ...msg,
       ...('url' in msg ? { url: tokenLink(opts.publicUrl, msg.url, token) } : {}),
       ...('logurl' in msg ? { logurl: tokenLink(opts.publicUrl, msg.logurl, token) } : {}),
     },
-    type, platform, suite,
+    type, platform, suite, arch,
     retentionDays: opts.retentionDays,
     jobUrl: withJobToken(new JobUrls(opts.publicUrl).page(msg.id), token),
     size: 'size' in msg ? humanSize(msg.size) : '',

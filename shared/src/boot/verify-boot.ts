@@ -12,6 +12,8 @@ export type BootMedia = 'disk' | 'cdrom';
 export interface BootTarget {
   format: DiskFormat;
   media: BootMedia;
+  /** The image's architecture; absent: amd64. */
+  arch?: string;
 }
 
 export const DEFAULT_MARKER = 'IMG-BOOT-OK';
@@ -19,13 +21,24 @@ export const DEFAULT_BOOT_TIMEOUT_S = 300;
 export const DEFAULT_BOOT_MEMORY_MB = 1024;
 /** Where Debian's ovmf package puts the UEFI firmware, on the host and in the builder image. */
 export const OVMF_PATH = '/usr/share/ovmf/OVMF.fd';
+/** Debian's qemu-efi-aarch64: arm64's UEFI firmware for QEMU's `virt` machine (arm64 has no BIOS). */
+export const AAVMF_PATH = '/usr/share/qemu-efi-aarch64/QEMU_EFI.fd';
+
+/**
+ * The QEMU system emulator of an architecture, and its machine. arm64 boots on `virt` with a
+ * Cortex-A57: QEMU's default `max` CPU emulates pointer authentication in software, and Debian's
+ * arm64 systemd then starts so slowly that its serial getty times out.
+ */
+export function qemuBinary(arch = 'amd64'): string {
+  return arch === 'arm64' ? 'qemu-system-aarch64' : 'qemu-system-x86_64';
+}
 
 /**
  * Starts QEMU with the arguments `args(path)` gives for the path the image has where QEMU runs,
  * streams its console output, and stops it when `signal` aborts.
  */
 export type QemuLauncher = (
-  run: { file: string; args: (path: string) => string[]; timeoutMs: number },
+  run: { file: string; binary: string; args: (path: string) => string[]; timeoutMs: number },
   onOutput: (chunk: Buffer) => void,
   signal: AbortSignal,
 ) => Promise<{ exitCode: number | null }>;
@@ -59,13 +72,19 @@ export interface VerifyResult {
 export function qemuArgs(target: BootTarget, path: string, opts: { memoryMb?: number; uefi?: boolean } = {}): string[] {
   // A comma inside a -drive value is written as two commas.
   const file = path.replaceAll(',', ',,');
+  const arm64 = target.arch === 'arm64';
   const args = [
-    '-machine', 'pc,accel=tcg', '-m', String(opts.memoryMb ?? DEFAULT_BOOT_MEMORY_MB), '-smp', '1',
+    ...(arm64 ? ['-machine', 'virt,accel=tcg', '-cpu', 'cortex-a57'] : ['-machine', 'pc,accel=tcg']),
+    '-m', String(opts.memoryMb ?? DEFAULT_BOOT_MEMORY_MB), '-smp', '1',
     '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-nic', 'none', '-snapshot', '-no-reboot',
   ];
-  if (opts.uefi) args.push('-bios', OVMF_PATH);
-  if (target.media === 'cdrom') args.push('-drive', `file=${file},format=raw,media=cdrom,readonly=on`, '-boot', 'd');
-  else args.push('-drive', `file=${file},format=${target.format},if=virtio`);
+  if (arm64) args.push('-bios', AAVMF_PATH);
+  else if (opts.uefi) args.push('-bios', OVMF_PATH);
+  if (target.media === 'cdrom') {
+    // `virt` has no IDE: its CD drive hangs off a virtio SCSI controller.
+    if (arm64) args.push('-drive', `file=${file},if=none,id=cd,media=cdrom,readonly=on,format=raw`, '-device', 'virtio-scsi-pci', '-device', 'scsi-cd,drive=cd');
+    else args.push('-drive', `file=${file},format=raw,media=cdrom,readonly=on`, '-boot', 'd');
+  } else args.push('-drive', `file=${file},format=${target.format},if=virtio`);
   return args;
 }
 
@@ -128,6 +147,7 @@ export async function verifyBoot(opts: VerifyOptions): Promise<VerifyResult> {
   try {
     ({ exitCode } = await opts.launch({
       file: opts.file,
+      binary: qemuBinary(opts.target.arch),
       args: (path) => qemuArgs(opts.target, path, { memoryMb: opts.memoryMb, uefi: opts.uefi }),
       // The launcher's own limit only guards against a check that fails to stop it.
       timeoutMs: (opts.timeoutS + 60) * 1000,
@@ -151,7 +171,7 @@ export async function verifyBoot(opts: VerifyOptions): Promise<VerifyResult> {
   else if (timedOut) detail = `no ${want} on the serial console within ${opts.timeoutS} s`;
   else detail = `QEMU ended (exit ${exitCode ?? 'by a signal'}) after ${seconds} s without ${want} on the serial console`;
   if (!opts.signal?.aborted && !tail.some((l) => l.trim() !== '')) {
-    detail += ': the console stayed silent, so the firmware found nothing it could boot, or the boot loader and kernel do not write to the serial port (console=ttyS0)';
+    detail += `: the console stayed silent, so the firmware found nothing it could boot, or the boot loader and kernel do not write to the serial port (${opts.target.arch === 'arm64' ? 'console=ttyAMA0' : 'console=ttyS0'})`;
   }
   return { ok: false, seconds, tail, detail };
 }
@@ -177,8 +197,9 @@ export async function detectImage(path: string): Promise<BootTarget & { backingF
 }
 
 /** Runs QEMU on this machine: for `img verify`, where the image is the user's own file. */
-export function hostQemuLauncher(binary = 'qemu-system-x86_64'): QemuLauncher {
+export function hostQemuLauncher(): QemuLauncher {
   return (run, onOutput, signal) => new Promise((resolve, reject) => {
+    const binary = run.binary;
     const child = spawn(binary, run.args(run.file), { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', onOutput);
     child.stderr.on('data', onOutput);

@@ -3,6 +3,9 @@
 // lives (an ack past consumer_timeout, a refused ack, its queue deleted) is reopened too, so a
 // service never stays connected while consuming nothing. Publishing goes through a confirm channel
 // with persistent messages; consuming acks only after the handler has stored its effect.
+// Given the addresses of several nodes of a cluster, it connects to the first that answers and,
+// when its node goes away, moves to the next; a message the lost node had not confirmed is
+// published again there.
 import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Channel } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
@@ -10,10 +13,11 @@ import type { BrokerMetrics } from '../metrics/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { redactUrl } from '../logging/index.ts';
 import { DEFAULT_BACKOFF, RetryAbortedError, abortableSleep, retryWithBackoff, type Backoff } from '../lifecycle/backoff.ts';
-import { declareTopology, DEFAULT_DELIVERY_LIMIT, type QueueName, type Route } from './topology.ts';
+import { declareTopology, DEFAULT_DELIVERY_LIMIT, queues, type QueueName, type Route } from './topology.ts';
 
 export interface BrokerOptions {
-  url: string;
+  /** One node's address, or several nodes of one cluster: tried in this order, moving on when one goes. */
+  url: string | readonly string[];
   logger: Logger;
   /** Shown in RabbitMQ's management UI and in logs. */
   name: string;
@@ -25,7 +29,15 @@ export interface BrokerOptions {
   backoff?: Backoff;
   /** Counts reconnects and dead letters (shared/metrics); none: not counted. */
   metrics?: BrokerMetrics;
+  /** How long one address may take to answer before the next is tried (default 10 s): a dead host may not refuse, only stay silent. */
+  connectTimeoutMs?: number;
 }
+
+/**
+ * How many times one message is published in all: the first try, and once more after each
+ * connection lost before the broker confirmed it.
+ */
+const PUBLISH_ATTEMPTS = 5;
 
 export interface DeliveryInfo {
   /** 1 on the first delivery; counted by the quorum queue, so it survives consumer crashes. */
@@ -83,9 +95,14 @@ export class Broker {
   private readonly log: Logger;
   /** Aborted by close(): wakes every reconnect or reopen that is waiting out a backoff. */
   private readonly stopped = new AbortController();
+  private readonly urls: readonly string[];
+  /** The address the next connection tries first: the one after the node that went away. */
+  private nextUrl = 0;
 
   private constructor(private readonly opts: BrokerOptions) {
     this.log = opts.logger.child({ component: 'broker' });
+    this.urls = typeof opts.url === 'string' ? [opts.url] : [...opts.url];
+    if (this.urls.length === 0) throw new Error('no RabbitMQ address given');
   }
 
   /** Connects, retrying with backoff and saying so in the log, until it succeeds or attempts run out. */
@@ -111,13 +128,13 @@ export class Broker {
   }
 
   private async connectLoop(): Promise<void> {
-    const where = redactUrl(this.opts.url);
+    const where = this.urls.map(redactUrl).join(', ');
     let attempts = 0;
     try {
       await retryWithBackoff(async (attempt) => {
         attempts = attempt;
-        await this.open();
-        this.log.info({ url: where, attempt }, 'connected to RabbitMQ');
+        const url = await this.openAny();
+        this.log.info({ url: redactUrl(url), attempt }, 'connected to RabbitMQ');
         if (this.everConnected) this.opts.metrics?.reconnected();
         this.everConnected = true;
       }, {
@@ -132,16 +149,42 @@ export class Broker {
     }
   }
 
-  private async open(): Promise<void> {
-    const conn = await amqp.connect(this.opts.url, {
+  /**
+   * One attempt: every address once, from the one after the node last lost. Backing off between
+   * addresses would only keep a service waiting while another node answers.
+   */
+  private async openAny(): Promise<string> {
+    const failures: string[] = [];
+    for (let i = 0; i < this.urls.length; i++) {
+      const at = (this.nextUrl + i) % this.urls.length;
+      const url = this.urls[at]!;
+      try {
+        await this.open(url);
+        // The next connection, made because this one went, starts with the node after this one.
+        this.nextUrl = (at + 1) % this.urls.length;
+        return url;
+      } catch (err) {
+        if (err instanceof BrokerClosedError) throw err;
+        failures.push(this.urls.length > 1 ? `${redactUrl(url)}: ${(err as Error).message}` : (err as Error).message);
+      }
+    }
+    throw new Error(failures.join('; '));
+  }
+
+  private async open(url: string): Promise<void> {
+    const conn = await amqp.connect(url, {
       heartbeat: this.opts.heartbeatSeconds ?? 30,
       clientProperties: { connection_name: this.opts.name },
+      timeout: this.opts.connectTimeoutMs ?? 10_000,
     });
+    // Listened to from the start: an 'error' event nobody listens to would throw inside amqplib.
+    conn.on('error', (err) => this.log.warn({ url: redactUrl(url), err: err.message }, 'connection error'));
+    let pub: ConfirmChannel;
     try {
-      const setup = await conn.createChannel();
-      await declareTopology(setup, this.opts.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT);
-      await setup.close();
-      this.pubChannel = await this.openPublishChannel(conn);
+      const { deadLetterQueue } = await declareTopology(conn, this.opts.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT);
+      if (deadLetterQueue === 'classic') this.log.warn(`${queues.deadLetter} is a classic queue, kept on one node only: delete it once read, and it is declared again as a quorum queue`);
+      if (deadLetterQueue === 'unavailable') this.log.error(`${queues.deadLetter} is a classic queue whose node is down: messages dead-lettered now are lost; delete it once its node is back, and it is declared again as a quorum queue`);
+      pub = await this.openPublishChannel(conn);
     } catch (err) {
       await conn.close().catch(() => {});
       throw err;
@@ -151,7 +194,7 @@ export class Broker {
       throw new BrokerClosedError();
     }
     this.conn = conn;
-    conn.on('error', (err) => this.log.warn({ err: err.message }, 'connection error'));
+    this.pubChannel = pub;
     conn.on('close', () => this.onConnectionClosed(conn));
     // One consumer the broker refuses (its queue gone, say) must not cost the others their
     // connection: it is reopened on its own schedule.
@@ -189,25 +232,46 @@ export class Broker {
     this.ensureConnected().catch((err) => this.log.error({ err: (err as Error).message }, 'reconnect abandoned'));
   }
 
-  /** Validates against the schema, publishes persistently and waits for the broker's confirm. */
+  /**
+   * Validates against the schema, publishes persistently and waits for the broker's confirm. If the
+   * connection goes before the confirm (its node died, say), the message may or may not be queued:
+   * it is published again, with the same message id, once connected again (to another node of a
+   * cluster, if there is one). So a message is delivered at least once, and may be delivered twice;
+   * every consumer takes a duplicate as it takes a redelivery. A message the broker refuses on a
+   * live connection (a nack, an unknown exchange) is not retried: the caller hears of it.
+   */
   async publish<S extends z.ZodTypeAny>(route: Route, schema: S, message: z.input<S>): Promise<void> {
     const body = schema.parse(message) as unknown;
-    await this.ensureConnected();
-    if (!this.pubChannel && this.conn) this.pubChannel = await this.openPublishChannel(this.conn);
-    const ch = this.pubChannel;
-    if (!ch) throw new Error('no publish channel after connecting');
+    const content = Buffer.from(JSON.stringify(body));
     const messageId = randomUUID();
-    await new Promise<void>((resolve, reject) => {
-      const ok = ch.publish(route.exchange, route.key, Buffer.from(JSON.stringify(body)), {
-        persistent: true,
-        contentType: 'application/json',
-        messageId,
-        timestamp: Math.floor(Date.now() / 1000),
-        appId: this.opts.name,
-      }, (err) => (err ? reject(new Error(`RabbitMQ did not confirm the message to ${route.exchange}/${route.key}`)) : resolve()));
-      // The callback above still fires when the buffer is full; this only avoids piling up more.
-      if (!ok) this.log.debug('publish buffer full');
-    });
+    for (let attempt = 1; ; attempt++) {
+      await this.ensureConnected();
+      const conn = this.conn;
+      if (!this.pubChannel && conn) this.pubChannel = await this.openPublishChannel(conn);
+      const ch = this.pubChannel;
+      if (!ch || !conn) throw new Error('no publish channel after connecting');
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const ok = ch.publish(route.exchange, route.key, content, {
+            persistent: true,
+            contentType: 'application/json',
+            messageId,
+            timestamp: Math.floor(Date.now() / 1000),
+            appId: this.opts.name,
+          }, (err) => (err ? reject(new Error(`RabbitMQ did not confirm the message to ${route.exchange}/${route.key}: ${(err as Error).message}`)) : resolve()));
+          // The callback above still fires when the buffer is full; this only avoids piling up more.
+          if (!ok) this.log.debug('publish buffer full');
+        });
+        if (attempt > 1) this.log.info({ messageId, attempt }, 'message confirmed after the connection was lost');
+        return;
+      } catch (err) {
+        // amqplib fails the channel's confirms just before it reports the connection closed.
+        await new Promise((r) => setImmediate(r));
+        const connectionLost = this.conn !== conn;
+        if (!connectionLost || this.closing || attempt >= PUBLISH_ATTEMPTS) throw err;
+        this.log.warn({ messageId, route: `${route.exchange}/${route.key}`, attempt }, 'connection lost before RabbitMQ confirmed the message; publishing it again');
+      }
+    }
   }
 
   /** Registers a consumer; it survives reconnects. */
@@ -243,7 +307,7 @@ export class Broker {
     });
     try {
       // After the broker closed the channel the queue may be gone too (deleted by hand, say).
-      if (opts.declare) await declareTopology(ch, this.opts.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT);
+      if (opts.declare) await declareTopology(conn, this.opts.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT);
       await ch.prefetch(spec.opts.prefetch);
       let queue: string = spec.queue;
       if (spec.fanout) {

@@ -46,6 +46,8 @@ interface BuildDoc {
   _id: string;
   state: 'building' | 'done';
   job: string;
+  /** Which delivery of the job builds it; absent in claims made before deliveries were told apart. */
+  owner?: string;
   started: Date;
   /** The builder building it said it is alive; a claim whose builder went quiet is free again. */
   beat?: Date;
@@ -57,6 +59,7 @@ const buildSchema = new mongoose.Schema<BuildDoc>({
   _id: { type: String, required: true },
   state: { type: String, required: true },
   job: { type: String, required: true },
+  owner: String,
   started: { type: Date, required: true },
   beat: Date,
   finished: Date,
@@ -100,17 +103,30 @@ export class BuildRegistry {
     return doc && (await this.usable(doc, now)) ? doc.image : undefined;
   }
 
-  /** Takes the build of this hash for `job`, or says who has it, or what it made. */
-  claim(hash: string, job: string, now = Date.now()): Promise<Claim> {
+  /**
+   * Takes the build of this hash for `job`, or says who has it, or what it made. `owner` names the
+   * claimant within the job: a message delivered twice (its first consumer's connection lost, its
+   * publisher's confirm lost) may be in the hands of two image-creators at once, and the second must
+   * wait for the first's build, not start its own. By default the job is its own owner: any claimant
+   * of the same job takes the claim over.
+   */
+  claim(hash: string, job: string, now = Date.now(), owner = job): Promise<Claim> {
     return this.lock.with(hash, async () => {
       const doc = await this.model.findById(hash).lean<BuildDoc>();
       if (doc?.state === 'done' && doc.image && (await this.usable(doc, now))) return { kind: 'done', image: doc.image };
-      if (doc?.state === 'building' && doc.job !== job && now - (doc.beat ?? doc.started).getTime() < this.opts.staleMs) {
+      const mine = doc?.job === job && (doc.owner ?? doc.job) === owner;
+      if (doc?.state === 'building' && !mine && now - (doc.beat ?? doc.started).getTime() < this.opts.staleMs) {
         return { kind: 'building', job: doc.job, since: doc.started };
       }
-      await this.model.replaceOne({ _id: hash }, { _id: hash, state: 'building', job, started: new Date(now) }, { upsert: true });
+      await this.model.replaceOne({ _id: hash }, { _id: hash, state: 'building', job, owner, started: new Date(now) }, { upsert: true });
       return { kind: 'claimed' };
     });
+  }
+
+  /** Whether a live claim builds `job` now (for any request hash, by any delivery of the job). */
+  async buildingFor(job: string, now = Date.now()): Promise<boolean> {
+    const docs = await this.model.find({ job, state: 'building' }).lean<BuildDoc[]>();
+    return docs.some((d) => now - (d.beat ?? d.started).getTime() < this.opts.staleMs);
   }
 
   /** The claim's builder is alive and building; call it well within `staleMs`. */

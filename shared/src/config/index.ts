@@ -29,13 +29,35 @@ export const env = {
     .transform((v) => v === 'true' || v === '1' || v === 'yes'),
   url: (def: string) => z.string().url().default(def),
   /** IMG_DEFAULT_SUITE: one of the suites IMG builds; empty or unset, the current stable release. */
+  /**
+   * IMG_AMQP_URL: one RabbitMQ node, or the nodes of one cluster separated by commas, each an
+   * amqp:// or amqps:// URL. A service connects to the first that answers and moves to the next when
+   * its node goes away (see shared/src/broker).
+   */
+  amqpUrls: (def: string) => z.string().default(def).transform((value, ctx) => {
+    const urls = value.split(',').map((u) => u.trim()).filter(Boolean);
+    if (urls.length === 0) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'no RabbitMQ address: give one amqp:// URL, or several separated by commas' });
+    urls.forEach((u, i) => {
+      let protocol: string | undefined;
+      try {
+        protocol = new URL(u).protocol;
+      } catch {
+        /* reported below */
+      }
+      if (protocol !== 'amqp:' && protocol !== 'amqps:') {
+        const which = urls.length > 1 ? `address ${i + 1} of ${urls.length} ` : '';
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${which}(${protocol ? redactUrl(u) : 'not a URL'}) is not an amqp:// or amqps:// URL` });
+      }
+    });
+    return urls;
+  }),
   suite: () => z.string().optional().transform((v) => v?.trim() || DEFAULT_SUITE)
     .refine((v) => findSuite(v) !== undefined, (v) => ({ message: unknownSuiteMessage(v) })),
 };
 
 /** Settings shared by every service, read under the same names everywhere. */
 export const commonEnv = {
-  IMG_AMQP_URL: env.url('amqp://guest:guest@127.0.0.1:5672'),
+  IMG_AMQP_URL: env.amqpUrls('amqp://guest:guest@127.0.0.1:5672'),
   IMG_MONGO_URL: env.url('mongodb://127.0.0.1:27017/img'),
   IMG_DATA_DIR: env.str('/var/lib/img/data'),
   IMG_PUBLIC_URL: env.url('http://localhost:8080'),
@@ -74,10 +96,15 @@ export function configForLog(config: Record<string, unknown>): Record<string, un
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(config)) {
     if (/PASS|SECRET|TOKEN|KEY/i.test(k)) out[k] = v === undefined || v === '' ? v : '[secret]';
-    else if (typeof v === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(v)) out[k] = redactUrl(v);
+    else if (isUrl(v)) out[k] = redactUrl(v);
+    else if (Array.isArray(v) && v.some(isUrl)) out[k] = v.map((x) => (isUrl(x) ? redactUrl(x) : x));
     else out[k] = v;
   }
   return out;
+}
+
+function isUrl(v: unknown): v is string {
+  return typeof v === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(v);
 }
 
 /**

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { errorCodeSchema } from '../errors/index.ts';
 import { findSuite, unknownSuiteMessage } from '../kickstart/suites.ts';
+import { findArchitecture, unknownArchitectureMessage } from '../kickstart/architectures.ts';
 
 export const CONTRACT_VERSION = 1;
 
@@ -43,8 +44,10 @@ export type Phase = z.infer<typeof phaseSchema>;
 
 const version = z.number().int().positive().default(CONTRACT_VERSION);
 
-/** A Debian suite IMG builds (kickstart/suites.ts). The architecture, when it comes, sits beside it. */
+/** A Debian suite IMG builds (kickstart/suites.ts). */
 export const suiteSchema = z.string().max(40).refine((s) => findSuite(s) !== undefined, (s) => ({ message: unknownSuiteMessage(s) }));
+/** An architecture IMG builds (kickstart/architectures.ts); a message without one means amd64, as before. */
+export const archSchema = z.string().max(40).refine((a) => findArchitecture(a) !== undefined, (a) => ({ message: unknownArchitectureMessage(a) }));
 
 /**
  * Where a kickstart's packages were checked against the package index: at submission (the frontend),
@@ -77,6 +80,8 @@ export const kickstarterMessage = z.object({
   overlay: z.string().max(64 * 1024).default(''),
   /** The request's `suite` field: the platform is built for it instead of its template's Suite. */
   suite: suiteSchema.optional(),
+  /** The request's `arch` field; the platform's Architecture must agree (the frontend checked it). */
+  arch: archSchema.optional(),
   version,
 });
 export type KickstarterMessage = z.infer<typeof kickstarterMessage>;
@@ -88,6 +93,8 @@ export const imageMessage = z.object({
   ksfile: z.string().min(1).max(1024 * 1024),
   /** The suite when the kickstart's repo lines name none (the request's field, else the frontend's default). */
   suite: suiteSchema.optional(),
+  /** The architecture to build for (a kickstart does not say it); absent: amd64. */
+  arch: archSchema.optional(),
   /** 'submission': the frontend checked the packages before queueing; otherwise the build checks them. */
   package_check: z.enum(['submission']).optional(),
   version,
@@ -108,8 +115,9 @@ export const linkMessage = z.object({
   request_hash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   /** The boot check's outcome, when image-creator ran it (disk and ISO types). */
   verified: z.object({ ok: z.boolean(), detail: z.string().max(2000), seconds: z.number().nonnegative() }).optional(),
-  /** The suite the image was built from, for the email. */
+  /** The suite and architecture the image was built for, for the email. */
   suite: suiteSchema.optional(),
+  arch: archSchema.optional(),
   /** Where the packages were checked, and the request's warnings as the build knows them (they replace the job's). */
   package_check: packageCheckSchema.optional(),
   warnings: jobWarningsSchema.optional(),
@@ -129,8 +137,9 @@ export const errorMessage = z.object({
   excerpt: z.array(z.string().max(2000)).max(200).default([]),
   /** Where in the user's input the error is, when it is there. */
   position: z.object({ file: z.string().optional(), line: z.number().int().positive().optional(), item: z.string().optional() }).optional(),
-  /** The suite it was to be built from, when the kickstart was read that far. */
+  /** The suite and architecture it was to be built for, when the kickstart was read that far. */
   suite: suiteSchema.optional(),
+  arch: archSchema.optional(),
   /** Where the packages were checked, and the request's warnings as the build knows them (they replace the job's). */
   package_check: packageCheckSchema.optional(),
   warnings: jobWarningsSchema.optional(),

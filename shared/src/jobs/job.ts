@@ -50,6 +50,8 @@ export interface Job {
   overlay?: string;
   /** The Debian suite the image is built from, decided at submission (kickstart, template, field or default). */
   suite?: string;
+  /** The architecture the image is built for (amd64, arm64), decided at submission; absent on older jobs: amd64. */
+  arch?: string;
   /** IMG's `filename`: the kickstart's file name as uploaded. */
   filename?: string;
   logfile?: string;
@@ -85,7 +87,7 @@ export interface Job {
 }
 
 export type NewJob = Pick<Job, 'email' | 'type' | 'source'> &
-  Partial<Pick<Job, 'kickstart' | 'config' | 'platform' | 'overlay' | 'suite' | 'filename' | 'request_hash' | 'client' | 'callback_url' | 'package_check' | 'warnings'>>;
+  Partial<Pick<Job, 'kickstart' | 'config' | 'platform' | 'overlay' | 'suite' | 'arch' | 'filename' | 'request_hash' | 'client' | 'callback_url' | 'package_check' | 'warnings'>>;
 
 /** 128 random bits: a job id cannot be guessed from another one. */
 export function newJobId(): string {

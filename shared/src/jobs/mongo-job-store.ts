@@ -37,6 +37,7 @@ const imageJobSchema = new mongoose.Schema<JobDoc>({
   platform: String,
   overlay: String,
   suite: String,
+  arch: String,
   callback_url: { type: String, maxlength: 2048 },
   filename: String,
   logfile: String,

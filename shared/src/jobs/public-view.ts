@@ -3,7 +3,7 @@
 import { JobUrls } from '../layout/index.ts';
 import type { Job } from './job.ts';
 
-export type PublicFields = Pick<Job, 'id' | 'email' | 'type' | 'status' | 'phase' | 'created'> & Partial<Pick<Job, 'suite' | 'progress' | 'started' | 'finished' | 'duration_s'>>;
+export type PublicFields = Pick<Job, 'id' | 'email' | 'type' | 'status' | 'phase' | 'created'> & Partial<Pick<Job, 'suite' | 'arch' | 'progress' | 'started' | 'finished' | 'duration_s'>>;
 
 export function maskEmail(email: string): string {
   const at = email.lastIndexOf('@');
@@ -16,7 +16,7 @@ export function publicJobFields(base: string, job: PublicFields): Record<string,
   const out: Record<string, unknown> = {
     id: job.id, email: maskEmail(job.email), type: job.type, status: job.status, phase: job.phase, created: job.created,
   };
-  for (const k of ['suite', 'progress', 'started', 'finished', 'duration_s'] as const) if (job[k] !== undefined && job[k] !== null) out[k] = job[k];
+  for (const k of ['suite', 'arch', 'progress', 'started', 'finished', 'duration_s'] as const) if (job[k] !== undefined && job[k] !== null) out[k] = job[k];
   const urls = new JobUrls(base);
   return { ...out, links: { page: urls.page(job.id), api: urls.api(job.id) } };
 }

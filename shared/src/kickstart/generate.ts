@@ -22,6 +22,8 @@ export interface GenerateResult {
   kickstart?: string;
   /** The Debian suite the kickstart builds (with the kickstart). */
   suite?: string;
+  /** The architecture it builds for: the platform's Architecture (a kickstart does not say it). */
+  arch?: string;
   errors: TemplateIssue[];
   warnings: TemplateIssue[];
 }
@@ -59,7 +61,7 @@ export function generateKickstart(
   const warnings = [...merged.warnings, ...planned.warnings];
   if (!planned.plan) return { errors: planned.errors, warnings };
   const kickstart = kickstartFromPlan(planned.plan);
-  const check = parseKickstart(kickstart, opts.limits ? { limits: opts.limits } : {});
+  const check = parseKickstart(kickstart, { arch: planned.plan.architecture, ...(opts.limits ? { limits: opts.limits } : {}) });
   if (check.errors.length > 0) {
     const errors = check.errors.map((e): TemplateIssue => ({
       source: 'template',
@@ -67,5 +69,5 @@ export function generateKickstart(
     }));
     return { errors, warnings };
   }
-  return { kickstart, suite: check.plan?.suite ?? planned.plan.suite, errors: [], warnings };
+  return { kickstart, suite: check.plan?.suite ?? planned.plan.suite, arch: planned.plan.architecture, errors: [], warnings };
 }

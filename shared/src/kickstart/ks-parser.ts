@@ -16,6 +16,7 @@ import { isValidAbsolutePath, isValidDebianPackageName, isValidGroupName } from 
 import { MAX_GROUPS, MAX_PACKAGES, MAX_POST_SCRIPTS } from './limits.ts';
 import type { KickstartLimits } from './limits.ts';
 import { DEFAULT_SUITE, releaseOf } from './suites.ts';
+import { DEFAULT_ARCH } from './architectures.ts';
 import { debianCandidates } from './rpm-names.ts';
 import type { GroupTable } from './template.ts';
 
@@ -56,8 +57,8 @@ export interface ParseOptions {
   defaultSuite?: string;
   /** The group table `@Group` lines resolve through (the builder's): an unknown group is an error on its line. */
   groups?: GroupTable;
-  /** The architecture the image is built for (default amd64): RPM names are suggested for it (`kernel` → linux-image-arm64). */
-  architecture?: string;
+  /** The architecture the request asks for (a kickstart does not say it); absent: DEFAULT_ARCH. RPM names are suggested for it (`kernel` → linux-image-arm64). */
+  arch?: string;
 }
 
 const PACKAGE_RULE = 'lowercase letters, digits, +, - and . only; at least two characters; starting with a letter or digit';
@@ -87,7 +88,7 @@ const POST_OPTIONS: OptionSpec = { interpreter: 'value', nochroot: 'flag', error
 export function parseKickstart(text: string, opts: ParseOptions = {}): ParseResult {
   const lines = (text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text).split('\n');
   const report = new Report(lines);
-  const arch = opts.architecture ?? 'amd64';
+  const arch = opts.arch ?? DEFAULT_ARCH;
   const draft: Draft = {
     plan: {
       suite: DEFAULT_SUITE, architecture: arch, users: [], partitions: [], bootloader: {}, repos: [],

@@ -71,5 +71,3 @@ export function isValidUnitName(name: string): boolean {
 export function isValidXkbWord(name: string): boolean {
   return name.length <= 64 && /^[A-Za-z0-9][A-Za-z0-9_:+.-]*$/.test(name);
 }
-
-export const SUPPORTED_ARCHITECTURES: readonly string[] = ['amd64'];

@@ -6,6 +6,7 @@ import { issueAt } from './platform.ts';
 import type { Platform } from './platform.ts';
 import type { Template } from './template.ts';
 import { DEFAULT_SUITE, findSuite, releaseOf, unknownSuiteMessage } from './suites.ts';
+import { DEFAULT_ARCH } from './architectures.ts';
 
 export interface PlanResult {
   plan?: BuildPlan;
@@ -87,7 +88,7 @@ export function platformToPlan(template: Template, platform: Platform): PlanResu
   if (errors.length > 0) return { errors, warnings };
   const plan: BuildPlan = {
     suite: releaseOf(first?.suite ?? '') ?? v.Suite ?? DEFAULT_SUITE,
-    architecture: v.Architecture ?? 'amd64',
+    architecture: v.Architecture ?? DEFAULT_ARCH,
     users: [],
     partitions: v.PartSize !== undefined ? [{ mountpoint: '/', sizeMiB: v.PartSize, fstype: 'ext4' }] : [],
     bootloader: {},

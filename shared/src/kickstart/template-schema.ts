@@ -3,11 +3,12 @@
 import { z } from 'zod';
 import {
   isValidAbsolutePath, isValidDebianPackageName, isValidGroupName, isValidHostname, isValidRepoName, isValidRepoUrl,
-  isValidSettingWord, isValidSuiteName, isValidUserName, SUPPORTED_ARCHITECTURES,
+  isValidSettingWord, isValidSuiteName, isValidUserName,
 } from './names.ts';
 import {
   MAX_COMPONENTS, MAX_GROUPS, MAX_PACKAGES, MAX_POST_SCRIPTS, MAX_REPOS, MAX_USER_GROUPS,
 } from './limits.ts';
+import { findArchitecture, unknownArchitectureMessage } from './architectures.ts';
 
 const oneLine = z.string().min(1, 'must not be empty')
   .refine((s) => !s.includes('\n') && !s.includes('\r'), 'must be a single line');
@@ -46,8 +47,7 @@ export const platformSchema = z.object({
   PostScripts: list(named(isValidRepoName, 'post-script name'), MAX_POST_SCRIPTS),
   ExtraPackages: list(packageEntry, MAX_PACKAGES),
   Suite: named(isValidSuiteName, 'Debian suite name'),
-  Architecture: z.string().refine((a) => SUPPORTED_ARCHITECTURES.includes(a),
-    (a) => ({ message: `architecture '${a}' is not supported; only ${SUPPORTED_ARCHITECTURES.join(', ')} for now` })),
+  Architecture: z.string().refine((a) => findArchitecture(a) !== undefined, (a) => ({ message: unknownArchitectureMessage(a) })),
   Timezone: named(isValidSettingWord, 'time zone'),
   Language: named(isValidSettingWord, 'locale'),
   Keyboard: named(isValidSettingWord, 'keyboard layout'),

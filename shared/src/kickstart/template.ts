@@ -1,6 +1,7 @@
 // Loading a YAML template: Default, Repositories, PostScripts, Groups, and every other key a platform.
 // Cross references (a platform's repositories and post-scripts) are checked when a kickstart is generated,
 // after the overlay, so a template may name things a later overlay or another template defines.
+import { DEFAULT_ARCH } from './architectures.ts';
 import type { ZodIssue } from 'zod';
 import type { TemplateIssue } from './errors.ts';
 import { breaksBody } from './ks-sections.ts';
@@ -88,6 +89,11 @@ export function loadTemplate(text: string, opts: { file?: string } = {}): LoadTe
 
 export function listPlatforms(template: Template): string[] {
   return [...template.platforms.keys()];
+}
+
+/** The architecture a platform builds: its Architecture, else Default's, else amd64. */
+export function platformArchitecture(template: Template, name: string): string {
+  return inheritedPlatform(template, name).platform?.values.Architecture ?? DEFAULT_ARCH;
 }
 
 /** The platform with Default's values under it; an unknown name is an error listing the known ones. */

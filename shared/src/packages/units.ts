@@ -2,7 +2,7 @@
 // one architecture (trixie/main/amd64, trixie-security/main/amd64, …). A build of trixie reads trixie,
 // trixie-updates and trixie-security, so its check reads the same three; the units come from the same
 // list of apt sources the build uses (kickstart/apt-sources.ts), so the two cannot disagree.
-import { aptSources, type BuildPlan } from '../kickstart/index.ts';
+import { aptSources, ARCH_NAMES, type BuildPlan } from '../kickstart/index.ts';
 
 export interface IndexUnit {
   suite: string;
@@ -10,8 +10,8 @@ export interface IndexUnit {
   architecture: string;
 }
 
-/** The architectures IMG reads package lists for. */
-export const INDEX_ARCHITECTURES: readonly string[] = ['amd64', 'arm64'];
+/** The architectures IMG reads package lists for: those it builds. */
+export const INDEX_ARCHITECTURES: readonly string[] = ARCH_NAMES;
 
 export function unitKey(u: IndexUnit): string {
   return `${u.suite}/${u.component}/${u.architecture}`;

@@ -40,8 +40,8 @@ export async function purgeAllQueues(): Promise<void> {
   const conn = await amqp.connect(testEnv.amqpUrl).catch((err: Error) => {
     throw new Error(`RabbitMQ is not reachable at ${testEnv.amqpUrl}: ${err.message}; ${HOW}`);
   });
+  await declareTopology(conn);
   const ch = await conn.createChannel();
-  await declareTopology(ch);
   for (const q of Object.values(queues)) await ch.purgeQueue(q);
   await conn.close();
 }

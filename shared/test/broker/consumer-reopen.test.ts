@@ -33,8 +33,8 @@ after(async () => {
 async function queueState(queue: string): Promise<{ consumerCount: number; messageCount: number }> {
   const conn = await amqp.connect(node.url);
   try {
+    await declareTopology(conn);
     const ch = await conn.createChannel();
-    await declareTopology(ch);
     return await ch.checkQueue(queue);
   } finally {
     await conn.close();

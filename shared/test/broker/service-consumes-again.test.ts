@@ -75,8 +75,8 @@ test('a build longer than consumer_timeout: the broker closes the channel, image
 
   const conn = await amqp.connect(node.url);
   try {
+    await declareTopology(conn);
     const ch = await conn.createChannel();
-    await declareTopology(ch);
     assert.equal((await ch.checkQueue(queues.image)).consumerCount, 1, 'image_queue has its one consumer');
   } finally {
     await conn.close();

@@ -80,6 +80,25 @@ test('a long build whose builder keeps its heartbeat is not taken over, however 
   assert.deepEqual(await registry.claim(h, job(), t0 + 4 * hour + 1), { kind: 'claimed' });
 });
 
+test('two deliveries of one job: the second waits for the first\'s live build, takes it over once stale, and is answered from it once done', async () => {
+  const h = hash(), a = job();
+  const t0 = Date.now();
+  assert.deepEqual(await registry.claim(h, a, t0, 'delivery-1'), { kind: 'claimed' });
+  assert.equal(await registry.buildingFor(a, t0), true);
+  // The same message delivered again (its first consumer's RabbitMQ node died): not a second build.
+  const second = await registry.claim(h, a, t0 + 1000, 'delivery-2');
+  assert.equal(second.kind, 'building');
+  assert.equal(second.kind === 'building' && second.job, a);
+  // The first delivery asks again (after a redelivery in its own process): still its claim.
+  assert.deepEqual(await registry.claim(h, a, t0 + 2000, 'delivery-1'), { kind: 'claimed' });
+  // Its builder went quiet past the stale time: the second delivery builds.
+  assert.equal(await registry.buildingFor(a, t0 + 2000 + hour), false);
+  assert.deepEqual(await registry.claim(h, a, t0 + 2000 + hour, 'delivery-2'), { kind: 'claimed' });
+  await registry.complete(h, image(a));
+  assert.equal(await registry.buildingFor(a), false);
+  assert.deepEqual(await registry.claim(h, a, Date.now(), 'delivery-3'), { kind: 'done', image: image(a) });
+});
+
 test('the request hash ignores comments, spacing and option order, but not the packages, the type or the builder', () => {
   const plan = (ks: string) => parseKickstart(ks).plan!;
   const a = plan('%packages\nhostname\n%end\n%post\necho hi\n%end\n');

@@ -46,16 +46,32 @@ test('the README opens with the two commands, and .ci/run runs the same test com
 });
 
 test('compose.yaml parses and runs every service with the health checks the stack needs', () => {
+  // The RabbitMQ nodes' shared Erlang cookie has no default: compose refuses to run without one.
+  const compose = (args: string[], env: NodeJS.ProcessEnv) => execFileSync('docker-compose', ['-f', join(repoRoot, 'compose.yaml'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env });
+  const { IMG_RABBITMQ_COOKIE: _, ...noCookie } = process.env;
+  assert.throws(() => compose(['config', '--services'], noCookie), /set IMG_RABBITMQ_COOKIE/);
+  const env = { ...noCookie, IMG_RABBITMQ_COOKIE: 'a-test-cookie' };
   let out: string;
   try {
-    out = execFileSync('docker-compose', ['-f', join(repoRoot, 'compose.yaml'), 'config', '--services'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    out = compose(['config', '--services'], env);
   } catch (err) {
     throw new Error(`docker-compose could not read compose.yaml (install it with deploy/local/up.sh): ${(err as Error).message}`);
   }
-  assert.deepEqual(out.trim().split('\n').sort(), ['builder-image', 'frontend', 'image-creator', 'kickstarter', 'mailpit', 'mongo', 'notifier', 'rabbitmq']);
-  const full = execFileSync('docker-compose', ['-f', join(repoRoot, 'compose.yaml'), 'config'], { encoding: 'utf8' });
-  for (const svc of ['rabbitmq', 'mongo', 'mailpit', 'frontend']) {
+  const nodes = ['rabbitmq1', 'rabbitmq2', 'rabbitmq3'];
+  assert.deepEqual(out.trim().split('\n').sort(), ['builder-image', 'frontend', 'image-creator', 'kickstarter', 'mailpit', 'mongo', 'notifier', ...nodes].sort());
+  const full = compose(['config'], env);
+  for (const svc of [...nodes, 'mongo', 'mailpit', 'frontend']) {
     assert.match(full, new RegExp(`\\n  ${svc}:\\n[\\s\\S]*?healthcheck:`), `${svc} has a health check`);
   }
   assert.match(full, /\/var\/lib\/img\/data:\/var\/lib\/img\/data/, 'images and logs are shared');
+  // A cluster: every node reads the same formation settings, and every service knows every node.
+  assert.equal(full.match(/cluster\.conf:\/etc\/rabbitmq\/conf\.d\/20-img-cluster\.conf:ro/g)?.length, 3, 'each node mounts deploy/rabbitmq/cluster.conf');
+  assert.equal(full.match(/RABBITMQ_ERLANG_COOKIE: a-test-cookie/g)?.length, 3, 'the three nodes share the cookie');
+  for (const svc of ['frontend', 'kickstarter', 'image-creator', 'notifier']) {
+    const urls = new RegExp(`\\n  ${svc}:\\n[\\s\\S]*?IMG_AMQP_URL: (\\S+)`).exec(full)?.[1] ?? '';
+    assert.deepEqual(urls.split(',').map((u) => new URL(u).host), ['rabbitmq1:5672', 'rabbitmq2:5672', 'rabbitmq3:5672'], `${svc} is given all three nodes`);
+  }
+  const conf = readFileSync(join(repoRoot, 'deploy/rabbitmq/cluster.conf'), 'utf8');
+  assert.match(conf, /^cluster_formation\.peer_discovery_backend = classic_config$/m);
+  for (const [i, n] of nodes.entries()) assert.match(conf, new RegExp(`^cluster_formation\\.classic_config\\.nodes\\.${i + 1} = rabbit@${n}$`, 'm'));
 });

@@ -2,10 +2,11 @@
 // both ways, so the two cannot drift apart.
 import { imageTypes, phases } from '@img/shared/contracts';
 import { jobStatuses } from '@img/shared/jobs';
-import { DEFAULT_SUITE, offeredSuites, SUITE_NAMES } from '@img/shared/kickstart';
+import { ARCH_NAMES, DEFAULT_ARCH, DEFAULT_SUITE, offeredArchitectures, offeredSuites, SUITE_NAMES } from '@img/shared/kickstart';
 
-/** The suite, in every schema that carries one. (The architecture is to sit beside it the same way.) */
+/** The suite and the architecture, in every schema that carries them. */
 const suiteField = { type: 'string', enum: SUITE_NAMES, description: `the Debian suite: ${offeredSuites()}` };
+const archField = { type: 'string', enum: ARCH_NAMES, description: `the architecture: ${offeredArchitectures()}` };
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const error = (description: string) => ({ description, content: { 'application/json': { schema: ref('Error') } } });
@@ -36,6 +37,11 @@ const submission = {
         + `absent: the kickstart's or the platform's, else the operator's IMG_DEFAULT_SUITE (${DEFAULT_SUITE} unless set). `
         + 'A suite the kickstart contradicts, or one not offered, is a 400 naming the field',
     },
+    arch: {
+      ...archField,
+      description: `the architecture to build for (${offeredArchitectures()}); absent: the platform's Architecture, else ${DEFAULT_ARCH}. `
+        + 'arm64 is built under emulation on amd64 build hosts, several times slower. One not offered, or one a platform is not made for, is a 400 naming the field',
+    },
     callback_url: { type: 'string', format: 'uri', maxLength: 2048, description: 'http(s) URL the outcome is posted to, signed after the Standard Webhooks convention with the webhook_secret of the answer; the host must be on the operator\'s allow-list' },
   },
   required: ['email', 'imagetype'],
@@ -49,7 +55,12 @@ export function openApiDocument(publicUrl: string) {
     paths: {
       '/api/v1/openapi.json': { get: { summary: 'this document', responses: { 200: ok('the OpenAPI document', { type: 'object' }) } } },
       '/api/v1/image-types': { get: { summary: 'the image types: built, not built yet, not supported', responses: { 200: ok('the types', ref('ImageTypes')) } } },
-      '/api/v1/platforms': { get: { summary: 'the platforms of the default template', responses: { 200: ok('the platforms', { type: 'object', properties: { platforms: { type: 'array', items: { type: 'string' } } } }) } } },
+      '/api/v1/platforms': {
+        get: {
+          summary: 'the platforms of the default template, and the architecture each builds',
+          responses: { 200: ok('the platforms', { type: 'object', properties: { platforms: { type: 'array', items: { type: 'string' } }, architectures: { type: 'object', additionalProperties: archField } } }) },
+        },
+      },
       '/api/v1/jobs': {
         get: {
           summary: 'list jobs, newest first',
@@ -83,11 +94,11 @@ export function openApiDocument(publicUrl: string) {
           summary: 'read a kickstart and check its packages, exclusions and groups against the real package index, as a submission would, without queueing anything (anyone)',
           requestBody: {
             required: true,
-            content: { 'application/json': { schema: { type: 'object', required: ['kickstart'], additionalProperties: false, properties: { kickstart: { type: 'string' }, suite: { ...suiteField, description: 'the suite of a kickstart whose repo lines name none' } } } } },
+            content: { 'application/json': { schema: { type: 'object', required: ['kickstart'], additionalProperties: false, properties: { kickstart: { type: 'string' }, suite: { ...suiteField, description: 'the suite of a kickstart whose repo lines name none' }, arch: archField } } } },
           },
           responses: {
             200: ok('what a submission would say: errors and warnings by line, and how the packages were checked', ref('KickstartCheck')),
-            400: error('not JSON with `kickstart`, or an unknown suite'), ...crossSite, 413: error('the kickstart is over the size limit'), 429: error('too many checks from this client'),
+            400: error('not JSON with `kickstart`, or an unknown suite or architecture'), ...crossSite, 413: error('the kickstart is over the size limit'), 429: error('too many checks from this client'),
           },
         },
       },
@@ -158,6 +169,7 @@ export function openApiDocument(publicUrl: string) {
             status: { type: 'string', enum: jobStatuses }, phase: { type: 'string', enum: phases }, progress: { type: 'number' },
             source: { type: 'string', enum: ['kickstart', 'template'] }, kickstart: { type: 'string' }, platform: { type: 'string' }, overlay: { type: 'string' },
             suite: suiteField,
+            arch: archField,
             package_check: {
               type: 'object', description: 'where the kickstart\'s packages were checked against the package index, and against what (or why not)',
               properties: { how: { type: 'string', enum: ['submission', 'build', 'skipped'] }, detail: { type: 'string' }, read_at: { type: 'string', format: 'date-time', description: 'when apt read the package lists the check used' } },
@@ -176,7 +188,7 @@ export function openApiDocument(publicUrl: string) {
           description: 'what anyone may see of a job: the submitter masked, the type, the state, the place in the queue and the timings',
           required: ['id', 'email', 'type', 'status', 'phase', 'created'],
           properties: {
-            id: { type: 'string' }, email: { type: 'string', description: 'masked: j***@example.com' }, type: { type: 'string', enum: imageTypes }, suite: suiteField,
+            id: { type: 'string' }, email: { type: 'string', description: 'masked: j***@example.com' }, type: { type: 'string', enum: imageTypes }, suite: suiteField, arch: archField,
             status: { type: 'string', enum: jobStatuses }, phase: { type: 'string', enum: phases }, progress: { type: 'number' },
             created: { type: 'string', format: 'date-time' }, started: { type: 'string', format: 'date-time' }, finished: { type: 'string', format: 'date-time' },
             duration_s: { type: 'number' }, queue_position: { type: 'integer' }, estimated_start: { type: 'string', format: 'date-time' },

@@ -13,7 +13,7 @@ export interface FrontendMetrics {
   timing: RequestHandler;
   submitted(source: 'kickstart' | 'template', type: string): void;
   /** A submission answered at once from an identical finished build (image-creator counts those it answers). */
-  reused(type: string): void;
+  reused(type: string, arch: string): void;
 }
 
 export function frontendMetrics(registry: Registry, index: Pick<JobIndex, 'all'>, series?: TimeSeries): FrontendMetrics {
@@ -41,8 +41,8 @@ export function frontendMetrics(registry: Registry, index: Pick<JobIndex, 'all'>
       next();
     },
     submitted: (source, type) => submissions.inc({ source, type }),
-    reused: (type) => {
-      builds.inc({ type, arch: 'amd64', outcome: 'reused' });
+    reused: (type, arch) => {
+      builds.inc({ type, arch, outcome: 'reused' });
       cache.inc({ cache: 'image', result: 'hit' });
       series?.count('builds', 'reused');
       series?.count('cache', 'image_hit');

@@ -17,11 +17,11 @@ export function submissionParser(maxUploadBytes: number) {
   const bodyLimit = maxUploadBytes * 2 + 64 * 1024;
   const upload = multer({
     storage: multer.memoryStorage(),
-    limits: { fileSize: maxUploadBytes, fieldSize: maxUploadBytes, files: 2, fields: 12, parts: 16, headerPairs: 100 },
+    limits: { fileSize: maxUploadBytes, fieldSize: maxUploadBytes, files: 2, fields: 14, parts: 18, headerPairs: 100 },
   }).fields([{ name: 'ksfile', maxCount: 1 }, { name: 'template', maxCount: 1 }]);
 
   const jsonBody = z.object({
-    email: text(254), imagetype: text(40), platform: text(100), overlay: text(64 * 1024), suite: text(40),
+    email: text(254), imagetype: text(40), platform: text(100), overlay: text(64 * 1024), suite: text(40), arch: text(40),
     kickstart: text(maxUploadBytes), config: text(maxUploadBytes),
     // Longer than a callback may be, so the check can say how long it is allowed to be.
     callback_url: text(64 * 1024),
@@ -42,6 +42,7 @@ export function submissionParser(maxUploadBytes: number) {
       platform: str('platform'),
       overlay: str('overlay'),
       suite: str('suite'),
+      arch: str('arch'),
       callback_url: str('callback_url'),
       kickstart: ks ? { text: ks.buffer.toString('utf8'), filename: ks.originalname } : pasted ? { text: pasted } : undefined,
       template: tpl ? { text: tpl.buffer.toString('utf8'), filename: tpl.originalname } : str('config') ? { text: str('config')! } : undefined,
@@ -49,7 +50,7 @@ export function submissionParser(maxUploadBytes: number) {
     };
     // An uploaded kickstart comes back in the text box: a browser cannot fill a file input again.
     const values = {
-      email: input.email ?? '', imagetype: input.imagetype ?? '', platform: input.platform ?? '', overlay: input.overlay ?? '', suite: input.suite ?? '',
+      email: input.email ?? '', imagetype: input.imagetype ?? '', platform: input.platform ?? '', overlay: input.overlay ?? '', suite: input.suite ?? '', arch: input.arch ?? '',
       callback_url: input.callback_url ?? '', kickstart: pasted ?? input.kickstart?.text ?? '',
     };
     return { ok: true, input, values };

@@ -28,7 +28,7 @@ export interface JobActionDeps {
   /** Counts each accepted submission. */
   submitted?: (source: 'kickstart' | 'template', type: string) => void;
   /** Counts a submission answered here from an identical finished build. */
-  reused?: (type: string) => void;
+  reused?: (type: string, arch: string) => void;
 }
 
 export function jobActions(deps: JobActionDeps) {
@@ -38,7 +38,7 @@ export function jobActions(deps: JobActionDeps) {
     // A template request's kickstart is only known once the kickstarter made it; image-creator
     // recognises those. A kickstart request is recognised here, before anything is queued.
     const plan = submitted.source === 'kickstart' && deps.reuse
-      ? parseKickstart(submitted.kickstart ?? '', submitted.suite ? { defaultSuite: submitted.suite } : {}).plan : undefined;
+      ? parseKickstart(submitted.kickstart ?? '', { ...(submitted.suite ? { defaultSuite: submitted.suite } : {}), ...(submitted.arch ? { arch: submitted.arch } : {}) }).plan : undefined;
     const hash = plan && deps.reuse ? requestHash(plan, submitted.type, deps.reuse.builderVersion) : undefined;
     const newJob = hash ? { ...submitted, request_hash: hash } : submitted;
     const place = deps.share?.reserve({ email: submitted.email, client: submitted.client });
@@ -49,21 +49,22 @@ export function jobActions(deps: JobActionDeps) {
       if (built && deps.reuse) {
         const link = await reuseImage({ dataDir: deps.dataDir, publicUrl: deps.reuse.publicUrl, image: built, job: { id: job.id, email: job.email, imagetype: job.type } });
         // The same way as any finished build: the job becomes done and the person gets the email.
-        await broker.publish(routes.link, linkMessage, { ...link, request_hash: hash });
+        await broker.publish(routes.link, linkMessage, { ...link, request_hash: hash, ...(job.suite ? { suite: job.suite } : {}), ...(job.arch ? { arch: job.arch } : {}) });
         log.info({ jobId: job.id }, 'identical to a finished build: answered from its image');
         deps.submitted?.(job.source, job.type);
-        deps.reused?.(job.type);
+        deps.reused?.(job.type, job.arch ?? 'amd64');
         return { ok: true, value: job };
       }
       if (job.source === 'kickstart') {
         await broker.publish(routes.build, imageMessage, {
           id: job.id, email: job.email, imagetype: job.type, ksfile: job.kickstart ?? '', ...(job.suite ? { suite: job.suite } : {}),
+          ...(job.arch ? { arch: job.arch } : {}),
           ...(job.package_check?.how === 'submission' ? { package_check: 'submission' as const } : {}),
         });
       } else {
         await broker.publish(routes.kickstart, kickstarterMessage, {
           id: job.id, email: job.email, imagetype: job.type, config: job.config ?? '', platform: job.platform ?? '', overlay: job.overlay ?? '',
-          ...(job.suite ? { suite: job.suite } : {}),
+          ...(job.suite ? { suite: job.suite } : {}), ...(job.arch ? { arch: job.arch } : {}),
         });
       }
     } catch (err) {
@@ -98,7 +99,7 @@ export function jobActions(deps: JobActionDeps) {
     if (!old) return notFound();
     if (!terminalStatuses.includes(old.status)) return fail(409, 'conflict', `the job is still ${old.status}; it can be retried once it has finished`);
     const again: NewJob = { email: old.email, type: old.type, source: old.source };
-    for (const k of ['kickstart', 'config', 'platform', 'overlay', 'suite', 'filename', 'client'] as const) if (old[k] !== undefined) again[k] = old[k];
+    for (const k of ['kickstart', 'config', 'platform', 'overlay', 'suite', 'arch', 'filename', 'client'] as const) if (old[k] !== undefined) again[k] = old[k];
     const queued = await queue(again);
     if (queued.ok) log.info({ jobId: queued.value.id, retryOf: id }, 'job retried');
     return queued;

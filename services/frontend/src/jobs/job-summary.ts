@@ -3,9 +3,9 @@
 import type { Job } from '@img/shared/jobs';
 
 export type JobSummary = Pick<Job, 'id' | 'email' | 'type' | 'status' | 'phase' | 'source' | 'created'> &
-  Partial<Pick<Job, 'progress' | 'platform' | 'suite' | 'started' | 'finished' | 'duration_s' | 'size' | 'error_code' | 'imagefile' | 'sha256' | 'client'>>;
+  Partial<Pick<Job, 'progress' | 'platform' | 'suite' | 'arch' | 'started' | 'finished' | 'duration_s' | 'size' | 'error_code' | 'imagefile' | 'sha256' | 'client'>>;
 
-const optional = ['progress', 'platform', 'suite', 'started', 'finished', 'duration_s', 'size', 'error_code', 'imagefile', 'sha256', 'client'] as const;
+const optional = ['progress', 'platform', 'suite', 'arch', 'started', 'finished', 'duration_s', 'size', 'error_code', 'imagefile', 'sha256', 'client'] as const;
 
 /** The database fields a summary is made of, as a projection. */
 export const summaryProjection: Record<string, 1> = Object.fromEntries(

@@ -29,9 +29,9 @@ function median(xs: number[]): number | undefined {
 
 /**
  * What a build's duration depends on besides its kickstart: a sid build installs other packages than
- * a bookworm one. The architecture is to join the suite here.
+ * a bookworm one, and an arm64 build runs its programs under emulation, several times slower.
  */
-const buildKind = (j: JobSummary) => j.suite ?? '';
+const buildKind = (j: JobSummary) => `${j.suite ?? ''}/${j.arch ?? 'amd64'}`;
 
 /** `jobs` newest first, as the index keeps them. */
 export function estimateQueue(jobs: readonly JobSummary[], opts: { slots: number; now: Date }): QueueEstimate {

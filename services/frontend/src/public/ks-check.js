@@ -9,6 +9,7 @@ function ksCheck(panel) {
   const area = form.querySelector('textarea[name="kickstart"]');
   const file = form.querySelector('input[name="ksfile"]');
   const suite = form.querySelector('select[name="suite"]');
+  const arch = form.querySelector('select[name="arch"]');
   let fileText = '';
   let timer;
   let sent = 0;
@@ -52,7 +53,7 @@ function ksCheck(panel) {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json' },
         credentials: 'same-origin',
-        body: JSON.stringify({ kickstart: text, ...(suite && suite.value ? { suite: suite.value } : {}) }),
+        body: JSON.stringify({ kickstart: text, ...(suite && suite.value ? { suite: suite.value } : {}), ...(arch && arch.value ? { arch: arch.value } : {}) }),
       });
       const answer = await res.json();
       if (mine !== sent) return;
@@ -73,6 +74,7 @@ function ksCheck(panel) {
   };
   area.addEventListener('input', soon);
   if (suite) suite.addEventListener('change', soon);
+  if (arch) arch.addEventListener('change', soon);
   if (file) {
     file.addEventListener('change', async () => {
       fileText = file.files && file.files[0] ? await file.files[0].text() : '';

@@ -2,7 +2,7 @@
 import express, { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { imageTypes, jobIdSchema, legacyImageTypes } from '@img/shared/contracts';
-import { findSuite, unknownSuiteMessage } from '@img/shared/kickstart';
+import { DEFAULT_ARCH, findArchitecture, findSuite, unknownArchitectureMessage, unknownSuiteMessage } from '@img/shared/kickstart';
 import type { Job } from '@img/shared/jobs';
 import { webhookSecret } from '@img/shared/webhooks';
 import { sendError } from '../http/respond.ts';
@@ -19,6 +19,7 @@ const LOG_CHUNK_MAX = 1024 * 1024;
 const kickstartCheckBody = z.object({
   kickstart: z.string().max(4 * 1024 * 1024),
   suite: z.string().max(40).optional(),
+  arch: z.string().max(40).optional(),
 }).strict();
 const logQuery = z.object({
   offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
@@ -50,7 +51,7 @@ export function apiRoutes(deps: RouteDeps): Router {
   });
 
   r.get('/api/v1/platforms', (_req, res) => {
-    res.json({ platforms: deps.platforms });
+    res.json({ platforms: deps.platforms.map((p) => p.name), architectures: Object.fromEntries(deps.platforms.map((p) => [p.name, p.arch])) });
   });
 
   r.get('/api/v1/jobs', (req, res) => {
@@ -94,7 +95,7 @@ export function apiRoutes(deps: RouteDeps): Router {
 
   /**
    * Anyone: a kickstart read and its packages checked, as a submission would be, without queueing
-   * anything. JSON `{"kickstart": TEXT, "suite"?: NAME}`; the answer lists errors and warnings by line.
+   * anything. JSON `{"kickstart": TEXT, "suite"?: NAME, "arch"?: NAME}`; the answer lists errors and warnings by line.
    */
   r.post('/api/v1/kickstart/check', ...deps.checkGuards, json, async (req, res) => {
     const body = kickstartCheckBody.safeParse(req.body);
@@ -107,7 +108,12 @@ export function apiRoutes(deps: RouteDeps): Router {
       sendError(req, res, 400, 'invalid_request', `suite: ${unknownSuiteMessage(suite)}`, { fields: [{ field: 'suite', message: unknownSuiteMessage(suite) }] });
       return;
     }
-    const checked = await deps.kickstarts.check(body.data.kickstart, { file: 'kickstart', suite });
+    const arch = body.data.arch?.trim() || DEFAULT_ARCH;
+    if (!findArchitecture(arch)) {
+      sendError(req, res, 400, 'invalid_request', `arch: ${unknownArchitectureMessage(arch)}`, { fields: [{ field: 'arch', message: unknownArchitectureMessage(arch) }] });
+      return;
+    }
+    const checked = await deps.kickstarts.check(body.data.kickstart, { file: 'kickstart', suite, arch });
     const p = checked.packages;
     res.setHeader('Cache-Control', 'no-store');
     res.json({

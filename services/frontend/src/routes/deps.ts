@@ -36,7 +36,8 @@ export interface RouteDeps {
   /** Body size and rate checks of POST /api/v1/kickstart/check. */
   checkGuards: RequestHandler[];
   parseSubmission: SubmissionParser;
-  platforms: string[];
+  /** The default template's platforms, each with the architecture it builds. */
+  platforms: Array<{ name: string; arch: string }>;
   defaultTemplateText: string;
   log: Logger;
   /** The operator's rules for callback URLs (the webhook settings). */

@@ -10,7 +10,7 @@ import type { EmailState, WebhookState } from '../jobs/notifications.ts';
 import type { JobSummary } from '../jobs/job-summary.ts';
 import { redactSecrets } from '../jobs/redact-secrets.ts';
 
-type Shown = Pick<Job, 'id' | 'email' | 'type' | 'status' | 'phase' | 'created'> & Partial<Pick<Job, 'suite' | 'progress' | 'started' | 'finished' | 'duration_s'>>;
+type Shown = Pick<Job, 'id' | 'email' | 'type' | 'status' | 'phase' | 'created'> & Partial<Pick<Job, 'suite' | 'arch' | 'progress' | 'started' | 'finished' | 'duration_s'>>;
 
 function queueFields(spot: QueueSpot | undefined) {
   if (!spot) return {};

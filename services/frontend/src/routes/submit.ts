@@ -1,7 +1,7 @@
 // IMG's form: GET shows it, POST checks the submission and queues it, or shows the form again
 // with every error next to its field and the person's input kept.
 import { Router, type Request, type Response } from 'express';
-import { SUITES } from '@img/shared/kickstart';
+import { ARCHITECTURES, DEFAULT_ARCH, SUITES } from '@img/shared/kickstart';
 import { checkCallback, checkSubmission, type FieldError, type FieldWarning } from '../submission.ts';
 import { tokenQuery } from '../http/job-access.ts';
 import { sendError } from '../http/respond.ts';
@@ -11,8 +11,8 @@ export function submitRoutes(deps: RouteDeps): Router {
   const r = Router();
   const form = (res: Response, values: Record<string, string>, errors: FieldError[], warnings: FieldWarning[] = []) =>
     res.render('submit', {
-      title: 'Submit a build', platforms: deps.platforms, suites: SUITES, defaultSuite: deps.config.IMG_DEFAULT_SUITE, values, errors, warnings,
-      scripts: ['/static/ks-check.js'],
+      title: 'Submit a build', platforms: deps.platforms, suites: SUITES, defaultSuite: deps.config.IMG_DEFAULT_SUITE,
+      architectures: ARCHITECTURES, defaultArch: DEFAULT_ARCH, values, errors, warnings, scripts: ['/static/ks-check.js'],
     });
 
   r.get('/submit', deps.csrf.issue, (_req, res) => {

@@ -67,6 +67,8 @@ const cases: Array<{ name: string; fields: () => Record<string, string | Blob>; 
   { name: 'an unknown platform', fields: () => ({ email: uniqueEmail(), imagetype: 'tar', platform: 'NO_SUCH_PLATFORM' }), field: 'platform', says: /NO_SUCH_PLATFORM/ },
   { name: 'an unknown suite', fields: () => ({ email: uniqueEmail(), imagetype: 'tar', suite: 'buster', ksfile: new Blob([goodKs]) }), field: 'suite',
     says: /unknown suite 'buster'; IMG builds trixie \(stable\), bookworm \(oldstable\), forky \(testing\), sid \(unstable\)/ },
+  { name: 'an unknown architecture', fields: () => ({ email: uniqueEmail(), imagetype: 'tar', arch: 'riscv64', ksfile: new Blob([goodKs]) }), field: 'arch',
+    says: /unknown architecture 'riscv64'; IMG builds amd64 \(x86_64\), arm64 \(aarch64\)/ },
   { name: 'an unknown suite for a platform', fields: () => ({ email: uniqueEmail(), imagetype: 'tar', suite: 'stable', platform: 'MINIMAL' }), field: 'suite', says: /unknown suite 'stable'; IMG builds trixie/ },
   { name: 'a suite the kickstart contradicts', fields: () => ({ email: uniqueEmail(), imagetype: 'tar', suite: 'sid', ksfile: new Blob([`repo --name=debian --suite=bookworm --components=main\n${goodKs}`]) }),
     field: 'suite', says: /repo --name=debian --suite=bookworm\) builds bookworm, not sid/ },

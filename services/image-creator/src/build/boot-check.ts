@@ -37,7 +37,7 @@ export async function bootCheck(deps: BootCheckDeps, msg: ImageMessage, kind: Im
   // A cancel during the check stops its container the same way it stops a build's.
   const cancelled = deps.cancellations.start(msg.id);
   const boot = await verifyBoot({
-    file, target: kind.boot, timeoutS: config.IMG_VERIFY_TIMEOUT_S, memoryMb: BOOT_MEMORY_MB, launch, ...(marker ? { marker } : {}),
+    file, target: { ...kind.boot, arch: msg.arch ?? 'amd64' }, timeoutS: config.IMG_VERIFY_TIMEOUT_S, memoryMb: BOOT_MEMORY_MB, launch, ...(marker ? { marker } : {}),
     onConsole: (chunk) => jobLog.write(plainConsoleText(chunk.toString('utf8'))),
     signal: cancelled,
   }).finally(() => deps.cancellations.finish(msg.id));

@@ -1,7 +1,7 @@
 // Step 1: from the message to what the sandbox is told. Reads the kickstart with the one parser,
 // resolves its groups, and checks it against the image type. Throws a BuildFailure naming the line.
 import type { ImageMessage } from '@img/shared/contracts';
-import { parseKickstart, resolveGroups, type BuildPlan, type GroupTable, type KickstartLimits, type ParseResult } from '@img/shared/kickstart';
+import { DEFAULT_ARCH, parseKickstart, resolveGroups, type BuildPlan, type GroupTable, type KickstartLimits, type ParseResult } from '@img/shared/kickstart';
 import { requestHash } from '@img/shared/builds';
 import { imageKinds, prepareBuild, type ImageKind } from '../image-types.ts';
 import { BuildFailure } from './failure.ts';
@@ -25,7 +25,7 @@ export interface PlannedBuild {
 export function planBuild(msg: ImageMessage, o: { groups: GroupTable; builderVersion: string; limits: KickstartLimits; defaultSuite: string }): PlannedBuild {
   // The same caps as the frontend's check (IMG_MAX_DISK_MB): a message that did not pass it is held to them too.
   // The builder's own group table: an unknown @Group is an error on its line, as at submission.
-  const parsed = parseKickstart(msg.ksfile, { file: 'kickstart', limits: o.limits, defaultSuite: msg.suite ?? o.defaultSuite, groups: o.groups });
+  const parsed = parseKickstart(msg.ksfile, { file: 'kickstart', limits: o.limits, defaultSuite: msg.suite ?? o.defaultSuite, arch: msg.arch ?? DEFAULT_ARCH, groups: o.groups });
   if (!parsed.plan || parsed.errors.length > 0) {
     const first = parsed.errors[0];
     throw new BuildFailure('invalid_kickstart', first ? `kickstart line ${first.line}: ${first.message}` : 'the kickstart could not be read', {

@@ -17,6 +17,7 @@ import { LogScanner } from '../log-scanner.ts';
 import { classifyFailure } from '../classify-failure.ts';
 import { takeFiles, type OutputRule, type TakenFile } from '../sandbox-output.ts';
 import { kickstartEnv, writeInputs } from './inputs.ts';
+import { emulationState } from '../emulation.ts';
 import { BuildFailure } from './failure.ts';
 import type { JobLog } from './job-log.ts';
 import type { PlannedBuild } from './plan.ts';
@@ -53,6 +54,9 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
   jobLog: JobLog, onPhase: (phase: Phase) => void): Promise<SandboxOutcome> {
   const { config } = deps;
   const log = deps.log.child({ jobId: msg.id });
+  // Another architecture's programs run only where the host emulates it: said plainly, before anything starts.
+  const emulation = await emulationState(planned.plan.architecture, config.IMG_BINFMT_DIR);
+  if (!emulation.ok) throw new BuildFailure('sandbox_error', emulation.problem ?? `this build host cannot build for ${planned.plan.architecture}`, { phase: 'fetching' });
   await rm(dirs.work, { recursive: true, force: true });
   await rm(dirs.imageDir, { recursive: true, force: true });
   await mkdir(dirs.imageDir, { recursive: true, mode: 0o755 });
@@ -200,7 +204,7 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
     await rm(dirs.imageDir, { recursive: true, force: true });
     const c = classifyFailure(result, scan, lastPhase, {
       timeoutS: config.IMG_BUILD_TIMEOUT_S, memoryMb: config.IMG_BUILD_MEMORY_MB, pids: config.IMG_BUILD_PIDS, diskMb: config.IMG_BUILD_DISK_MB, inodes: config.IMG_BUILD_INODES,
-    });
+    }, { suite: planned.plan.suite, arch: planned.plan.architecture });
     return new BuildFailure(c.code, c.message, { phase: c.phase, excerpt: c.excerpt, line: c.line });
   };
   // A build over its time limit is that, whatever its output was when it was stopped.

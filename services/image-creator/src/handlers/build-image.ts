@@ -3,6 +3,7 @@
 // build among identical requests, and reports the outcome. The build's steps live in ../build/:
 // plan (the kickstart read and checked), sandbox (the build, its output taken as data), boot check.
 // Each returns data or throws a BuildFailure, which this handler reports.
+import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import {
   CONTRACT_VERSION, errorMessage, linkMessage, resultMessage, type ErrorMessage, type ImageMessage, type JobWarning, type LinkMessage, type PackageCheck, type Phase,
@@ -11,7 +12,7 @@ import { DeadLetter, routes, type Broker, type DeliveryInfo } from '@img/shared/
 import { checkJobMessage, type JobStore } from '@img/shared/jobs';
 import type { Logger } from '@img/shared/logging';
 import { ImgError, TransientError } from '@img/shared/errors';
-import type { GroupTable } from '@img/shared/kickstart';
+import { DEFAULT_ARCH, type GroupTable } from '@img/shared/kickstart';
 import { reuseImage, type BuildRegistry } from '@img/shared/builds';
 import type { Config } from '../config.ts';
 import type { DockerRunner } from '../docker-runner.ts';
@@ -44,7 +45,7 @@ export interface BuildDeps {
   bootLauncher?: (jobId: string) => QemuLauncher;
   cancellations: Cancellations;
   /** Which build makes which request; identical requests share one. */
-  builds: Pick<BuildRegistry, 'claim' | 'complete' | 'release' | 'heartbeat'>;
+  builds: Pick<BuildRegistry, 'claim' | 'complete' | 'release' | 'heartbeat' | 'buildingFor'>;
   /** How often the builder of a claimed request says it is alive (the registry's staleMs is a few of these). */
   heartbeatMs: number;
   builderVersion: string;
@@ -84,9 +85,12 @@ export function buildHandler(deps: BuildDeps) {
 async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): Promise<void> {
   const { config } = deps;
   const log = deps.log.child({ jobId: msg.id, imagetype: msg.imagetype, attempt: info.attempt });
+  // This delivery's name in the build claims: another delivery of the same job is someone else.
+  const owner = randomUUID();
   const metrics = deps.metrics ?? noBuildMetrics;
-  // Architecture is amd64 until a job can ask for another.
-  const labels = { type: msg.imagetype, arch: 'amd64' };
+  // The request's architecture (a fixed set: the message's schema allows only those IMG builds).
+  const arch = msg.arch ?? DEFAULT_ARCH;
+  const labels = { type: msg.imagetype, arch };
   const layout = new DataLayout(config.IMG_DATA_DIR);
   const paths = layout.job(msg.id);
   const jobUrls = new JobUrls(config.IMG_PUBLIC_URL);
@@ -102,6 +106,14 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
   if (!known.ok) {
     log.info({ status: known.job?.status }, `${known.reason}: nothing to build`);
     return;
+  }
+  // The same job may be in another image-creator's hands: a message delivered again after its
+  // consumer's connection was lost (its RabbitMQ node died, say) while that consumer builds on, or
+  // published twice because a confirm was lost. This delivery waits for that build, without
+  // touching the job's log, and answers from what it leaves.
+  if (await waitForOtherDelivery(deps, msg.id, log)) {
+    if (deps.cancellations.isCancelled(msg.id)) return;
+    if (await replay(deps, paths, log)) return;
   }
 
   await mkdir(layout.root('logs'), { recursive: true });
@@ -137,7 +149,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     const report = errorMessage.parse({
       id: msg.id, error: clip(f.message, 4000), url: urls.log, email: msg.email, imagetype: msg.imagetype, code: f.code, phase: f.phase,
       excerpt: f.excerpt.slice(-200).map((l) => clip(l, 2000)), version: CONTRACT_VERSION,
-      ...(f.line ? { position: { line: f.line } } : {}), ...(suite ? { suite } : {}), ...(checkReport ?? {}),
+      ...(f.line ? { position: { line: f.line } } : {}), ...(suite ? { suite } : {}), arch, ...(checkReport ?? {}),
     });
     await deps.broker.publish(routes.error, errorMessage, report);
     await writeHostFile(paths.failure, JSON.stringify(report));
@@ -166,8 +178,23 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
         log.info('cancelled while waiting for an identical build');
         return;
       }
-      const claim = await deps.builds.claim(planned.hash, msg.id);
+      const claim = await deps.builds.claim(planned.hash, msg.id, Date.now(), owner);
       if (claim.kind === 'claimed') break;
+      if (claim.kind === 'done' && claim.image.job === msg.id) {
+        // This job's own build, finished by another delivery of it: the same answer again.
+        const { filename, size, sha256, duration_s, verified } = claim.image;
+        log.info('built by another delivery of this job; publishing its link');
+        await deps.broker.publish(routes.link, linkMessage, {
+          id: msg.id, url: urls.image, email: msg.email, imagetype: msg.imagetype, filename, size, sha256, duration_s, logurl: urls.log,
+          version: CONTRACT_VERSION, request_hash: planned.hash, suite, ...(verified ? { verified } : {}),
+        });
+        return;
+      }
+      if (claim.kind === 'building' && claim.job === msg.id) {
+        if (!waiting) log.info('another delivery of this job is building it; waiting for it');
+        await new Promise((r) => setTimeout(r, IDENTICAL_POLL_MS));
+        continue;
+      }
       if (claim.kind === 'done') {
         const reused = await reuseImage({
           dataDir: config.IMG_DATA_DIR, publicUrl: config.IMG_PUBLIC_URL, image: claim.image, writeLog: false,
@@ -178,7 +205,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
         log.info('answered from an identical build');
         metrics.cache('image', true);
         metrics.finished(labels, 'reused');
-        await deps.broker.publish(routes.link, linkMessage, { ...reused, request_hash: planned.hash, suite, ...checkReport });
+        await deps.broker.publish(routes.link, linkMessage, { ...reused, request_hash: planned.hash, suite, arch, ...checkReport });
         return;
       }
       if (!waiting) jobLog.write('IMG: an identical request is being built right now; this job waits for it and shares its image\n');
@@ -227,7 +254,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     await jobLog.close();
     const link: LinkMessage = {
       id: msg.id, url: urls.image, email: msg.email, imagetype: msg.imagetype, filename, size, sha256, duration_s, logurl: urls.log,
-      version: CONTRACT_VERSION, request_hash: claimedHash, suite, ...(verified ? { verified } : {}), ...(checkReport ?? {}),
+      version: CONTRACT_VERSION, request_hash: claimedHash, suite, arch, ...(verified ? { verified } : {}), ...(checkReport ?? {}),
     };
     await writeHostFile(paths.result, JSON.stringify(linkMessage.parse(link)));
     await deps.builds.complete(claimedHash, { job: msg.id, filename, size, sha256, duration_s, ...(verified ? { verified } : {}) });
@@ -252,6 +279,17 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     await rm(paths.work, { recursive: true, force: true }).catch(() => {});
     if (claimedHash && !completed) await deps.builds.release(claimedHash, msg.id).catch((err: Error) => log.warn({ err: err.message }, 'could not release the build claim'));
   }
+}
+
+/** Waits while another delivery of this job builds it; says whether it waited. */
+async function waitForOtherDelivery(deps: BuildDeps, jobId: string, log: Logger): Promise<boolean> {
+  let waited = false;
+  while (!deps.cancellations.isCancelled(jobId) && await deps.builds.buildingFor(jobId)) {
+    if (!waited) log.info('another delivery of this job is building it; waiting for it');
+    waited = true;
+    await new Promise((r) => setTimeout(r, IDENTICAL_POLL_MS));
+  }
+  return waited;
 }
 
 /**

@@ -2,6 +2,8 @@
 // goes (the reproductions of the security issue), then checks the host, not only the job: the file a
 // link pointed at is unchanged, nothing set-id and no device node is under the data directory, the
 // host's inode use did not grow, and the next build is built.
+// It measures the host's own disk and inodes, which another build beside it would move:
+// test-runner: alone
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

@@ -1,6 +1,8 @@
 // Hostile %post scripts: each ends its build with a clear error within its limit, and the service
 // goes on building. Also: cancel stops a build's container quickly, and an image-creator killed
 // mid-build is replaced by one that cleans up and finishes the job exactly once.
+// It measures the host's own disk and inodes, which another build beside it would move:
+// test-runner: alone
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

@@ -110,7 +110,7 @@ for (const r of refusals) {
 test('an amd64-only package is refused for arm64 by the same check, against the arm64 index', async () => {
   await indexed('trixie/main/arm64');
   const text = '%packages\nhostname\ngrub-pc\n%end\n';
-  const parsed = parseKickstart(text, { architecture: 'arm64' });
+  const parsed = parseKickstart(text, { arch: 'arm64' });
   const units = unitsForPlan(parsed.draft);
   assert.ok('units' in units);
   assert.ok(units.units.every((u) => u.architecture === 'arm64'));

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseKickstart } from '@img/shared/kickstart';
 import { prepareBuild } from '../../src/image-types.ts';
-import { ConsoleWatcher, DEFAULT_MARKER, detectImage, qemuArgs } from '@img/shared/boot';
+import { AAVMF_PATH, ConsoleWatcher, DEFAULT_MARKER, detectImage, qemuArgs, qemuBinary } from '@img/shared/boot';
+import { emulationState } from '../../src/emulation.ts';
 
 function plan(ks: string) {
   const r = parseKickstart(ks);
@@ -100,4 +101,41 @@ test('the image format is told from the first bytes, a qcow2 backing file is not
   assert.ok(args.includes('-snapshot') && args.includes('-no-reboot'));
   assert.deepEqual(args.slice(args.indexOf('-nic'), args.indexOf('-nic') + 2), ['-nic', 'none']);
   assert.ok(!args.some((a) => /kvm/.test(a)), 'emulation only');
+});
+
+test('an arm64 disk gets the arm64 kernel, and boots on QEMU\'s virt machine with arm64 UEFI firmware, its CD on virtio SCSI', () => {
+  const p = parseKickstart('part / --size=900\n%packages\nvim\n%end\n', { arch: 'arm64' }).plan!;
+  assert.equal(p.architecture, 'arm64');
+  assert.deepEqual(prepareBuild(p, 'raw', p.packages.include).include, ['vim', 'linux-image-arm64', 'systemd-sysv']);
+  assert.equal(qemuBinary('arm64'), 'qemu-system-aarch64');
+  assert.equal(qemuBinary('amd64'), 'qemu-system-x86_64');
+  const disk = qemuArgs({ format: 'qcow2', media: 'disk', arch: 'arm64' }, '/i.qcow2');
+  assert.deepEqual(disk.slice(0, 4), ['-machine', 'virt,accel=tcg', '-cpu', 'cortex-a57'], 'never the slow default `max` CPU');
+  assert.deepEqual(disk.slice(disk.indexOf('-bios'), disk.indexOf('-bios') + 2), ['-bios', AAVMF_PATH], 'UEFI always: arm64 has no BIOS');
+  assert.ok(disk.includes('file=/i.qcow2,format=qcow2,if=virtio'));
+  const cd = qemuArgs({ format: 'raw', media: 'cdrom', arch: 'arm64' }, '/i.iso');
+  assert.ok(cd.includes('virtio-scsi-pci') && cd.includes('scsi-cd,drive=cd'), '`virt` has no IDE');
+  assert.ok(!cd.includes('-boot'));
+  const pc = qemuArgs({ format: 'raw', media: 'disk' }, '/i.raw');
+  assert.deepEqual(pc.slice(0, 2), ['-machine', 'pc,accel=tcg']);
+  assert.ok(!pc.includes('-bios'), 'amd64 boots with the BIOS unless asked for UEFI');
+});
+
+test('an arm64 build needs an enabled binfmt_misc entry with the F flag, and says how to make one', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'img-binfmt-'));
+  try {
+    assert.deepEqual(await emulationState('amd64', dir), { arch: 'amd64', ok: true }, 'the host\'s own architecture needs nothing');
+    const missing = await emulationState('arm64', dir);
+    assert.equal(missing.ok, false);
+    assert.match(missing.problem!, /binfmt_misc has no qemu-aarch64 entry; on the build host: apt-get install qemu-user-static binfmt-support; update-binfmts --enable qemu-aarch64/);
+    const entry = (flags: string, state = 'enabled') => `${state}\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: ${flags}\noffset 0\n`;
+    writeFileSync(join(dir, 'qemu-aarch64'), entry('P'));
+    assert.match((await emulationState('arm64', dir)).problem!, /lacks the F \(fix-binary\) flag/);
+    writeFileSync(join(dir, 'qemu-aarch64'), entry('PF', 'disabled'));
+    assert.match((await emulationState('arm64', dir)).problem!, /is disabled/);
+    writeFileSync(join(dir, 'qemu-aarch64'), entry('PF'));
+    assert.deepEqual(await emulationState('arm64', dir), { arch: 'arm64', ok: true });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

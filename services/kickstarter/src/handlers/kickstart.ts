@@ -42,9 +42,11 @@ export function kickstartHandler(deps: KickstartDeps) {
       return;
     }
     for (const w of [...loaded.warnings, ...gen.warnings]) log.info({ warning: formatTemplateIssues(file, [w])[0] }, 'template warning');
-    // The generated kickstart names its suite in its repo lines; the message says it as well.
+    // The generated kickstart names its suite in its repo lines; the message says it as well, and the
+    // platform's architecture, which no kickstart line says.
     await deps.broker.publish(routes.build, imageMessage, {
       id: msg.id, email: msg.email, imagetype: msg.imagetype, ksfile: gen.kickstart, ...(gen.suite ? { suite: gen.suite } : {}),
+      ...(gen.arch ? { arch: gen.arch } : {}),
     });
     log.info('kickstart generated');
     deps.counted?.('ok');

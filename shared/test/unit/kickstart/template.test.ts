@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  defaultTemplatePath, formatTemplateIssues, listPlatforms, loadDefaultTemplate, loadTemplate, mergedPlatform,
-  platformYaml,
+  defaultTemplatePath, formatTemplateIssues, generateKickstart, listPlatforms, loadDefaultTemplate, loadTemplate, mergedPlatform,
+  platformArchitecture, platformYaml,
 } from '@img/shared/kickstart';
 
 function errorsOf(text: string): string[] {
@@ -69,8 +69,22 @@ test('a bad list item names its own line', () => {
     ["t.yaml:4: platform 'P', key 'ExtraPackages[1]': 'Vim' is not a valid Debian package name (or -name to exclude one)"]);
 });
 
-test('only amd64 is accepted as the architecture for now', () => {
-  assert.match(errorsOf('P:\n  Architecture: arm64\n')[0] ?? '', /^t.yaml:2: .*'arm64' is not supported; only amd64/);
+test('amd64 and arm64 are the architectures a platform may name; another is refused, listing them', () => {
+  assert.deepEqual(errorsOf('P:\n  Architecture: arm64\n'), []);
+  assert.match(errorsOf('P:\n  Architecture: armhf\n')[0] ?? '', /^t.yaml:2: .*unknown architecture 'armhf'; IMG builds amd64 \(x86_64\), arm64 \(aarch64\)/);
+});
+
+test('the shipped template has arm64 platforms, made for arm64: its kernel and console', () => {
+  const t = loadDefaultTemplate().template!;
+  for (const p of ['MINIMAL-ARM64', 'SERVER-ARM64']) {
+    assert.equal(platformArchitecture(t, p), 'arm64', p);
+    const g = generateKickstart(t, p, '');
+    assert.deepEqual(g.errors, []);
+    assert.equal(g.arch, 'arm64');
+    assert.match(g.kickstart ?? '', /^linux-image-arm64$/m);
+    assert.match(g.kickstart ?? '', /--append="console=ttyAMA0,115200n8"/);
+  }
+  assert.equal(generateKickstart(t, 'MINIMAL', '').arch, 'amd64');
 });
 
 test('scalar values are validated: host name, sizes, timeout, single-line strings, user', () => {

@@ -52,7 +52,7 @@ test('a package of the other architecture says where it is', () => {
   assert.deepEqual(check('%packages\ngrub-efi-arm64\n%end\n').errors, [`k.ks:2: package 'grub-efi-arm64' is not in ${described} (it is there for arm64)`]);
   const armDescribed = described.replace('amd64', 'arm64');
   const text = '%packages\ngrub-pc\n%end\n';
-  const parsed = parseKickstart(text, { architecture: 'arm64' });
+  const parsed = parseKickstart(text, { arch: 'arm64' });
   const r = checkPackages(text, parsed, arm64, { described: armDescribed, elsewhere: [amd64] });
   assert.deepEqual(formatKsErrors('k.ks', r.errors), [`k.ks:2: package 'grub-pc' is not in ${armDescribed} (it is there for amd64)`]);
 });
@@ -106,7 +106,7 @@ test('the units of a plan: the suite with its updates and security suites, each 
     'trixie/main/amd64', 'trixie/contrib/amd64', 'trixie-updates/main/amd64', 'trixie-updates/contrib/amd64', 'trixie-security/main/amd64', 'trixie-security/contrib/amd64',
   ]);
   assert.equal(trixie.described, 'Debian trixie (trixie, trixie-updates, trixie-security; main, contrib) for amd64');
-  const sid = unitsForPlan(parseKickstart('', { defaultSuite: 'sid', architecture: 'arm64' }).draft);
+  const sid = unitsForPlan(parseKickstart('', { defaultSuite: 'sid', arch: 'arm64' }).draft);
   assert.ok('units' in sid);
   assert.deepEqual(sid.units.map((u) => `${u.suite}/${u.component}/${u.architecture}`), ['sid/main/arm64']);
   const own = unitsForPlan(parseKickstart('repo --name=mine --baseurl=https://example.org/debian --suite=stable --components=main\n').draft);
