@@ -45,10 +45,10 @@ after(async () => {
 
 const api = (path: string, init: RequestInit = {}) => fetch(`${env.IMG_PUBLIC_URL}${path}`, { ...init, headers: { accept: 'application/json', ...(init.headers ?? {}) } });
 
-async function submit(kickstart: string, suite?: string): Promise<{ status: number; body: Record<string, any> }> {
+async function submit(kickstart: string, suite?: string, arch?: string): Promise<{ status: number; body: Record<string, any> }> {
   const res = await api('/api/v1/jobs', {
     method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: uniqueEmail('pkgcheck'), imagetype: 'tar', kickstart, ...(suite ? { suite } : {}) }),
+    body: JSON.stringify({ email: uniqueEmail('pkgcheck'), imagetype: 'tar', kickstart, ...(suite ? { suite } : {}), ...(arch ? { arch } : {}) }),
   });
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
@@ -107,9 +107,10 @@ for (const r of refusals) {
   });
 }
 
-test('an amd64-only package is refused for arm64 by the same check, against the arm64 index', async () => {
+test('for arm64: an amd64-only package is refused at submission with its line, and kernel is linux-image-arm64, against the arm64 index', async () => {
   await indexed('trixie/main/arm64');
-  const text = '%packages\nhostname\ngrub-pc\n%end\n';
+  const text = '%packages\nhostname\ngrub-pc\nkernel\n%end\n';
+  // The check itself, asked for arm64 directly.
   const parsed = parseKickstart(text, { arch: 'arm64' });
   const units = unitsForPlan(parsed.draft);
   assert.ok('units' in units);
@@ -119,8 +120,23 @@ test('an amd64-only package is refused for arm64 by the same check, against the 
   const amd = await cache.view(units.units.map((u) => ({ ...u, architecture: 'amd64' })));
   assert.ok('view' in arm && 'view' in amd);
   const checked = checkPackages(text, parsed, arm.view, { described: units.described, elsewhere: [amd.view] });
-  assert.deepEqual(checked.errors.map((e) => [e.line, e.text]), [[3, 'grub-pc']]);
-  assert.match(checked.errors[0]?.message ?? '', /package 'grub-pc' is not in Debian trixie \(trixie, trixie-updates, trixie-security; main\) for arm64 \(it is there for amd64\)/);
+  assert.deepEqual(checked.errors.map((e) => [e.line, e.text]), [[3, 'grub-pc'], [4, 'kernel']]);
+  const amd64Only = /package 'grub-pc' is not in Debian trixie \(trixie, trixie-updates, trixie-security; main\) for arm64 \(it is there for amd64\)/;
+  const kernel = /package 'kernel' is not in Debian trixie .* for arm64; did you mean 'linux-image-arm64'/;
+  assert.match(checked.errors[0]?.message ?? '', amd64Only);
+  assert.match(checked.errors[1]?.message ?? '', kernel);
+  // The same through the request's arch field, at submission and by the check route.
+  const { status, body } = await submit(text, undefined, 'arm64');
+  assert.equal(status, 400, JSON.stringify(body));
+  const fields = body.error.fields as Array<{ field: string; line?: number; message: string }>;
+  assert.match(fields.find((f) => f.line === 3)?.message ?? '', amd64Only);
+  assert.match(fields.find((f) => f.line === 4)?.message ?? '', kernel);
+  const check = (await (await api('/api/v1/kickstart/check', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kickstart: text, arch: 'arm64' }) })).json()) as Record<string, any>;
+  assert.equal(check.architecture, 'arm64');
+  assert.deepEqual((check.errors as Array<{ line: number }>).map((e) => e.line), [3, 4]);
+  // And on amd64 the same text only lacks its kernel's Debian name.
+  const onAmd = (await (await api('/api/v1/kickstart/check', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kickstart: text }) })).json()) as Record<string, any>;
+  assert.deepEqual((onAmd.errors as Array<{ line: number; message: string }>).map((e) => [e.line, /linux-image-amd64/.test(e.message)]), [[4, true]]);
 });
 
 test('img ks-check --server prints the server\'s errors by line and exits 1; a clean file passes with its warnings', async () => {
