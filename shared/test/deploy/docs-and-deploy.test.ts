@@ -58,7 +58,7 @@ test('compose.yaml parses and runs every service with the health checks the stac
     throw new Error(`docker-compose could not read compose.yaml (install it with deploy/local/up.sh): ${(err as Error).message}`);
   }
   const nodes = ['rabbitmq1', 'rabbitmq2', 'rabbitmq3'];
-  assert.deepEqual(out.trim().split('\n').sort(), ['builder-image', 'frontend', 'image-creator', 'kickstarter', 'mailpit', 'mongo', 'notifier', ...nodes].sort());
+  assert.deepEqual(out.trim().split('\n').sort(), ['binfmt', 'builder-image', 'frontend', 'image-creator', 'kickstarter', 'mailpit', 'mongo', 'notifier', ...nodes].sort());
   const full = compose(['config'], env);
   for (const svc of [...nodes, 'mongo', 'mailpit', 'frontend']) {
     assert.match(full, new RegExp(`\\n  ${svc}:\\n[\\s\\S]*?healthcheck:`), `${svc} has a health check`);
