@@ -101,6 +101,10 @@ test('img ks-check: ok, errors as FILE:LINE: message, warnings before them, usag
     assert.equal(img('ks-check').code, 2);
     assert.equal(img('ks-check', '--strict', f.path('good.ks')).code, 2);
     assert.equal(img('ks-check', join(f.dir, 'missing.ks')).code, 2);
+    const sparc = img('ks-check', '--arch', 'sparc', f.path('good.ks'));
+    assert.equal(sparc.code, 2);
+    assert.match(sparc.stderr, /--arch: unknown architecture 'sparc'; IMG builds amd64 \(x86_64\), arm64 \(aarch64\)/);
+    assert.equal(img('ks-check', '--arch', 'arm64', f.path('good.ks')).code, 0);
   } finally {
     f.done();
   }
