@@ -38,6 +38,16 @@ export interface ApiJob {
   webhook_secret?: string;
 }
 
+/** POST /api/v1/kickstart/check's answer. */
+export interface KickstartCheckAnswer {
+  ok: boolean;
+  suite: string;
+  architecture: string;
+  errors: Array<{ line: number; message: string }>;
+  warnings: Array<{ line: number; message: string }>;
+  package_check: { state: 'checked'; against: string; read_at: string } | { state: 'no-index'; against: string } | { state: 'skipped'; reason: string };
+}
+
 export const finishedStatuses: readonly string[] = ['done', 'failed', 'cancelled'];
 
 /** An answer of the server that is not a success, with its message. */
@@ -82,6 +92,13 @@ export class ImgClient {
 
   async submit(form: FormData): Promise<ApiJob> {
     return (await this.request('/api/v1/jobs', { method: 'POST', body: form })).json() as Promise<ApiJob>;
+  }
+
+  /** A kickstart read and its packages checked by the server, as a submission would be; nothing is queued. */
+  async checkKickstart(kickstart: string, suite?: string, arch?: string): Promise<KickstartCheckAnswer> {
+    return (await this.request('/api/v1/kickstart/check', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kickstart, ...(suite ? { suite } : {}), ...(arch ? { arch } : {}) }),
+    })).json() as Promise<KickstartCheckAnswer>;
   }
 
   async job(id: string): Promise<ApiJob> {

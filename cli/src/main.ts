@@ -1,7 +1,7 @@
 // Dispatches `img <command> …` to cli/src/commands/<command>.ts, each exporting `run(args)`.
 const commands: Record<string, string> = {
   kickstart: 'print a kickstart (or the merged platform) from a YAML template and an overlay',
-  'ks-check': 'validate a kickstart file; errors as FILE:LINE: message',
+  'ks-check': 'validate a kickstart file; errors as FILE:LINE: message (--server URL: also its packages, against the server\'s package index)',
   submit: 'submit a build: --ks FILE | --config FILE --platform NAME [--overlay TEXT], --type TYPE --email ADDR [--wait]',
   status: 'show a job: img status ID [--token TOKEN]',
   log: 'print a job\'s log: img log ID [--follow] [--token TOKEN]',

@@ -4,6 +4,7 @@
 # system is written from a directory (mkfs.ext4 -d, mtools) and placed into the disk file with dd.
 # Uses from the caller: $root, fail, and the environment
 #   IMG_ROOT_SIZE_MIB IMG_ROOT_FSTYPE   from `part / --size --fstype`
+#   IMG_ROOT_LABEL                      from `part / --label` (default: root)
 #   IMG_BOOT_APPEND IMG_BOOT_TIMEOUT    from `bootloader --append --timeout` (seconds)
 #   IMG_BOOT_APPEND_GRUB                the same --append, quoted for a GRUB script
 #   IMG_ARCH                            amd64 (the default): an MBR disk that boots with BIOS (syslinux)
@@ -110,7 +111,7 @@ make_rootfs() {
   write_fstab "$uuid" "$fstype"
   rm -f "$file"
   echo "IMG: writing a ${size} MiB $fstype root file system"
-  if ! mke2fs -q -F -t "$fstype" -L root -U "$uuid" -d "$root" "$file" "${size}M" 2>&1; then
+  if ! mke2fs -q -F -t "$fstype" -L "${IMG_ROOT_LABEL:-root}" -U "$uuid" -d "$root" "$file" "${size}M" 2>&1; then
     local need
     need=$(rootfs_needed_mib)
     if [ "$need" -gt "$size" ]; then

@@ -36,6 +36,7 @@ fi
 mmdebstrap --variant=apt --architectures=amd64,arm64 --include="$packages" \
   --customize-hook='mkdir -p "$1/opt/img"' \
   --customize-hook='ln -s /work/out "$1/out"' \
+  --customize-hook='mkdir -p "$1/mnt" && ln -s /work/rootfs "$1/mnt/sysimage" && ln -s /work/rootfs "$1/mnt/sysroot"' \
   --customize-hook="copy-in $(cd "$here" && ls ./*.sh | grep -v build-image.sh | sed "s|^\./|$here/|" | tr '\n' ' ') /opt/img" \
   --customize-hook='chmod 0755 "$1"/opt/img/*.sh' \
   --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/archives/*.deb' \

@@ -14,7 +14,12 @@
 #                     @SECURITY_MIRROR@ stand for the Debian mirror and the security archive's mirror
 #   /in/apt/sources.list or /in/apt/debian.sources  the image's own apt sources, in its release's format (the same
 #                     placeholders): installed as /etc/apt/sources.list or /etc/apt/sources.list.d/debian.sources
-#   /in/post/NN       %post scripts, with /in/post/NN.interp (interpreter), NN.nochroot (present if --nochroot), NN.line
+#   /in/post/NN       %post scripts, with /in/post/NN.interp (interpreter), NN.nochroot (present if --nochroot), NN.line,
+#                     NN.log (--log: the file its output is also written to)
+#   kickstart settings (kickstart-settings.sh): IMG_EXCLUDEDOCS IMG_IGNOREMISSING (1: %packages --excludedocs,
+#                     --ignoremissing), IMG_XKB_LAYOUT IMG_XKB_VARIANT IMG_XKB_OPTIONS (keyboard --xlayouts/--switch),
+#                     IMG_NTP ("off", or NTP servers: timezone --nontp/--ntpservers, timesource), IMG_IMAGE_NAME,
+#                     /in/services/{enabled,disabled,line} (services --enabled/--disabled)
 #   caches, all optional and decided by image-creator:
 #   IMG_ROOTFS_CACHED  a read-only tar (uncompressed: packing and unpacking are then as fast as the disk) of the installed root file system of an earlier build with exactly
 #                      these packages and repositories: used instead of installing them again
@@ -29,6 +34,8 @@
 # The log speaks to image-creator through marker lines:
 #   @@IMG-PHASE <phase>        a new phase begins
 #   @@IMG-POST <line>          the %post script from kickstart line <line> starts
+#   @@IMG-LINE <line>          the failure that follows is about kickstart line <line>
+#   @@IMG-SKIPPED <package>    %packages --ignoremissing: apt does not know this package, the build goes on without it
 #   @@IMG-FAIL <phase> <code>  the build failed in <phase>; the lines before say why
 #   @@IMG-CACHE-EXPORT         /out/.cache-export is complete (printed only before the post phase); image-creator
 #                              takes it and removes it, and the script goes on when it is gone
@@ -41,28 +48,19 @@ mkdir -p "$TMPDIR" /work/out
 root=/work/rootfs
 here=$(dirname "$(readlink -f "$0")")
 . "$here/dev-nodes.sh"
+. "$here/kickstart-settings.sh"
 mapfile -t dev_excludes < <(dev_tar_excludes)
 current=fetching
 phase() { current=$1; echo "@@IMG-PHASE $1"; }
 fail() { echo "@@IMG-FAIL $current $1"; exit 1; }
 
-# The tools' default mirrors are those this builder image was itself made from: mmdebstrap wrote its
-# default Debian mirror, and for a stable suite its security archive, into the image's sources.list
-# (the Dockerfile's image has them in deb822 form, in sources.list.d).
-# tool_mirror 0|1: the first URI of a Debian suite (0) or of a security suite (1).
-tool_mirror() {
-  { awk '$1 == "deb" { print $2, $3 }' /etc/apt/sources.list 2>/dev/null
-    awk '/^URIs:/ { u = $2 } /^Suites:/ { for (i = 2; i <= NF; i++) print u, $i }' /etc/apt/sources.list.d/*.sources 2>/dev/null
-  } | awk -v sec="$1" '($2 ~ /-security$/) == (sec == 1) { print $1; exit }'
-}
-default_mirror=${IMG_DEBIAN_MIRROR:-$(tool_mirror 0)}
-security_mirror=${IMG_DEBIAN_SECURITY_MIRROR:-$(tool_mirror 1)}
+# The mirrors the placeholders of /in/sources.list stand for (shared with package-index.sh, which
+# reads the package lists the same way for the check before a build is queued).
+. "$here/apt-mirrors.sh"
 if [ -z "$security_mirror" ] && grep -qs '@SECURITY_MIRROR@' /in/sources.list; then
   echo "IMG: the security archive's mirror is not known (this builder image was made from a mirror without it): set IMG_DEBIAN_SECURITY_MIRROR"
   fail install_failed
 fi
-# mirrors FILE: the file with the placeholders replaced by the mirrors.
-mirrors() { sed -e "s|@DEFAULT_MIRROR@|$default_mirror|g" -e "s|@SECURITY_MIRROR@|$security_mirror|g" "$1"; }
 sources=()
 while IFS= read -r line || [ -n "$line" ]; do
   [ -n "$line" ] && sources+=("$line")
@@ -85,6 +83,7 @@ fi
 
 # install_packages: mmdebstrap into $root, then the kickstart's exclusions.
 install_packages() {
+  drop_missing_packages
   # An empty --include is an error to mmdebstrap: a kickstart may list no package at all.
   local include=() hooks=()
   [ -n "${IMG_INCLUDE:-}" ] && include=(--include="$IMG_INCLUDE")
@@ -103,6 +102,7 @@ install_packages() {
     hooks+=(--aptopt='Acquire::Check-Valid-Until "false"')
     echo "IMG: the package lists' Valid-Until dates are not checked (IMG_APT_CHECK_VALID_UNTIL=false)"
   fi
+  mapfile -t -O "${#hooks[@]}" hooks < <(docs_dpkg_options)
   # mmdebstrap reads the package lists first thing: this is when the image's packages were chosen.
   lists_read=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   # INITRD=No: the kernel's postinst makes no initramfs, and initramfs-tools' trigger (fired by every
@@ -117,6 +117,7 @@ install_packages() {
     echo "IMG: making the initramfs"
     in_root update-initramfs -c -k all || fail install_failed
   fi
+  keep_skipped_packages
   # What the image was built from, inside it (and so in the cached root file system, whose key holds
   # the same suite, architecture and builder: a build from the cache keeps the time its lists were read).
   mkdir -p "$root/etc/img"
@@ -149,6 +150,7 @@ if [ -n "${IMG_ROOTFS_CACHED:-}" ]; then
     rm -rf "$root"
     install_packages
   fi
+  announce_skipped_packages
 else
   install_packages
 fi
@@ -182,6 +184,7 @@ if [ -n "${IMG_CACHE_EXPORT:-}" ]; then
   fi
 fi
 
+forget_skipped_packages
 phase post
 # Without `network --hostname` the image would keep the sandbox container's random name: Debian's default instead.
 hostname=${IMG_HOSTNAME:-debian}
@@ -191,10 +194,13 @@ if [ -n "${IMG_TIMEZONE:-}" ]; then
   echo "$IMG_TIMEZONE" > "$root/etc/timezone"
   [ -e "$root/usr/share/zoneinfo/$IMG_TIMEZONE" ] && ln -sf "/usr/share/zoneinfo/$IMG_TIMEZONE" "$root/etc/localtime"
 fi
+apply_keyboard
+apply_ntp
 if [ -f /in/rootpw ]; then
   if [ -f /in/rootpw.crypted ]; then in_root chpasswd -e < /in/rootpw; else in_root chpasswd < /in/rootpw; fi || { echo "setting the root password failed"; fail settings_failed; }
 fi
 "$(dirname "$0")/create-users.sh" "$root" || fail settings_failed
+apply_services
 
 for script in /in/post/[0-9]*; do
   case "$script" in *.*) continue ;; esac
@@ -205,11 +211,13 @@ for script in /in/post/[0-9]*; do
   flags=()
   case "$(basename "$interp")" in sh|bash|dash) flags=(-e -x) ;; esac
   if [ -e "$script.nochroot" ]; then
-    IMG_ROOT=$root "$interp" "${flags[@]}" "$script" || fail post_script_failed
+    # The image's root as the tools people port from name it: $INSTALL_ROOT (mic, livecd-creator),
+    # /mnt/sysimage and /mnt/sysroot (anaconda; links in the builder image), and IMG_NAME (mic's).
+    IMG_ROOT=$root INSTALL_ROOT=$root IMG_NAME=${IMG_IMAGE_NAME:-image} run_post_logged "$script" "$interp" "${flags[@]}" "$script" || fail post_script_failed
   else
     [ -x "$root$interp" ] || { echo "%post interpreter $interp is not in the image"; fail post_script_failed; }
     cp "$script" "$root/tmp/img-post-script"
-    in_root "$interp" "${flags[@]}" /tmp/img-post-script || { rm -f "$root/tmp/img-post-script"; fail post_script_failed; }
+    run_post_logged "$script" in_root "$interp" "${flags[@]}" /tmp/img-post-script || { rm -f "$root/tmp/img-post-script"; fail post_script_failed; }
     rm -f "$root/tmp/img-post-script"
   fi
 done

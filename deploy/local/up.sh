@@ -38,7 +38,7 @@ running() { [ -f "$IMG_RUN_DIR/$1.pid" ] && kill -0 "$(cat "$IMG_RUN_DIR/$1.pid"
 # --- Debian packages -----------------------------------------------------------------------
 packages=(rabbitmq-server docker.io mmdebstrap zstd ca-certificates iproute2
           qemu-system-x86 qemu-utils mtools dosfstools e2fsprogs fdisk syslinux syslinux-common isolinux
-          xorriso squashfs-tools ovmf chromium docker-compose wrk python3-prometheus-client
+          xorriso squashfs-tools ovmf chromium docker-compose wrk python3-prometheus-client python3-venv
           qemu-user-static binfmt-support qemu-system-arm qemu-efi-aarch64)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
@@ -141,6 +141,18 @@ done
 if ! rabbitmqctl list_vhosts --silent 2>/dev/null | grep -qx img-test; then
   rabbitmqctl add_vhost img-test >/dev/null && rabbitmqctl set_permissions -p img-test guest '.*' '.*' '.*' >/dev/null \
     || die "could not create the RabbitMQ virtual host img-test"
+fi
+
+# --- pykickstart, for the tests that compare IMG's reading of real kickstarts with it -------------
+PYKICKSTART_VERSION=3.78
+pykickstart=$IMG_CACHE_DIR/pykickstart
+if [ "$(cat "$pykickstart/.img-version" 2>/dev/null)" != "$PYKICKSTART_VERSION" ]; then
+  say "installing pykickstart $PYKICKSTART_VERSION from PyPI (once; in $pykickstart)"
+  rm -rf "$pykickstart"
+  python3 -m venv "$pykickstart" >"$IMG_LOG_DIR/pykickstart.log" 2>&1 \
+    && "$pykickstart/bin/pip" install -q "pykickstart==$PYKICKSTART_VERSION" >>"$IMG_LOG_DIR/pykickstart.log" 2>&1 \
+    || die "installing pykickstart failed; see $IMG_LOG_DIR/pykickstart.log"
+  echo "$PYKICKSTART_VERSION" >"$pykickstart/.img-version"
 fi
 
 # --- FerretDB with SQLite (loopback only) ----------------------------------------------------

@@ -80,7 +80,7 @@ test('img kickstart: an unknown platform is an error, exit 1', () => {
   assert.match(r.stderr, /no platform 'LAPTOP' in the template/);
 });
 
-test('img ks-check: ok, errors as FILE:LINE: message, usage', () => {
+test('img ks-check: ok, errors as FILE:LINE: message, warnings before them, usage', () => {
   const f = tempFiles({
     'good.ks': 'lang C.UTF-8\npart / --size=1024\n%packages\nlinux-image-amd64\n%end\n',
     'bad.ks': 'lang C.UTF-8\nlang C\n%post\necho\n',
@@ -88,18 +88,23 @@ test('img ks-check: ok, errors as FILE:LINE: message, usage', () => {
   try {
     const good = img('ks-check', f.path('good.ks'));
     assert.equal(good.code, 0, good.stderr);
-    assert.equal(good.stdout, `${f.path('good.ks')}: ok\n`);
+    const ok = `${f.path('good.ks')}: ok (packages not checked: pass --server to check them against a server's package index)\n`;
+    assert.equal(good.stdout, ok);
     const bad = img('ks-check', f.path('bad.ks'));
     assert.equal(bad.code, 1);
     assert.equal(bad.stderr, [
-      `${f.path('bad.ks')}:2: duplicate lang (first on line 1)`,
+      `warning: ${f.path('bad.ks')}:2: lang is given again (first on line 1); the last one counts, as in anaconda`,
       `${f.path('bad.ks')}:3: %post section is not terminated by %end`, ''].join('\n'));
     const both = img('ks-check', f.path('good.ks'), f.path('bad.ks'));
     assert.equal(both.code, 1);
-    assert.equal(both.stdout, `${f.path('good.ks')}: ok\n`);
+    assert.equal(both.stdout, ok);
     assert.equal(img('ks-check').code, 2);
     assert.equal(img('ks-check', '--strict', f.path('good.ks')).code, 2);
     assert.equal(img('ks-check', join(f.dir, 'missing.ks')).code, 2);
+    const sparc = img('ks-check', '--arch', 'sparc', f.path('good.ks'));
+    assert.equal(sparc.code, 2);
+    assert.match(sparc.stderr, /--arch: unknown architecture 'sparc'; IMG builds amd64 \(x86_64\), arm64 \(aarch64\)/);
+    assert.equal(img('ks-check', '--arch', 'arm64', f.path('good.ks')).code, 0);
   } finally {
     f.done();
   }

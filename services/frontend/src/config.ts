@@ -51,6 +51,10 @@ const schema = z.object({
   IMG_MAX_EVENT_STREAMS: env.int(200, 1),
   /** Of those, how many one client address may hold. */
   IMG_MAX_STREAMS_PER_CLIENT: env.int(10, 1),
+  /** How often the package index kept in memory looks for a newer reading in the database (image-creator reads them). */
+  IMG_PACKAGE_INDEX_RECHECK_S: env.int(30, 1),
+  /** Checks of a kickstart (POST /api/v1/kickstart/check) one client address may ask for per minute. */
+  IMG_CHECK_RATE_LIMIT: env.int(120, 1),
 }).superRefine((c, ctx) => {
   checkStorageConfig(c, ctx);
   if (Boolean(c.IMG_OPERATOR_USER) !== Boolean(c.IMG_OPERATOR_PASSWORD)) {

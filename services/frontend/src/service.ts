@@ -17,7 +17,9 @@ import { createApp } from './app.ts';
 import { BuildRegistry, builderVersion, imageExists } from '@img/shared/builds';
 import { resultHandlers } from './handlers/results.ts';
 import { csrfProtection } from './http/csrf.ts';
-import { bodySizeGuard, pendingJobsCap, submissionRateLimit } from './http/limits.ts';
+import { bodySizeGuard, checkRateLimit, pendingJobsCap, submissionRateLimit } from './http/limits.ts';
+import { kickstartChecker } from './kickstart-checker.ts';
+import { PackageIndexCache, PackageIndexStore } from '@img/shared/packages';
 import { jobAccess } from './http/job-access.ts';
 import { OPERATOR_HOW_TO, operatorAuth } from './http/operator-auth.ts';
 import { SseHub } from './http/sse-hub.ts';
@@ -63,6 +65,12 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     imageExists: (image) => imageExists(storage, image),
   });
   await builds.init();
+  // The package index image-creator reads and keeps in the database: read here, never written.
+  const indexStore = new PackageIndexStore(db);
+  const kickstarts = kickstartChecker({
+    cache: new PackageIndexCache(indexStore, { recheckMs: config.IMG_PACKAGE_INDEX_RECHECK_S * 1000 }),
+    store: indexStore, groups: loaded.template.groups, limits: { maxRootSizeMib: config.IMG_MAX_DISK_MB }, log,
+  });
   const registry = createRegistry('frontend');
   const series = new TimeSeries(db, { log, service: 'frontend', flushMs: config.IMG_STATS_FLUSH_MS });
   await series.init();
@@ -100,6 +108,8 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
       submissionRateLimit({ limit: config.IMG_SUBMIT_RATE_LIMIT, windowS: config.IMG_SUBMIT_RATE_WINDOW_S }),
       pendingJobsCap({ max: config.IMG_MAX_PENDING_JOBS, pending: () => index.pendingCount(), share }),
     ],
+    checkGuards: [bodySizeGuard(uploadLimit), checkRateLimit({ limit: config.IMG_CHECK_RATE_LIMIT })],
+    kickstarts,
     parseSubmission: submissionParser(config.IMG_MAX_UPLOAD_BYTES),
     platforms: listPlatforms(loaded.template).map((name) => ({ name, arch: platformArchitecture(loaded.template!, name) })),
     defaultTemplateText: templateText,

@@ -1,18 +1,22 @@
 // Checks a submission before anything is queued. Every problem names its field and, for a
 // kickstart or template, the line; the form shows them next to the person's input.
-import { EMAIL_CONTROL_MESSAGE, emailControlCharacter, emailSchema, imageTypes, legacyImageTypes, type ImageType } from '@img/shared/contracts';
+import { EMAIL_CONTROL_MESSAGE, emailControlCharacter, emailSchema, imageTypes, legacyImageTypes, type ImageType, type PackageCheck } from '@img/shared/contracts';
 import {
   DEFAULT_ARCH, findArchitecture, findSuite, formatTemplateIssues, generateKickstart, listPlatforms, loadTemplate, parseKickstart, platformArchitecture, releaseOf, unknownArchitectureMessage,
   unknownSuiteMessage, type KickstartLimits,
 } from '@img/shared/kickstart';
 import type { NewJob } from '@img/shared/jobs';
 import { checkCallbackUrl, type CallbackRules } from '@img/shared/webhooks';
+import type { KickstartChecker } from './kickstart-checker.ts';
 
 export interface FieldError {
   field: string;
   message: string;
   line?: number;
 }
+
+/** A line of the kickstart IMG accepts but does not act on, and why; shown beside the errors. */
+export type FieldWarning = FieldError;
 
 export interface SubmissionInput {
   email?: string;
@@ -32,8 +36,11 @@ export interface SubmissionInput {
 }
 
 export type Checked =
-  | { ok: true; job: NewJob; kind: 'kickstart' | 'template' }
-  | { ok: false; errors: FieldError[] };
+  | { ok: true; job: NewJob; kind: 'kickstart' | 'template'; warnings: FieldWarning[] }
+  | { ok: false; errors: FieldError[]; warnings: FieldWarning[] };
+
+/** At most this many of a kickstart's problems of each kind are listed on the form and in the API's answer. */
+export const MAX_FIELD_PROBLEMS = 100;
 
 /** Text, not binary: no NUL byte and valid UTF-8 (the content decides, not the file name). */
 function textProblem(buf: Buffer | string): string | undefined {
@@ -51,8 +58,9 @@ function textProblem(buf: Buffer | string): string | undefined {
  * `defaults.limits`: the operator's caps (IMG_MAX_DISK_MB), the same the builder's parser is given.
  * `defaults.suite`: the operator's IMG_DEFAULT_SUITE, for a kickstart that names no suite and no field asking for one.
  */
-export function checkSubmission(input: SubmissionInput, defaults: { templateText: string; limits?: KickstartLimits; suite: string }): Checked {
+export async function checkSubmission(input: SubmissionInput, defaults: { templateText: string; limits?: KickstartLimits; suite: string; kickstarts?: KickstartChecker }): Promise<Checked> {
   const errors: FieldError[] = [];
+  const warnings: FieldWarning[] = [];
   const asked = (input.suite ?? '').trim();
   if (asked && !findSuite(asked)) errors.push({ field: 'suite', message: unknownSuiteMessage(asked) });
   const suite = asked && findSuite(asked) ? asked : undefined;
@@ -78,6 +86,7 @@ export function checkSubmission(input: SubmissionInput, defaults: { templateText
   const useTemplate = !ks.trim() && Boolean(input.platform?.trim() || input.template?.text.trim());
   let job: NewJob | undefined;
   let builtSuite: string | undefined;
+  let packageCheck: PackageCheck | undefined;
   let builtArch: string | undefined;
   if (!useTemplate) {
     if (!ks.trim()) {
@@ -86,11 +95,14 @@ export function checkSubmission(input: SubmissionInput, defaults: { templateText
       const bad = textProblem(ks);
       if (bad) errors.push({ field: 'ksfile', message: `the kickstart ${bad}` });
       else {
-        const parsed = parseKickstart(ks, {
-          file: input.kickstart?.filename ?? 'kickstart', defaultSuite: suite ?? defaults.suite, arch: arch ?? DEFAULT_ARCH,
-          ...(defaults.limits ? { limits: defaults.limits } : {}),
+        const file = input.kickstart?.filename ?? 'kickstart';
+        const checked = defaults.kickstarts ? await defaults.kickstarts.check(ks, { file, suite: suite ?? defaults.suite, arch: arch ?? DEFAULT_ARCH }) : undefined;
+        const parsed = checked?.parsed ?? parseKickstart(ks, {
+          file, defaultSuite: suite ?? defaults.suite, arch: arch ?? DEFAULT_ARCH, ...(defaults.limits ? { limits: defaults.limits } : {}),
         });
-        for (const e of parsed.errors.slice(0, 20)) errors.push({ field: 'ksfile', line: e.line, message: `line ${e.line}: ${e.message}` });
+        for (const e of (checked?.errors ?? parsed.errors).slice(0, MAX_FIELD_PROBLEMS + 1)) errors.push({ field: 'ksfile', line: e.line, message: `line ${e.line}: ${e.message}` });
+        for (const w of (checked?.warnings ?? parsed.warnings).slice(0, MAX_FIELD_PROBLEMS + 1)) warnings.push({ field: 'ksfile', line: w.line, message: `line ${w.line}: ${w.message}` });
+        if (checked) packageCheck = checked.record;
         // The kickstart's own repo lines decide; a field asking for another suite is a contradiction, not a choice.
         const named = parsed.plan?.repos.find((r) => releaseOf(r.suite) !== undefined);
         if (named && suite && parsed.plan?.suite !== suite) {
@@ -101,6 +113,11 @@ export function checkSubmission(input: SubmissionInput, defaults: { templateText
     }
     job = { email: email.data ?? '', type: type as ImageType, source: 'kickstart', kickstart: ks, filename: input.kickstart?.filename ?? 'kickstart.ks' };
     if (builtSuite) job.suite = builtSuite;
+    if (packageCheck) {
+      const { read_at: readAt, ...rest } = packageCheck;
+      job.package_check = { ...rest, ...(readAt ? { read_at: new Date(readAt) } : {}) };
+    }
+    if (warnings.length > 0) job.warnings = warnings.map((w) => ({ ...(w.line ? { line: w.line } : {}), message: w.message.replace(/^line \d+: /, '').slice(0, 1000) }));
     job.arch = arch ?? DEFAULT_ARCH;
   } else {
     const text = input.template?.text.trim() ? input.template.text : defaults.templateText;
@@ -135,10 +152,10 @@ export function checkSubmission(input: SubmissionInput, defaults: { templateText
     if (builtSuite) job.suite = builtSuite;
     if (builtArch) job.arch = builtArch;
   }
-  if (errors.length > 0) return { ok: false, errors };
+  if (errors.length > 0) return { ok: false, errors, warnings };
   if (input.client) job.client = input.client;
   if (input.callback_url?.trim()) job.callback_url = input.callback_url.trim();
-  return { ok: true, job, kind: useTemplate ? 'template' : 'kickstart' };
+  return { ok: true, job, kind: useTemplate ? 'template' : 'kickstart', warnings };
 }
 
 /** The callback URL's problems: its form, the operator's allow-list, and where its name resolves now. */

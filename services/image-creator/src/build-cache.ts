@@ -64,8 +64,8 @@ export class BuildCache {
 
   /**
    * The installed root file system depends on the builder, the suite and architecture, the mirrors,
-   * the repositories and the package selection; nothing else the kickstart says is applied before it
-   * is offered.
+   * the repositories, the package selection and how it was installed (%packages --excludedocs,
+   * --ignoremissing); nothing else the kickstart says is applied before it is offered.
    */
   static rootfsKey(plan: BuildPlan, include: string[], builderVersion: string, mirror: string): string {
     // What the build installs from, not how the kickstart said it: no repo line and `repo --suite=trixie` are the same.
@@ -73,6 +73,8 @@ export class BuildCache {
     const doc = {
       builder: builderVersion, mirror, suite: plan.suite, arch: plan.architecture, repos,
       include: [...new Set(include)].sort(), exclude: [...new Set(plan.packages.exclude)].sort(),
+      // Without the documentation, or without what apt did not know: another root file system.
+      ...(plan.packages.excludedocs ? { excludedocs: true } : {}), ...(plan.packages.ignoremissing ? { ignoremissing: true } : {}),
     };
     return createHash('sha256').update(JSON.stringify(doc)).digest('hex').slice(0, 32);
   }

@@ -113,7 +113,10 @@ export function classifyFailure(result: SandboxResult, scan: LogScanner, lastPha
   if (reason === 'settings_failed') {
     // The script's own sentence says which setting (the root password, a user, its groups or keys).
     const said = [...scan.tail(20)].reverse().find((l) => l.startsWith('IMG: ') || /failed/.test(l));
-    return { code: failReasons.settings_failed, phase, message: `applying the kickstart's settings failed${said ? `: ${said.replace(/^IMG: /, '')}` : ''}`, excerpt: scan.tail(EXCERPT) };
+    return {
+      code: failReasons.settings_failed, phase, message: `applying the kickstart's settings failed${said ? `: ${said.replace(/^IMG: /, '')}` : ''}`, excerpt: scan.tail(EXCERPT),
+      ...(scan.settingLine ? { line: scan.settingLine } : {}),
+    };
   }
   if (reason === 'assembly_failed') {
     return { code: 'build_failed', phase, message: 'assembling the image from the root file system failed', excerpt: scan.tail(EXCERPT) };

@@ -61,6 +61,17 @@ const schema = z.object({
   IMG_BINFMT_DIR: env.str('/proc/sys/fs/binfmt_misc'),
   /** The suite of a kickstart that names none, when its message carries none either (a frontend's own default does). */
   IMG_DEFAULT_SUITE: env.suite(),
+  /** Hours after which a package index is read again (the check before a build is queued reads it). */
+  IMG_PACKAGE_INDEX_REFRESH_H: env.int(6, 1),
+  /** How often image-creator looks for package indexes to read: stale ones, and those a submission needed. */
+  IMG_PACKAGE_INDEX_POLL_S: env.int(60, 1),
+  /**
+   * Package indexes kept read from the start: "SUITE:ARCH" items, comma-separated ("none": only those
+   * submissions need); empty: the default suite for amd64.
+   */
+  IMG_PACKAGE_INDEX_PRELOAD: env.str(''),
+  /** The longest reading of the package lists (an apt update in a container). */
+  IMG_PACKAGE_INDEX_TIMEOUT_S: env.int(600, 30),
 }).superRefine(checkStorageConfig);
 
 export type Config = Omit<z.infer<typeof schema>, 'IMG_BUILD_CPUS'> & { IMG_BUILD_CPUS: number };

@@ -59,6 +59,8 @@ export interface SandboxSpec {
   rootfsDevices?: boolean;
   /** Called once the container runs, with what the host may do inside it while it runs. */
   onStart?: (sandbox: RunningSandbox) => void;
+  /** Standard error apart from standard output, for a command whose output is data (the package index). */
+  onStderr?: (chunk: Buffer) => void;
 }
 
 /** The host's hold on a running build: commands of the builder image, run in the container. */
@@ -187,7 +189,8 @@ export class DockerRunner {
       const out = new PassThrough();
       const err = new PassThrough();
       const flushOut = spec.unbuffered ? passThrough(onOutput) : lineBuffered(onOutput);
-      const flushErr = spec.unbuffered ? passThrough(onOutput) : lineBuffered(onOutput);
+      const toErr = spec.onStderr ?? onOutput;
+      const flushErr = spec.unbuffered ? passThrough(toErr) : lineBuffered(toErr);
       out.on('data', flushOut.push);
       err.on('data', flushErr.push);
       container.modem.demuxStream(stream, out, err);

@@ -67,8 +67,12 @@ export function prepareBuild(plan: BuildPlan, type: ImageType, requested: string
     if (others.length > 0) {
       return { include, notes, env, error: `${others.join(', ')}: only the root partition (part /) is built; put everything in it` };
     }
+    if (root.sizeMiB === undefined) {
+      return { include, notes, env, error: `the image type '${type}' writes a file system of the root partition's size: give it, e.g. \`part / --size=2048\` (MiB)` };
+    }
     env.IMG_ROOT_SIZE_MIB = String(root.sizeMiB);
     env.IMG_ROOT_FSTYPE = root.fstype;
+    if (root.label !== undefined) env.IMG_ROOT_LABEL = root.label;
   }
 
   const add = (pkg: string, why: string) => {
@@ -82,6 +86,7 @@ export function prepareBuild(plan: BuildPlan, type: ImageType, requested: string
     if (!include.some((p) => INITS.includes(p))) add(INIT, `a ${type} image boots, and the kickstart installs no init system`);
   }
   if (kind.live) add('live-boot', `a ${type} image boots into a live system, which live-boot mounts from the initramfs`);
+  if (plan.ntp && 'servers' in plan.ntp) add('systemd-timesyncd', 'the kickstart names NTP servers, and systemd-timesyncd is what keeps the clock by them');
   return { include, notes, env };
 }
 

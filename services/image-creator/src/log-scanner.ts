@@ -26,6 +26,10 @@ export class LogScanner {
   failure?: { phase: string; reason: string };
   /** Kickstart line of the %post script running when the output ended. */
   postLine?: number;
+  /** Kickstart line the script named for the failure that followed (services, a setting). */
+  settingLine?: number;
+  /** Packages left out under %packages --ignoremissing (before the kickstart's own code runs). */
+  readonly skippedPackages: string[] = [];
   /** Index in `lines` where the current %post script's output begins. */
   postStart = 0;
   done = false;
@@ -55,7 +59,7 @@ export class LogScanner {
   private line(raw: string): void {
     // One line can be anything a %post prints (a fork bomb prints megabytes without a newline).
     const line = raw.length > MAX_LINE ? `${raw.slice(0, MAX_LINE - 40)} …[${raw.length - MAX_LINE + 40} characters cut]` : raw;
-    const m = /^@@IMG-(PHASE|POST|FAIL|DONE|CACHE-EXPORT)(?: (.*))?$/.exec(line);
+    const m = /^@@IMG-(PHASE|POST|FAIL|DONE|CACHE-EXPORT|LINE|SKIPPED)(?: (.*))?$/.exec(line);
     if (m) {
       const [, kind, rest = ''] = m;
       if (kind === 'PHASE' && PHASES.has(rest.trim())) {
@@ -65,6 +69,11 @@ export class LogScanner {
       if (kind === 'CACHE-EXPORT' && !this.userCode && !this.cacheOffered) {
         this.cacheOffered = true;
         this.markers.onCacheExport?.();
+      }
+      // Said by the script itself, before the post phase: a %post printing these is not believed.
+      if (kind === 'LINE' && !this.userCode) this.settingLine = Number(rest) || undefined;
+      if (kind === 'SKIPPED' && !this.userCode && /^[a-z0-9][a-z0-9+.-]{1,199}$/.test(rest) && this.skippedPackages.length < 5000 && !this.skippedPackages.includes(rest)) {
+        this.skippedPackages.push(rest);
       }
       if (kind === 'POST') {
         this.postLine = Number(rest) || undefined;

@@ -15,9 +15,12 @@ import { DataLayout } from '@img/shared/layout';
 import { buildHandler } from './handlers/build-image.ts';
 import { Cancellations } from './cancellations.ts';
 import { BuildRegistry, builderVersion, imageExists } from '@img/shared/builds';
-import { connectDatabase } from '@img/shared/jobs';
+import { connectDatabase, DocLock } from '@img/shared/jobs';
 import { createStorage } from '@img/shared/storage';
-import { loadDefaultTemplate } from '@img/shared/kickstart';
+import { loadDefaultTemplate, parseKickstart } from '@img/shared/kickstart';
+import { PackageIndexCache, PackageIndexStore, preloadUnits } from '@img/shared/packages';
+import { readPackageIndex } from './package-index/read-index.ts';
+import { IndexRefresher } from './package-index/index-refresher.ts';
 import { sweepExpiredImages } from '@img/shared/retention';
 import { brokerMetrics, createRegistry, serveMetrics, TimeSeries } from '@img/shared/metrics';
 import { buildMetrics } from './metrics.ts';
@@ -89,6 +92,28 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     maxBytes: config.IMG_CACHE_MAX_MB * 1024 * 1024,
   });
   await cache.init();
+  // The package index: read here (Docker and the builder image are here), kept in the database.
+  const indexStore = new PackageIndexStore(db);
+  await indexStore.init();
+  const preloadSpec = config.IMG_PACKAGE_INDEX_PRELOAD.trim() || `${config.IMG_DEFAULT_SUITE}:amd64`;
+  const preload = preloadUnits(preloadSpec, (suite, arch) => ({ ...parseKickstart('', { defaultSuite: suite, arch }).draft }));
+  if (typeof preload === 'string') throw new Error(`IMG_PACKAGE_INDEX_PRELOAD: ${preload}`);
+  const lockLeaseMs = config.IMG_PACKAGE_INDEX_TIMEOUT_S * 1000 + 60_000;
+  const refresher = new IndexRefresher({
+    store: indexStore,
+    tryLock: new DocLock(db, 'package_index_locks', { leaseMs: lockLeaseMs, waitMs: 1000 }),
+    waitLock: new DocLock(db, 'package_index_locks', { leaseMs: lockLeaseMs, waitMs: lockLeaseMs }),
+    read: (units) => readPackageIndex({
+      runner, builderImage, log, timeoutMs: config.IMG_PACKAGE_INDEX_TIMEOUT_S * 1000,
+      mirrors: { default: config.IMG_DEBIAN_MIRROR, security: config.IMG_DEBIAN_SECURITY_MIRROR, checkValidUntil: config.IMG_APT_CHECK_VALID_UNTIL },
+    }, units),
+    log,
+    maxAgeMs: config.IMG_PACKAGE_INDEX_REFRESH_H * 3_600_000,
+    pollMs: config.IMG_PACKAGE_INDEX_POLL_S * 1000,
+    preload,
+  });
+  await refresher.start();
+  const indexCache = new PackageIndexCache(indexStore, { recheckMs: 30_000 });
   const registry = createRegistry('image-creator');
   const series = new TimeSeries(db, { log, service: 'image-creator', flushMs: config.IMG_STATS_FLUSH_MS });
   await series.init();
@@ -100,6 +125,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   });
   await broker.consume(queues.image, imageMessage, buildHandler({
     config, builderImage, runner, broker, storage, tokenSecret: config.IMG_TOKEN_SECRET, log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups, cancellations, builds, heartbeatMs: BUILD_HEARTBEAT_MS, sandboxRoot, builderVersion: builderVersion(), cache, metrics: buildMetrics(registry, series),
+    packages: { cache: indexCache, ensure: (units) => refresher.ensure(units) },
   }), { prefetch: config.IMG_BUILD_CONCURRENCY });
 
   // Images are kept for the retention the success email announces.
@@ -115,6 +141,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     // Builds in flight go back to the queue rather than being failed: another instance (or this one
     // after a restart) builds them again.
     { name: 'hand back builds', run: () => broker.close({ handBack: true }) },
+    { name: 'stop reading package indexes', run: () => refresher.stop() },
     { name: 'remove build containers', run: async () => { await runner.removeOrphans(); } },
     { name: 'write the time series', run: () => series.stop() },
     { name: 'close database', run: () => db.close() },

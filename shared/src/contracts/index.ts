@@ -58,6 +58,28 @@ export const archSchema = z.string().max(40).refine((a) => findArchitecture(a) !
  */
 export const sealSchema = z.string().regex(/^[0-9a-f]{64}$/, 'a seal is 64 lowercase hex digits');
 
+/**
+ * Where a kickstart's packages were checked against the package index: at submission (the frontend),
+ * at build time (image-creator, when the submission found no index yet), or not at all (a repository
+ * of the kickstart's own). `detail` says against what, or why not.
+ */
+export const packageCheckSchema = z.object({
+  how: z.enum(['submission', 'build', 'skipped']),
+  detail: z.string().max(1000),
+  /** When apt read the lists the check used (ISO 8601). */
+  read_at: z.string().datetime().optional(),
+});
+export type PackageCheck = z.infer<typeof packageCheckSchema>;
+
+/** A warning about the request: a kickstart line accepted but not acted on, a package skipped. */
+export const jobWarningSchema = z.object({
+  line: z.number().int().positive().optional(),
+  message: z.string().max(1000),
+});
+export type JobWarning = z.infer<typeof jobWarningSchema>;
+/** Warnings are capped like errors (kickstart/limits.ts): 100, and one saying how many more. */
+export const jobWarningsSchema = z.array(jobWarningSchema).max(101);
+
 export const kickstarterMessage = z.object({
   id: jobIdSchema,
   email: emailSchema,
@@ -90,6 +112,8 @@ export const imageMessage = z.object({
   seal: sealSchema.optional(),
   /** When the job was queued: image-creator counts the queueing time from it. */
   submitted_at: z.string().datetime().optional(),
+  /** 'submission': the frontend checked the packages before queueing; otherwise the build checks them. */
+  package_check: z.enum(['submission']).optional(),
   version,
 });
 export type ImageMessage = z.infer<typeof imageMessage>;
@@ -111,6 +135,9 @@ export const linkMessage = z.object({
   /** The suite and architecture the image was built for, for the email. */
   suite: suiteSchema.optional(),
   arch: archSchema.optional(),
+  /** Where the packages were checked, and the request's warnings as the build knows them (they replace the job's). */
+  package_check: packageCheckSchema.optional(),
+  warnings: jobWarningsSchema.optional(),
   version,
 });
 export type LinkMessage = z.infer<typeof linkMessage>;
@@ -130,6 +157,9 @@ export const errorMessage = z.object({
   /** The suite and architecture it was to be built for, when the kickstart was read that far. */
   suite: suiteSchema.optional(),
   arch: archSchema.optional(),
+  /** Where the packages were checked, and the request's warnings as the build knows them (they replace the job's). */
+  package_check: packageCheckSchema.optional(),
+  warnings: jobWarningsSchema.optional(),
   version,
 });
 export type ErrorMessage = z.infer<typeof errorMessage>;
@@ -140,6 +170,9 @@ export const resultMessage = z.object({
   phase: phaseSchema,
   /** 0..1, or absent where progress cannot be told. */
   progress: z.number().min(0).max(1).optional(),
+  /** Where the packages were checked, and the request's warnings as the build knows them (they replace the job's). */
+  package_check: packageCheckSchema.optional(),
+  warnings: jobWarningsSchema.optional(),
   version,
 });
 export type ResultMessage = z.infer<typeof resultMessage>;

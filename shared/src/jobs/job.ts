@@ -66,6 +66,14 @@ export interface Job {
   client?: string;
   /** Where the outcome is posted when the job ends (a signed webhook); see shared/webhooks. */
   callback_url?: string;
+  /**
+   * Where the kickstart's packages were checked against the package index: 'submission' (before it
+   * was queued), 'build' (image-creator, when no index was read yet at submission), 'skipped' (a
+   * repository of the kickstart's own); `detail` says against what, or why not.
+   */
+  package_check?: { how: 'submission' | 'build' | 'skipped'; detail: string; read_at?: Date };
+  /** What the kickstart says that IMG accepts but does not act on, and packages a build skipped: capped. */
+  warnings?: { line?: number; message: string }[];
   /** The boot check of a disk or ISO image, as image-creator recorded it. */
   verified?: { ok: boolean; detail: string; seconds: number };
   error?: string;
@@ -79,7 +87,7 @@ export interface Job {
 }
 
 export type NewJob = Pick<Job, 'email' | 'type' | 'source'> &
-  Partial<Pick<Job, 'kickstart' | 'config' | 'platform' | 'overlay' | 'suite' | 'arch' | 'filename' | 'request_hash' | 'client' | 'callback_url'>>;
+  Partial<Pick<Job, 'kickstart' | 'config' | 'platform' | 'overlay' | 'suite' | 'arch' | 'filename' | 'request_hash' | 'client' | 'callback_url' | 'package_check' | 'warnings'>>;
 
 /** 128 random bits: a job id cannot be guessed from another one. */
 export function newJobId(): string {

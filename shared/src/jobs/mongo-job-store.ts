@@ -49,6 +49,11 @@ const imageJobSchema = new mongoose.Schema<JobDoc>({
   request_hash: String,
   client: { type: String, maxlength: 64 },
   verified: { type: new mongoose.Schema({ ok: Boolean, detail: String, seconds: Number }, { _id: false }), default: undefined },
+  package_check: {
+    type: new mongoose.Schema({ how: { type: String, enum: ['submission', 'build', 'skipped'] }, detail: { type: String, maxlength: 1000 }, read_at: Date }, { _id: false }),
+    default: undefined,
+  },
+  warnings: { type: [new mongoose.Schema({ line: Number, message: { type: String, maxlength: 1000 } }, { _id: false })], default: undefined },
   error: { type: String, maxlength: 20_000 },
   error_code: { type: String, enum: Object.keys(errorCodes) },
   error_excerpt: [String],

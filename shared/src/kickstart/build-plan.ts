@@ -30,8 +30,11 @@ export interface PlanUser {
 
 export interface PlanPartition {
   mountpoint: string;
-  sizeMiB: number;
+  /** Absent: `part / --grow` or no size at all; an image type that writes a file system needs one. */
+  sizeMiB?: number;
   fstype: string;
+  /** `part / --label=NAME`: the file system's label. */
+  label?: string;
 }
 
 export interface PlanScript {
@@ -44,8 +47,21 @@ export interface PlanScript {
   line: number;
   /** `%post --erroronfail`: kept so the builder can honour what the kickstart asked for. */
   erroronfail?: boolean;
-  /** `%post --log=PATH`: where, inside the image (or the sandbox with --nochroot), the script's output goes. */
+  /**
+   * `%post --log=PATH`: the script's output is also written there, inside the image; with --nochroot a
+   * path in the sandbox, where the image's root is $INSTALL_ROOT, /mnt/sysimage and /mnt/sysroot.
+   */
   log?: string;
+}
+
+/** `keyboard --xlayouts/--switch`: the X keyboard settings of /etc/default/keyboard. */
+export interface PlanXkb {
+  /** Layouts as XKB names (`cz`), in order; the first is the default. */
+  layouts: string[];
+  /** One per layout, '' for its default variant (`--xlayouts='cz (qwerty)'`). */
+  variants: string[];
+  /** `--switch`: XKB options such as `grp:alt_shift_toggle`. */
+  options: string[];
 }
 
 export interface BuildPlan {
@@ -53,7 +69,13 @@ export interface BuildPlan {
   architecture: string;
   lang?: string;
   keyboard?: string;
+  xkb?: PlanXkb;
   timezone?: { zone: string; utc: boolean };
+  /**
+   * `timezone --nontp` or `timesource --ntp-disable`: systemd-timesyncd disabled; `timezone
+   * --ntpservers` or `timesource --ntp-server/--ntp-pool`: the servers of its configuration.
+   */
+  ntp?: { disabled: true } | { servers: string[] };
   rootpw?: { password: string; iscrypted: boolean; lock: boolean };
   /** `sshkey --username=root`: root's authorized_keys lines (root has no user line). */
   rootSshkeys?: string[];
@@ -62,6 +84,16 @@ export interface BuildPlan {
   partitions: PlanPartition[];
   bootloader: { timeout?: number; append?: string };
   repos: PlanRepo[];
-  packages: { include: string[]; exclude: string[]; groups: string[] };
+  packages: {
+    include: string[];
+    exclude: string[];
+    groups: string[];
+    /** `%packages --excludedocs`: documentation is not unpacked (dpkg path excludes). */
+    excludedocs?: true;
+    /** `%packages --ignoremissing`: a package apt does not know is skipped with a warning. */
+    ignoremissing?: true;
+  };
+  /** `services --enabled/--disabled`: systemd units (Debian's names and aliases). */
+  services?: { enabled: string[]; disabled: string[] };
   post: PlanScript[];
 }

@@ -1,5 +1,5 @@
 // The kickstart library: YAML templates and overlays in, Debian-flavoured kickstarts and build plans out.
-export type { BuildPlan, PlanPartition, PlanRepo, PlanScript, PlanUser } from './build-plan.ts';
+export type { BuildPlan, PlanPartition, PlanRepo, PlanScript, PlanUser, PlanXkb } from './build-plan.ts';
 export type { KsError, TemplateIssue } from './errors.ts';
 export { formatKsErrors, formatTemplateIssues } from './errors.ts';
 export {
@@ -17,7 +17,7 @@ export { platformToPlan } from './platform-plan.ts';
 export type { GenerateResult, MergedPlatformResult } from './generate.ts';
 export { generateKickstart, mergedPlatform } from './generate.ts';
 export { platformYaml } from './platform-yaml.ts';
-export type { ParseOptions, ParseResult } from './ks-parser.ts';
+export type { ParseOptions, ParseResult, PlanLines } from './ks-parser.ts';
 export type { KickstartLimits } from './limits.ts';
 export { DEFAULT_MAX_ROOT_SIZE_MIB } from './limits.ts';
 export { parseKickstart } from './ks-parser.ts';

@@ -1,19 +1,25 @@
-// The kickstart commands IMG honours, each with its options and what it writes into the build plan.
-// Anything that is not here is an error naming the line: an option the builder would silently ignore
-// is worse than a message. The one exception is `network`, whose device options are accepted and
-// ignored because the image configures its network itself (DHCP); only --hostname matters.
-import type { BuildPlan, PlanUser } from './build-plan.ts';
+// The kickstart commands IMG honours, each with its options and what it writes into the build plan,
+// and the way every other command pykickstart knows is answered: accepted with a warning that names
+// the line and says why it means nothing here (ks-ignored.ts), or refused saying what to write instead.
+// Options pykickstart knows but that mean nothing on a Debian image are accepted with a warning too;
+// an option nobody knows is an error, since a silently ignored option is worse than a message.
+// `network` is the one exception: its device options are accepted silently, because the image
+// configures its network itself (DHCP); only --hostname matters.
+import type { BuildPlan, PlanUser, PlanXkb } from './build-plan.ts';
 import {
   isValidAbsolutePath, isValidGecos, isValidHostname, isValidRepoName, isValidRepoUrl, isValidSettingWord, isValidSshKey,
-  isValidSuiteName, isValidUserName,
+  isValidSuiteName, isValidUnitName, isValidUserName, isValidXkbWord,
 } from './names.ts';
 import {
-  MAX_COMPONENTS, MAX_REPOS, MAX_SSHKEYS, MAX_USER_GROUPS, MAX_USERS, maxRootSizeMib,
+  MAX_COMPONENTS, MAX_NTP_SERVERS, MAX_REPOS, MAX_SERVICES, MAX_SSHKEYS, MAX_USER_GROUPS, MAX_USERS, maxRootSizeMib,
 } from './limits.ts';
 import type { KickstartLimits } from './limits.ts';
 import { parseCount, parseOptions } from './ks-options.ts';
 import type { OptionSpec } from './ks-options.ts';
 import type { Token } from './ks-tokenize.ts';
+import { DISK, IGNORED_COMMANDS, NETWORK_IGNORED, PART_IGNORED, REFUSED_COMMANDS, REPO_IGNORED } from './ks-ignored.ts';
+import type { IgnoredOption } from './ks-ignored.ts';
+import { closest } from './edit-distance.ts';
 import { releaseOf, unknownSuiteMessage } from './suites.ts';
 
 /** What the parser keeps while it reads the commands. */
@@ -24,6 +30,8 @@ export interface Draft {
   sshkeys: { user: string; key: string; line: number }[];
   /** The line of each of plan.repos, in order: the suite check names the lines it compares. */
   repoLines: number[];
+  /** The line of the services command, for the build's messages about its units. */
+  servicesLine?: number;
   limits?: KickstartLimits;
 }
 
@@ -33,11 +41,15 @@ interface Context {
   options: Map<string, string | true>;
   args: string[];
   fail(message: string): void;
+  warn(message: string): void;
 }
 
 interface CommandDef {
   options: OptionSpec;
-  /** At most one per kickstart. */
+  ignored?: Readonly<Record<string, IgnoredOption>>;
+  /** Options whose value may be empty. */
+  emptyAllowed?: readonly string[];
+  /** At most one counts: a repeat replaces it, with a warning, as in anaconda. */
   singleton?: boolean;
   run(ctx: Context): void;
 }
@@ -45,13 +57,14 @@ interface CommandDef {
 export const MAX_PART_MIB = 1048576;
 /** The largest user id useradd takes, less the one of nobody's overflow id. */
 const MAX_UID = 4294967294;
-const FSTYPES = ['ext4', 'ext3', 'ext2', 'xfs', 'btrfs', 'vfat'];
-const NETWORK_IGNORED: OptionSpec = {
-  bootproto: 'value', device: 'value', onboot: 'value', activate: 'flag', 'no-activate': 'flag',
-  ip: 'value', ipv6: 'value', netmask: 'value', gateway: 'value', ipv6gateway: 'value', nameserver: 'value',
-  noipv4: 'flag', noipv6: 'flag', nodefroute: 'flag', nodns: 'flag', mtu: 'value', ethtool: 'value',
-  essid: 'value', wepkey: 'value', wpakey: 'value', dhcpclass: 'value', interfacename: 'value',
-};
+/** Root file systems a kickstart may ask for; which of them an image type can write is image-creator's rule. */
+const FSTYPES = ['ext4', 'ext3', 'ext2', 'xfs'];
+/** Encryption is asked for by these; an image that silently is not encrypted would be worse than no image. */
+const PART_ENCRYPTION = ['encrypted', 'passphrase', 'escrowcert', 'backuppassphrase', 'cipher', 'luks-version', 'pbkdf', 'pbkdf-memory', 'pbkdf-time', 'pbkdf-iterations', 'hw-passphrase'];
+
+const RPM_REPO = 'an RPM repository cannot be read by apt: a Debian repository needs --suite and --components, '
+  + 'for example `repo --name=debian --suite=trixie --components=main` (Debian\'s own mirror) or '
+  + '`repo --name=mine --baseurl=https://example.org/debian --suite=trixie --components=main --key=https://example.org/key.asc`';
 
 function str(ctx: Context, name: string): string | undefined {
   const v = ctx.options.get(name);
@@ -88,32 +101,117 @@ function firstTime(ctx: Context, key: string, what: string): boolean {
   return true;
 }
 
+/** A comma list as pykickstart splits it: blanks around the items do not count, empty items are dropped. */
+function commaList(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '');
+}
+
+/** `--xlayouts='cz (qwerty),us'` and `--switch=grp:alt_shift_toggle`: the X keyboard settings, or an error. */
+function readXkb(ctx: Context): PlanXkb | undefined {
+  const xkb: PlanXkb = { layouts: [], variants: [], options: [] };
+  for (const item of commaList(str(ctx, 'xlayouts'))) {
+    const m = /^([^\s()]+)\s*(?:\(\s*([^\s()]+)\s*\))?$/.exec(item);
+    if (!m || !isValidXkbWord(m[1] as string) || (m[2] !== undefined && !isValidXkbWord(m[2]))) {
+      ctx.fail(`'${item}' is not an X keyboard layout (a layout such as cz, with its variant in parentheses: 'cz (qwerty)')`);
+      return undefined;
+    }
+    xkb.layouts.push(m[1] as string);
+    xkb.variants.push(m[2] ?? '');
+  }
+  for (const option of commaList(str(ctx, 'switch'))) {
+    if (!isValidXkbWord(option)) {
+      ctx.fail(`'${option}' is not an X keyboard option (such as grp:alt_shift_toggle)`);
+      return undefined;
+    }
+    xkb.options.push(option);
+  }
+  if (xkb.layouts.length > 16 || xkb.options.length > 16) {
+    ctx.fail('at most 16 X keyboard layouts and 16 options');
+    return undefined;
+  }
+  return xkb.layouts.length > 0 || xkb.options.length > 0 ? xkb : undefined;
+}
+
+/** NTP server names of --ntpservers and timesource: host names, each checked. */
+function ntpServers(ctx: Context, names: string[]): string[] | undefined {
+  const bad = names.find((n) => !isValidHostname(n));
+  if (bad !== undefined) {
+    ctx.fail(`'${bad}' is not an NTP server's host name`);
+    return undefined;
+  }
+  if (names.length > MAX_NTP_SERVERS) {
+    ctx.fail(`${names.length} NTP servers: the limit is ${MAX_NTP_SERVERS}`);
+    return undefined;
+  }
+  return names;
+}
+
 export const COMMANDS: Readonly<Record<string, CommandDef>> = {
   lang: {
     options: {}, singleton: true,
+    ignored: { addsupport: { kind: 'value', why: 'more languages come with the locales package; configure them in %post (/etc/locale.gen)' } },
     run(ctx) {
       const v = word(ctx, oneArg(ctx, 'language', 'lang en_US.UTF-8'), 'language');
       if (v) ctx.draft.plan.lang = v;
     },
   },
   keyboard: {
-    options: { vckeymap: 'value' }, singleton: true,
+    options: { vckeymap: 'value', xlayouts: 'value', switch: 'value' }, singleton: true,
     run(ctx) {
       const named = str(ctx, 'vckeymap');
-      if (named !== undefined && ctx.args.length > 0) return ctx.fail('give the layout once: as argument or as --vckeymap');
-      const v = word(ctx, named ?? oneArg(ctx, 'keyboard layout', 'keyboard us'), 'keyboard layout');
-      if (v) ctx.draft.plan.keyboard = v;
+      if (ctx.args.length > 1) return ctx.fail(`unexpected argument '${ctx.args[1]}'`);
+      // anaconda reads the bare argument as a console keymap or an X layout; --vckeymap says which.
+      if (named !== undefined && ctx.args[0] !== undefined && ctx.args[0] !== named) {
+        ctx.warn(`the argument '${ctx.args[0]}' is ignored: --vckeymap=${named} names the console keymap (X layouts go in --xlayouts)`);
+      }
+      const keymap = word(ctx, named ?? ctx.args[0], 'keyboard layout');
+      if ((named ?? ctx.args[0]) !== undefined && keymap === undefined) return;
+      const xkb = readXkb(ctx);
+      if (keymap === undefined && xkb === undefined) {
+        if (!ctx.options.has('xlayouts') && !ctx.options.has('switch')) ctx.fail('missing keyboard layout, e.g. keyboard us or keyboard --xlayouts=us');
+        return;
+      }
+      delete ctx.draft.plan.keyboard;
+      delete ctx.draft.plan.xkb;
+      if (keymap !== undefined) ctx.draft.plan.keyboard = keymap;
+      if (xkb) ctx.draft.plan.xkb = xkb;
     },
   },
   timezone: {
-    options: { utc: 'flag', isUtc: 'flag' }, singleton: true,
+    options: { utc: 'flag', isUtc: 'flag', nontp: 'flag', ntpservers: 'value' }, singleton: true,
     run(ctx) {
       const zone = word(ctx, oneArg(ctx, 'time zone', 'timezone --utc Europe/Helsinki'), 'time zone');
-      if (zone) ctx.draft.plan.timezone = { zone, utc: ctx.options.has('utc') || ctx.options.has('isUtc') };
+      if (!zone) return;
+      if (ctx.options.has('nontp') && ctx.options.has('ntpservers')) return ctx.fail('--nontp and --ntpservers exclude each other');
+      if (ctx.options.has('ntpservers')) {
+        const servers = ntpServers(ctx, commaList(str(ctx, 'ntpservers')));
+        if (!servers) return;
+        ctx.draft.plan.ntp = { servers };
+      } else if (ctx.options.has('nontp')) {
+        ctx.draft.plan.ntp = { disabled: true };
+      }
+      ctx.draft.plan.timezone = { zone, utc: ctx.options.has('utc') || ctx.options.has('isUtc') };
+    },
+  },
+  timesource: {
+    options: { 'ntp-server': 'value', 'ntp-pool': 'value', 'ntp-disable': 'flag' },
+    ignored: { nts: { kind: 'flag', why: 'systemd-timesyncd does not speak NTS; install chrony and configure it in %post' } },
+    run(ctx) {
+      if (!noArgs(ctx)) return;
+      if (ctx.options.has('ntp-disable')) {
+        ctx.draft.plan.ntp = { disabled: true };
+        return;
+      }
+      const name = str(ctx, 'ntp-server') ?? str(ctx, 'ntp-pool');
+      if (name === undefined) return ctx.fail('missing --ntp-server, --ntp-pool or --ntp-disable');
+      const before = ctx.draft.plan.ntp;
+      const servers = ntpServers(ctx, [...(before && 'servers' in before ? before.servers : []), name]);
+      if (servers) ctx.draft.plan.ntp = { servers };
     },
   },
   rootpw: {
     options: { iscrypted: 'flag', plaintext: 'flag', lock: 'flag' }, singleton: true,
+    ignored: { 'allow-ssh': { kind: 'flag', why: "Debian's OpenSSH refuses root's password unless its configuration says otherwise; change /etc/ssh/sshd_config.d in %post" } },
     run(ctx) {
       const lock = ctx.options.has('lock');
       const iscrypted = ctx.options.has('iscrypted');
@@ -130,6 +228,10 @@ export const COMMANDS: Readonly<Record<string, CommandDef>> = {
       name: 'value', password: 'value', iscrypted: 'flag', plaintext: 'flag', groups: 'value',
       homedir: 'value', shell: 'value', uid: 'value', gecos: 'value',
     },
+    ignored: {
+      lock: { kind: 'flag', why: 'an account without --password is locked; one with a password can log in' },
+      gid: { kind: 'value', why: "the account gets a group of its own with the next free group id" },
+    },
     run(ctx) {
       if (!noArgs(ctx)) return;
       const name = str(ctx, 'name');
@@ -141,7 +243,7 @@ export const COMMANDS: Readonly<Record<string, CommandDef>> = {
       const iscrypted = ctx.options.has('iscrypted');
       if (iscrypted && ctx.options.has('plaintext')) return ctx.fail('--iscrypted and --plaintext exclude each other');
       if (iscrypted && password === undefined) return ctx.fail('--iscrypted needs --password');
-      const groups = (str(ctx, 'groups') ?? '').split(',').map((g) => g.trim()).filter((g) => g !== '');
+      const groups = commaList(str(ctx, 'groups'));
       if (groups.length > MAX_USER_GROUPS) return ctx.fail(`--groups lists ${groups.length} groups: the limit is ${MAX_USER_GROUPS}`);
       const bad = groups.find((g) => !isValidUserName(g));
       if (bad !== undefined) return ctx.fail(`'${bad}' is not a valid group name`);
@@ -189,34 +291,76 @@ export const COMMANDS: Readonly<Record<string, CommandDef>> = {
       const host = str(ctx, 'hostname');
       if (host === undefined) return;
       if (!isValidHostname(host)) return ctx.fail(`'${host}' is not a valid host name`);
-      if (firstTime(ctx, 'hostname', 'the host name is set twice')) ctx.draft.plan.hostname = host;
+      const first = ctx.draft.firstSeen.get('hostname');
+      if (first !== undefined) ctx.warn(`the host name is set again (first on line ${first}); the last one counts, as in anaconda`);
+      else ctx.draft.firstSeen.set('hostname', ctx.line);
+      ctx.draft.plan.hostname = host;
     },
   },
   part: {
-    options: { size: 'value', fstype: 'value' },
+    options: {
+      size: 'value', fstype: 'value', type: { alias: 'fstype' }, label: 'value',
+      ...Object.fromEntries(PART_ENCRYPTION.map((o) => [o, o === 'encrypted' || o === 'backuppassphrase' ? 'flag' : 'value'])),
+    },
+    ignored: PART_IGNORED,
     run(ctx) {
       const mountpoint = oneArg(ctx, 'mount point', 'part / --size=2048 --fstype=ext4');
       if (mountpoint === undefined) return;
-      if (!mountpoint.startsWith('/')) return ctx.fail(`mount point '${mountpoint}' must be an absolute path`);
+      const lvm = 'LVM is not built: IMG makes one root file system (part /); replace the LVM lines with one line such as `part / --size=4096 --fstype=ext4`';
+      if (mountpoint !== '/') {
+        if (mountpoint === 'swap') return ctx.fail('swap partitions are not built: IMG makes one root partition (part /); make a swap file in %post if the image needs swap');
+        if (mountpoint.startsWith('pv.')) return ctx.fail(lvm);
+        if (mountpoint.startsWith('raid.')) return ctx.fail('software RAID is not built: IMG makes one root file system (part /); replace the RAID lines with one line such as `part / --size=4096 --fstype=ext4`');
+        if (mountpoint.startsWith('btrfs.')) return ctx.fail('btrfs volumes are not built: IMG makes one root file system (part /); replace the btrfs lines with one line such as `part / --size=4096 --fstype=ext4`');
+        if (['/boot', '/boot/efi', 'biosboot', 'prepboot', 'appleboot'].includes(mountpoint)) {
+          return ctx.fail(`part ${mountpoint}: IMG makes the boot partitions an image type needs itself; remove this line and keep part /`);
+        }
+        return ctx.fail(`part ${mountpoint}: only the root partition (part /) is built; put everything in / (and remove this line)`);
+      }
+      const encryption = PART_ENCRYPTION.find((o) => ctx.options.has(o));
+      if (encryption !== undefined) return ctx.fail(`--${encryption}: IMG does not encrypt the root file system; remove the encryption options, or encrypt at first boot`);
       const sizeText = str(ctx, 'size');
-      if (sizeText === undefined) return ctx.fail('missing --size (MiB)');
-      const sizeMiB = parseCount(sizeText, Number.MAX_SAFE_INTEGER);
-      if (sizeMiB === undefined || sizeMiB === 0) return ctx.fail(`--size=${sizeText} is not a size in MiB (a whole number from 1)`);
-      const cap = Math.min(maxRootSizeMib(ctx.draft.limits), MAX_PART_MIB);
-      if (sizeMiB > cap) return ctx.fail(`part ${mountpoint} --size ${sizeMiB} is above this service's limit of ${cap} MiB`);
+      let sizeMiB: number | undefined;
+      if (sizeText !== undefined) {
+        sizeMiB = parseCount(sizeText, Number.MAX_SAFE_INTEGER);
+        if (sizeMiB === undefined || sizeMiB === 0) return ctx.fail(`--size=${sizeText} is not a size in MiB (a whole number from 1)`);
+        const cap = Math.min(maxRootSizeMib(ctx.draft.limits), MAX_PART_MIB);
+        if (sizeMiB > cap) return ctx.fail(`part ${mountpoint} --size ${sizeMiB} is above this service's limit of ${cap} MiB`);
+      }
       const fstype = str(ctx, 'fstype') ?? 'ext4';
+      if (fstype === 'btrfs') return ctx.fail('a btrfs root file system is not built: use --fstype=ext4 (IMG writes the file system without mounting it)');
       if (!FSTYPES.includes(fstype)) return ctx.fail(`file system '${fstype}' is not supported (${FSTYPES.join(', ')})`);
+      const label = str(ctx, 'label');
+      if (label !== undefined && !/^[A-Za-z0-9_.-]{1,16}$/.test(label)) return ctx.fail(`--label=${label}: a label is 1 to 16 letters, digits, _ . and -`);
       if (!firstTime(ctx, `part ${mountpoint}`, `mount point ${mountpoint} is partitioned twice`)) return;
-      ctx.draft.plan.partitions.push({ mountpoint, sizeMiB, fstype });
+      ctx.draft.plan.partitions.push({ mountpoint, fstype, ...(sizeMiB !== undefined ? { sizeMiB } : {}), ...(label !== undefined ? { label } : {}) });
     },
   },
   bootloader: {
-    // --location is accepted because the builder always installs GRUB to the disk's MBR anyway.
-    options: { timeout: 'value', append: 'value', location: 'value' }, singleton: true,
+    options: { timeout: 'value', append: 'value', location: 'value', password: 'value', iscrypted: 'flag', md5pass: 'value' },
+    ignored: {
+      'boot-drive': { kind: 'value', why: `it chooses one of the installer's disks; ${DISK}` },
+      driveorder: { kind: 'value', why: `it orders the installer's disks; ${DISK}` },
+      default: { kind: 'value', why: 'the image boots its one kernel' },
+      leavebootorder: { kind: 'flag', why: "IMG does not change a machine's firmware boot order" },
+      extlinux: { kind: 'flag', why: 'IMG installs the boot loaders the image type needs (syslinux and GRUB)' },
+      sdboot: { kind: 'flag', why: 'IMG installs the boot loaders the image type needs (syslinux and GRUB)' },
+      nombr: { kind: 'flag', why: 'IMG installs the boot loaders the image type needs' },
+      disabled: { kind: 'flag', why: 'whether the image has a boot loader is its image type\'s choice (tar and loop have none)' },
+      // mic's own.
+      menus: { kind: 'value', why: "mic's boot menu entries; the image boots its one kernel" },
+      ptable: { kind: 'value', why: "mic's partition table type; IMG chooses the partition table itself" },
+    },
+    emptyAllowed: ['append'], singleton: true,
     run(ctx) {
       if (!noArgs(ctx)) return;
+      if (ctx.options.has('password') || ctx.options.has('md5pass')) {
+        return ctx.fail('IMG does not set a boot loader password; remove --password (a machine that needs one sets it at first boot)');
+      }
       const location = str(ctx, 'location');
-      if (location !== undefined && location !== 'mbr') return ctx.fail(`--location=${location} is not supported (only mbr)`);
+      if (location !== undefined && location !== 'mbr') {
+        ctx.warn(`--location=${location} is ignored: IMG installs the boot loaders where the image type needs them (the MBR and the EFI partition of a disk, the ISO's boot catalogue)`);
+      }
       const timeoutText = str(ctx, 'timeout');
       const bl: BuildPlan['bootloader'] = {};
       if (timeoutText !== undefined) {
@@ -225,17 +369,20 @@ export const COMMANDS: Readonly<Record<string, CommandDef>> = {
         bl.timeout = timeout;
       }
       const append = str(ctx, 'append');
-      if (append !== undefined) bl.append = append;
+      if (append === '') ctx.warn('--append is empty, so it adds nothing to the kernel command line');
+      else if (append !== undefined) bl.append = append;
       ctx.draft.plan.bootloader = bl;
     },
   },
   repo: {
-    options: { name: 'value', baseurl: 'value', suite: 'value', components: 'value', key: 'value' },
+    options: { name: 'value', baseurl: 'value', suite: 'value', components: 'value', key: 'value', mirrorlist: 'value', metalink: 'value' },
+    ignored: REPO_IGNORED,
     run(ctx) {
       if (!noArgs(ctx)) return;
       const name = str(ctx, 'name');
       const suite = str(ctx, 'suite');
       const components = str(ctx, 'components');
+      if (ctx.options.has('mirrorlist') || ctx.options.has('metalink') || (suite === undefined && components === undefined)) return ctx.fail(RPM_REPO);
       if (name === undefined) return ctx.fail('missing --name');
       if (!isValidRepoName(name)) return ctx.fail(`'${name}' is not a valid repository name`);
       if (suite === undefined) return ctx.fail('missing --suite (a Debian suite, e.g. trixie)');
@@ -260,23 +407,62 @@ export const COMMANDS: Readonly<Record<string, CommandDef>> = {
       ctx.draft.repoLines.push(ctx.line);
     },
   },
+  services: {
+    options: { enabled: 'value', disabled: 'value' }, singleton: true,
+    run(ctx) {
+      if (!noArgs(ctx)) return;
+      if (!ctx.options.has('enabled') && !ctx.options.has('disabled')) return ctx.fail('missing --enabled or --disabled, e.g. services --enabled=ssh,systemd-timesyncd');
+      const enabled = commaList(str(ctx, 'enabled'));
+      const disabled = commaList(str(ctx, 'disabled'));
+      const bad = [...enabled, ...disabled].find((u) => !isValidUnitName(u));
+      if (bad !== undefined) return ctx.fail(`'${bad}' is not a systemd unit name (letters, digits and : - _ . @)`);
+      if (enabled.length + disabled.length > MAX_SERVICES) return ctx.fail(`${enabled.length + disabled.length} services: the limit is ${MAX_SERVICES}`);
+      const both = enabled.find((u) => disabled.includes(u));
+      if (both !== undefined) return ctx.fail(`${both} is both enabled and disabled`);
+      ctx.draft.plan.services = { enabled, disabled };
+      ctx.draft.servicesLine = ctx.line;
+    },
+  },
 };
 
+/** Every command name pykickstart or mic knows, for "did you mean". */
+const KNOWN_NAMES = [...Object.keys(COMMANDS), 'partition', 'sshkey', 'user', ...Object.keys(IGNORED_COMMANDS), ...Object.keys(REFUSED_COMMANDS)];
+
 /** Runs one command line (already tokenized, command word first). */
-export function runCommand(draft: Draft, line: number, tokens: readonly Token[], fail: (m: string) => void): void {
+export function runCommand(draft: Draft, line: number, tokens: readonly Token[], fail: (m: string) => void, warn: (m: string) => void): void {
   const name = (tokens[0] as Token).value;
   const canonical = name === 'partition' ? 'part' : name;
-  const def = Object.hasOwn(COMMANDS, canonical) ? COMMANDS[canonical] : undefined;
-  if (!def) {
-    fail(`unknown command '${name}' (known: ${Object.keys(COMMANDS).join(', ')}, and %packages / %post sections)`);
+  if (Object.hasOwn(IGNORED_COMMANDS, canonical)) {
+    warn(`'${name}' is ignored: ${IGNORED_COMMANDS[canonical]}`);
     return;
   }
-  const parsed = parseOptions(canonical, tokens.slice(1), def.options);
+  if (Object.hasOwn(REFUSED_COMMANDS, canonical)) {
+    fail(`'${name}' is not supported: ${REFUSED_COMMANDS[canonical]}`);
+    return;
+  }
+  const def = Object.hasOwn(COMMANDS, canonical) ? COMMANDS[canonical] : undefined;
+  if (!def) {
+    const near = closest(name.toLowerCase(), KNOWN_NAMES, 1)[0];
+    fail(`unknown command '${name}'${near ? ` (did you mean '${near}'?)` : ''}; IMG reads ${Object.keys(COMMANDS).join(', ')}, and %packages and %post sections`);
+    return;
+  }
+  const ignored = def.ignored ?? {};
+  const spec: Record<string, OptionSpec[string]> = { ...def.options };
+  for (const [o, i] of Object.entries(ignored)) spec[o] = 'alias' in i ? i : i.kind;
+  const parsed = parseOptions(canonical, tokens.slice(1), spec, def.emptyAllowed ? { emptyAllowed: def.emptyAllowed } : {});
   if (parsed.errors.length > 0) {
     parsed.errors.forEach(fail);
     return;
   }
-  const ctx: Context = { draft, line, options: parsed.options, args: parsed.args, fail };
-  if (def.singleton && !firstTime(ctx, canonical, `duplicate ${canonical}`)) return;
+  for (const o of parsed.options.keys()) {
+    const i = Object.hasOwn(ignored, o) ? ignored[o] : undefined;
+    if (i && !('alias' in i)) warn(`${canonical} --${o} is ignored: ${i.why}`);
+  }
+  const ctx: Context = { draft, line, options: parsed.options, args: parsed.args, fail, warn };
+  if (def.singleton) {
+    const first = draft.firstSeen.get(canonical);
+    if (first !== undefined) warn(`${canonical} is given again (first on line ${first}); the last one counts, as in anaconda`);
+    else draft.firstSeen.set(canonical, line);
+  }
   def.run(ctx);
 }

@@ -1,24 +1,34 @@
-// Option parsing for kickstart commands: `--name=value`, `--name value` and `--flag`, as optparse in
-// pykickstart accepts them. Each command declares its options, so anything else is a clear error.
+// Option parsing for kickstart commands, as pykickstart's argparse parsers accept them: `--name=value`,
+// `--name value` and `--flag`, other names of one option (`--ondrive` for `--ondisk`), and any
+// unambiguous prefix of a name (`bootloader --disable` is `--disabled`, as Rocky's kickstarts write it).
+// Each command declares its options, so anything else is a clear error.
 import type { Token } from './ks-tokenize.ts';
 
 export type OptionKind = 'flag' | 'value';
-export type OptionSpec = Readonly<Record<string, OptionKind>>;
+/** An option's kind, or the canonical name it is another name of. */
+export type OptionSpecEntry = OptionKind | { alias: string };
+export type OptionSpec = Readonly<Record<string, OptionSpecEntry>>;
 
 export interface ParsedOptions {
+  /** Canonical option name → value (true for a flag). */
   options: Map<string, string | true>;
   args: string[];
   errors: string[];
 }
 
-export function parseOptions(command: string, tokens: readonly Token[], spec: OptionSpec): ParsedOptions {
+export interface ParseOptionsOpts {
+  /** Options whose value may be empty (`bootloader --append=""`); an empty value of any other is an error. */
+  emptyAllowed?: readonly string[];
+}
+
+export function parseOptions(command: string, tokens: readonly Token[], spec: OptionSpec, o: ParseOptionsOpts = {}): ParsedOptions {
   const options = new Map<string, string | true>();
   const args: string[] = [];
   const errors: string[] = [];
-  const known = () => {
-    const names = Object.keys(spec);
-    return names.length === 0 ? `${command} takes no options` : `options of ${command}: ${names.map((o) => `--${o}`).join(', ')}`;
-  };
+  const names = Object.keys(spec);
+  const known = () => (names.length === 0
+    ? `${command} takes no options`
+    : `options of ${command}: ${names.filter((n) => typeof spec[n] === 'string').map((n) => `--${n}`).join(', ')}`);
   for (let i = 0; i < tokens.length; i++) {
     const tok = tokens[i] as Token;
     const word = tok.value;
@@ -31,16 +41,20 @@ export function parseOptions(command: string, tokens: readonly Token[], spec: Op
       continue;
     }
     const eq = word.indexOf('=');
-    const name = eq < 0 ? word.slice(2) : word.slice(2, eq);
-    if (name === '') {
+    const given = eq < 0 ? word.slice(2) : word.slice(2, eq);
+    if (given === '') {
       errors.push(`malformed option '${word}'`);
       continue;
     }
-    const kind = Object.hasOwn(spec, name) ? spec[name] : undefined;
-    if (!kind) {
-      errors.push(`unknown option --${name} (${known()})`);
+    const resolved = resolve(spec, names, given);
+    if (typeof resolved !== 'string') {
+      errors.push(resolved.ambiguous
+        ? `ambiguous option --${given} (it could be ${resolved.ambiguous.map((n) => `--${n}`).join(' or ')})`
+        : `unknown option --${given} (${known()})`);
       continue;
     }
+    const name = resolved;
+    const kind = spec[name] as OptionKind;
     if (options.has(name)) {
       errors.push(`option --${name} is given twice`);
       continue;
@@ -60,10 +74,22 @@ export function parseOptions(command: string, tokens: readonly Token[], spec: Op
         i++;
       }
     }
-    if (value === undefined || value === '') errors.push(`option --${name} needs a value`);
+    if (value === undefined || (value === '' && !o.emptyAllowed?.includes(name))) errors.push(`option --${name} needs a value`);
     else options.set(name, value);
   }
   return { options, args, errors };
+}
+
+/** The canonical name of a given option name: exact, another name of it, or the one option it is a prefix of. */
+function resolve(spec: OptionSpec, names: readonly string[], given: string): string | { ambiguous?: string[] } {
+  const canonical = (n: string): string => {
+    const e = spec[n];
+    return typeof e === 'object' ? e.alias : n;
+  };
+  if (Object.hasOwn(spec, given)) return canonical(given);
+  const matches = [...new Set(names.filter((n) => n.startsWith(given)).map(canonical))];
+  if (matches.length === 1) return matches[0] as string;
+  return matches.length > 1 ? { ambiguous: matches } : {};
 }
 
 /** A non-negative decimal integer, without signs, exponents or fractions; undefined otherwise. */

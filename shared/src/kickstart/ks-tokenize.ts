@@ -1,6 +1,7 @@
-// A small shell-like tokenizer for kickstart command lines, in the spirit of the shlex splitting
-// pykickstart does: blanks separate words, "double" and 'single' quotes group them, a backslash escapes
-// the next character (inside double quotes only \" \\ \$ and \`), and an unquoted # starts a comment.
+// A small shell-like tokenizer for kickstart command lines, splitting as pykickstart's
+// `shlex.split(line, comments=True)` does: blanks separate words, "double" and 'single' quotes group
+// them, a backslash escapes the next character (inside double quotes only \" \\ \$ and \`), and an
+// unquoted # starts a comment, even inside a word (`keyboard us# Root password` is `keyboard us`).
 // One pass over the characters; nothing is expanded.
 
 export interface Token {
@@ -17,7 +18,8 @@ export function tokenize(line: string): TokenizeResult {
   const tokens: Token[] = [];
   const n = line.length;
   let i = 0;
-  while (i < n) {
+  let comment = false;
+  while (i < n && !comment) {
     const c = line[i] as string;
     if (c === ' ' || c === '\t' || c === '\r') {
       i++;
@@ -29,6 +31,10 @@ export function tokenize(line: string): TokenizeResult {
     while (i < n) {
       const d = line[i] as string;
       if (d === ' ' || d === '\t' || d === '\r') break;
+      if (d === '#') {
+        comment = true;
+        break;
+      }
       if (d === "'") {
         const close = line.indexOf("'", i + 1);
         if (close < 0) return { error: 'unbalanced single quote' };
@@ -62,7 +68,8 @@ export function tokenize(line: string): TokenizeResult {
         i++;
       }
     }
-    tokens.push({ value, quoted });
+    // A word cut short by a comment still counts, unless the comment began it.
+    if (value !== '' || quoted || !comment) tokens.push({ value, quoted });
   }
   return { tokens };
 }

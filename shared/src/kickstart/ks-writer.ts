@@ -7,8 +7,17 @@ import { doubleQuote, quoteWord } from './ks-tokenize.ts';
 export function kickstartFromPlan(plan: BuildPlan): string {
   const out: string[] = [];
   if (plan.lang !== undefined) out.push(`lang ${quoteWord(plan.lang)}`);
-  if (plan.keyboard !== undefined) out.push(`keyboard ${quoteWord(plan.keyboard)}`);
+  if (plan.keyboard !== undefined || plan.xkb) {
+    const parts = ['keyboard'];
+    if (plan.keyboard !== undefined) parts.push(quoteWord(plan.keyboard));
+    const xkb = plan.xkb;
+    if (xkb && xkb.layouts.length > 0) parts.push(`--xlayouts=${doubleQuote(xkb.layouts.map((l, i) => (xkb.variants[i] ? `${l} (${xkb.variants[i]})` : l)).join(','))}`);
+    if (xkb && xkb.options.length > 0) parts.push(`--switch=${quoteWord(xkb.options.join(','))}`);
+    out.push(parts.join(' '));
+  }
   if (plan.timezone) out.push(`timezone ${plan.timezone.utc ? '--utc ' : ''}${quoteWord(plan.timezone.zone)}`);
+  if (plan.ntp && 'disabled' in plan.ntp) out.push('timesource --ntp-disable');
+  else if (plan.ntp) out.push(...plan.ntp.servers.map((s) => `timesource --ntp-server=${quoteWord(s)}`));
   if (plan.rootpw) {
     const { password, iscrypted, lock } = plan.rootpw;
     const flags = [iscrypted ? '--iscrypted' : password !== '' ? '--plaintext' : '', lock ? '--lock' : '']
@@ -31,7 +40,8 @@ export function kickstartFromPlan(plan: BuildPlan): string {
   }
   if (plan.hostname !== undefined) out.push(`network --hostname=${quoteWord(plan.hostname)}`);
   for (const p of plan.partitions) {
-    out.push(`part ${quoteWord(p.mountpoint)} --size=${p.sizeMiB} --fstype=${quoteWord(p.fstype)}`);
+    out.push([`part ${quoteWord(p.mountpoint)}`, ...(p.sizeMiB !== undefined ? [`--size=${p.sizeMiB}`] : []), `--fstype=${quoteWord(p.fstype)}`,
+      ...(p.label !== undefined ? [`--label=${quoteWord(p.label)}`] : [])].join(' '));
   }
   const bl = plan.bootloader;
   if (bl.timeout !== undefined || bl.append !== undefined) {
@@ -46,10 +56,16 @@ export function kickstartFromPlan(plan: BuildPlan): string {
     if (r.key !== undefined) parts.push(`--key=${quoteWord(r.key)}`);
     out.push(parts.join(' '));
   }
+  const services = plan.services;
+  if (services && (services.enabled.length > 0 || services.disabled.length > 0)) {
+    out.push(['services',
+      ...(services.enabled.length > 0 ? [`--enabled=${quoteWord(services.enabled.join(','))}`] : []),
+      ...(services.disabled.length > 0 ? [`--disabled=${quoteWord(services.disabled.join(','))}`] : [])].join(' '));
+  }
   // Groups first, then packages (the kernel leads them), then exclusions: a reader sees what selects
   // the bulk of the system before the additions and removals.
   if (out.length > 0) out.push('');
-  out.push('%packages',
+  out.push(['%packages', ...(plan.packages.excludedocs ? ['--excludedocs'] : []), ...(plan.packages.ignoremissing ? ['--ignoremissing'] : [])].join(' '),
     ...plan.packages.groups.map((g) => `@${g}`),
     ...plan.packages.include,
     ...plan.packages.exclude.map((p) => `-${p}`),

@@ -30,6 +30,12 @@ export const MAX_YAML_NODES = 100_000;
 export const MAX_YAML_DEPTH = 64;
 /** Past this many problems a report says so and stops: a long report helps nobody. */
 export const MAX_REPORTED_ERRORS = 100;
+/** The same for warnings: past it the report says how many more there were. */
+export const MAX_REPORTED_WARNINGS = 100;
+/** Units of a `services` line, enabled and disabled together. */
+export const MAX_SERVICES = 200;
+/** NTP servers of `timezone --ntpservers` and `timesource` lines. */
+export const MAX_NTP_SERVERS = 20;
 
 /** The default of `limits.maxRootSizeMib`: the largest `part --size` a service builds, 64 GiB. */
 export const DEFAULT_MAX_ROOT_SIZE_MIB = 65536;

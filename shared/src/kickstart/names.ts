@@ -62,3 +62,12 @@ export function isValidRepoUrl(url: string): boolean {
   }
 }
 
+/** systemd unit names (`services`): letters, digits and `: - _ . @`, at most 256 characters (systemd's own rule, less `\`). */
+export function isValidUnitName(name: string): boolean {
+  return name.length <= 256 && /^[A-Za-z0-9:_.@-]+$/.test(name) && !name.startsWith('-');
+}
+
+/** XKB layout, variant and option names (`cz`, `qwerty`, `grp:alt_shift_toggle`): one word each. */
+export function isValidXkbWord(name: string): boolean {
+  return name.length <= 64 && /^[A-Za-z0-9][A-Za-z0-9_:+.-]*$/.test(name);
+}

@@ -4,7 +4,7 @@
 import { DEFAULT_ARCH } from './architectures.ts';
 import type { ZodIssue } from 'zod';
 import type { TemplateIssue } from './errors.ts';
-import { sectionWord } from './ks-sections.ts';
+import { breaksBody } from './ks-sections.ts';
 import { isValidGroupName, isValidRepoName } from './names.ts';
 import { byLine, inheritDefaults, readPlatformNode } from './platform.ts';
 import type { Platform } from './platform.ts';
@@ -188,7 +188,7 @@ function readPostScripts(entry: YamlEntry | undefined, errors: TemplateIssue[]):
     }
     // A YAML block scalar ends with a newline; the kickstart's %end supplies it.
     script.body = script.body.replace(/\n+$/, '');
-    const bad = script.body.split('\n').findIndex((l) => sectionWord(l.trim()) !== undefined);
+    const bad = script.body.split('\n').findIndex((l) => breaksBody(l.trim()) !== undefined);
     if (bad >= 0) {
       errors.push({ source: 'template', line: e.line, message: `${label}: its line ${bad + 1} would end or open a kickstart section` });
       continue;

@@ -89,6 +89,19 @@ export function openApiDocument(publicUrl: string) {
         },
         delete: { summary: 'clear: remove every finished job and its files (operator)', security: operator, responses: { 200: ok('how many went', { type: 'object', properties: { deleted: { type: 'integer' } } }), ...operatorDenied, ...crossSite } },
       },
+      '/api/v1/kickstart/check': {
+        post: {
+          summary: 'read a kickstart and check its packages, exclusions and groups against the real package index, as a submission would, without queueing anything (anyone)',
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: { type: 'object', required: ['kickstart'], additionalProperties: false, properties: { kickstart: { type: 'string' }, suite: { ...suiteField, description: 'the suite of a kickstart whose repo lines name none' }, arch: archField } } } },
+          },
+          responses: {
+            200: ok('what a submission would say: errors and warnings by line, and how the packages were checked', ref('KickstartCheck')),
+            400: error('not JSON with `kickstart`, or an unknown suite or architecture'), ...crossSite, 413: error('the kickstart is over the size limit'), 429: error('too many checks from this client'),
+          },
+        },
+      },
       '/api/v1/jobs/{id}': {
         get: {
           summary: 'one job, with its queue position and estimated start while it waits: the whole job with its token or as the operator, its public view without',
@@ -157,6 +170,11 @@ export function openApiDocument(publicUrl: string) {
             source: { type: 'string', enum: ['kickstart', 'template'] }, kickstart: { type: 'string' }, platform: { type: 'string' }, overlay: { type: 'string' },
             suite: suiteField,
             arch: archField,
+            package_check: {
+              type: 'object', description: 'where the kickstart\'s packages were checked against the package index, and against what (or why not)',
+              properties: { how: { type: 'string', enum: ['submission', 'build', 'skipped'] }, detail: { type: 'string' }, read_at: { type: 'string', format: 'date-time', description: 'when apt read the package lists the check used' } },
+            },
+            warnings: { type: 'array', maxItems: 101, description: 'kickstart lines accepted but not acted on, and packages the build left out (%packages --ignoremissing)', items: ref('Problem') },
             created: { type: 'string', format: 'date-time' }, started: { type: 'string', format: 'date-time' }, finished: { type: 'string', format: 'date-time' },
             duration_s: { type: 'number' }, size: { type: 'integer' }, sha256: { type: 'string' }, imagefile: { type: 'string' },
             error: { type: 'string' }, error_code: { type: 'string' }, error_excerpt: { type: 'array', items: { type: 'string' } },
@@ -175,6 +193,22 @@ export function openApiDocument(publicUrl: string) {
             created: { type: 'string', format: 'date-time' }, started: { type: 'string', format: 'date-time' }, finished: { type: 'string', format: 'date-time' },
             duration_s: { type: 'number' }, queue_position: { type: 'integer' }, estimated_start: { type: 'string', format: 'date-time' },
             links: { type: 'object', properties: { page: { type: 'string', format: 'uri' }, api: { type: 'string', format: 'uri' } } },
+          },
+        },
+        Problem: { type: 'object', required: ['message'], properties: { line: { type: 'integer', minimum: 1, description: 'the kickstart line' }, message: { type: 'string' } } },
+        KickstartCheck: {
+          type: 'object',
+          required: ['ok', 'suite', 'architecture', 'errors', 'warnings', 'package_check'],
+          properties: {
+            ok: { type: 'boolean', description: 'no errors: a submission of this kickstart would be queued' },
+            suite: suiteField, architecture: { type: 'string' },
+            errors: { type: 'array', maxItems: 101, items: ref('Problem') },
+            warnings: { type: 'array', maxItems: 101, items: ref('Problem') },
+            package_check: {
+              type: 'object', required: ['state'],
+              description: '`checked`: against the package index read at `read_at`; `no-index`: its package lists were not read yet (the build will check them); `skipped`: a repository of the kickstart\'s own',
+              properties: { state: { type: 'string', enum: ['checked', 'no-index', 'skipped'] }, against: { type: 'string' }, read_at: { type: 'string', format: 'date-time' }, reason: { type: 'string' } },
+            },
           },
         },
         JobList: { type: 'object', properties: { jobs: { type: 'array', items: ref('PublicJob') }, total: { type: 'integer' }, page: { type: 'integer' }, pages: { type: 'integer' }, limit: { type: 'integer' } } },

@@ -4,10 +4,21 @@
 // is dead-lettered: nothing recorded, nobody mailed.
 import { DeadLetter, type Broker } from '@img/shared/broker';
 import type { DeliveryStatusMessage, ErrorMessage, LinkMessage, ResultMessage } from '@img/shared/contracts';
-import { checkJobMessage, type JobStatus, type JobStore } from '@img/shared/jobs';
+import { checkJobMessage, type JobPatch, type JobStatus, type JobStore } from '@img/shared/jobs';
 import type { Logger } from '@img/shared/logging';
 import { publishNotice } from '../jobs/notify.ts';
 import type { DeliveryStatuses } from '../jobs/delivery-status.ts';
+
+/** The build's word on the package check and the warnings, when its message carries them. */
+function checkPatch(msg: Pick<LinkMessage, 'package_check' | 'warnings'>): JobPatch {
+  const patch: JobPatch = {};
+  if (msg.package_check) {
+    const { read_at: readAt, ...rest } = msg.package_check;
+    patch.package_check = { ...rest, ...(readAt ? { read_at: new Date(readAt) } : {}) };
+  }
+  if (msg.warnings) patch.warnings = msg.warnings;
+  return patch;
+}
 
 export interface ResultDeps {
   store: JobStore;
@@ -36,6 +47,7 @@ export function resultHandlers(deps: ResultDeps) {
         imagefile: msg.filename, duration_s: msg.duration_s, progress: 1,
         ...(msg.verified ? { verified: msg.verified } : {}),
         ...(msg.request_hash ? { request_hash: msg.request_hash } : {}),
+        ...checkPatch(msg),
       });
       log.info({ jobId: msg.id, moved: Boolean(job) }, job ? 'job done' : 'link for a job not in a building state, ignored');
       // Told again on a redelivery (the job is done already): the notifier sends one email per outcome.
@@ -45,7 +57,7 @@ export function resultHandlers(deps: ResultDeps) {
     async error(msg: ErrorMessage): Promise<void> {
       await known(msg);
       const job = await store.transition(msg.id, 'failed', {
-        error: msg.error, error_code: msg.code, error_excerpt: msg.excerpt, logurl: msg.url,
+        error: msg.error, error_code: msg.code, error_excerpt: msg.excerpt, logurl: msg.url, ...checkPatch(msg),
       });
       log.info({ jobId: msg.id, code: msg.code, moved: Boolean(job) }, job ? 'job failed' : 'error for a finished job, ignored');
       const now = job ?? (await store.get(msg.id));
@@ -53,7 +65,7 @@ export function resultHandlers(deps: ResultDeps) {
     },
     async result(msg: ResultMessage): Promise<void> {
       const job = await store.advancePhase(msg.id, msg.phase, {
-        logfile: msg.logfile, ...(msg.progress !== undefined ? { progress: msg.progress } : {}),
+        logfile: msg.logfile, ...(msg.progress !== undefined ? { progress: msg.progress } : {}), ...checkPatch(msg),
       });
       log.debug({ jobId: msg.id, phase: msg.phase, moved: Boolean(job) }, 'progress');
     },

@@ -50,3 +50,17 @@ export function pendingJobsCap(opts: { max: number; pending: () => number; share
     next();
   };
 }
+
+/** Checks of kickstarts (POST /api/v1/kickstart/check): cheap, but each reads a body, so per client address too. */
+export function checkRateLimit(opts: { limit: number }): RequestHandler {
+  return rateLimit({
+    windowMs: 60_000,
+    limit: opts.limit,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    handler: (req, res) => {
+      res.setHeader('Retry-After', '60');
+      refuseBody(req, res, 429, 'rate_limited', `too many kickstart checks from your address: at most ${opts.limit} a minute; try again later`);
+    },
+  });
+}

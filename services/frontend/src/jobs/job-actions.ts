@@ -68,6 +68,7 @@ export function jobActions(deps: JobActionDeps) {
         await broker.publish(routes.build, imageMessage, {
           id: job.id, email: job.email, imagetype: job.type, ksfile: job.kickstart ?? '', ...(job.suite ? { suite: job.suite } : {}),
           ...(job.arch ? { arch: job.arch } : {}), ...sealed,
+          ...(job.package_check?.how === 'submission' ? { package_check: 'submission' as const } : {}),
         });
       } else {
         await broker.publish(routes.kickstart, kickstarterMessage, {

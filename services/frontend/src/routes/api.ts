@@ -2,6 +2,7 @@
 import express, { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { imageTypes, jobIdSchema, legacyImageTypes } from '@img/shared/contracts';
+import { DEFAULT_ARCH, findArchitecture, findSuite, unknownArchitectureMessage, unknownSuiteMessage } from '@img/shared/kickstart';
 import { terminalStatuses, type Job } from '@img/shared/jobs';
 import { webhookSecret } from '@img/shared/webhooks';
 import { sendError } from '../http/respond.ts';
@@ -14,6 +15,11 @@ import { emailFilterRefused, queueQuery, queueQueryError, revealQuery } from './
 import { eventRoutes } from './events.ts';
 
 const LOG_CHUNK_MAX = 1024 * 1024;
+const kickstartCheckBody = z.object({
+  kickstart: z.string().max(4 * 1024 * 1024),
+  suite: z.string().max(40).optional(),
+  arch: z.string().max(40).optional(),
+}).strict();
 const logQuery = z.object({
   offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   max: z.coerce.number().int().min(1).max(LOG_CHUNK_MAX).default(LOG_CHUNK_MAX),
@@ -67,12 +73,12 @@ export function apiRoutes(deps: RouteDeps): Router {
       sendError(req, res, parsed.status, parsed.status === 413 ? 'too_large' : 'invalid_request', parsed.errors.map((e) => `${e.field}: ${e.message}`).join('; '), { fields: parsed.errors });
       return;
     }
-    const checked = checkSubmission(parsed.input, {
-      templateText: deps.defaultTemplateText, limits: { maxRootSizeMib: deps.config.IMG_MAX_DISK_MB }, suite: deps.config.IMG_DEFAULT_SUITE,
+    const checked = await checkSubmission(parsed.input, {
+      templateText: deps.defaultTemplateText, limits: { maxRootSizeMib: deps.config.IMG_MAX_DISK_MB }, suite: deps.config.IMG_DEFAULT_SUITE, kickstarts: deps.kickstarts,
     });
     const errors = [...(checked.ok ? [] : checked.errors), ...(await checkCallback(parsed.input, deps.callbacks))];
     if (!checked.ok || errors.length > 0) {
-      sendError(req, res, 400, 'invalid_request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { fields: errors });
+      sendError(req, res, 400, 'invalid_request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { fields: errors, warnings: checked.warnings });
       return;
     }
     const queued = await actions.queue(checked.job);
@@ -84,6 +90,40 @@ export function apiRoutes(deps: RouteDeps): Router {
     // The webhook's signing secret is handed out here too, and only here.
     const secret = queued.value.callback_url ? { webhook_secret: webhookSecret(deps.config.IMG_TOKEN_SECRET, queued.value.id) } : {};
     res.status(201).location(`/api/v1/jobs/${queued.value.id}`).json({ ...full(queued.value), ...secret });
+  });
+
+  /**
+   * Anyone: a kickstart read and its packages checked, as a submission would be, without queueing
+   * anything. JSON `{"kickstart": TEXT, "suite"?: NAME, "arch"?: NAME}`; the answer lists errors and warnings by line.
+   */
+  r.post('/api/v1/kickstart/check', ...deps.checkGuards, json, async (req, res) => {
+    const body = kickstartCheckBody.safeParse(req.body);
+    if (!body.success) {
+      sendError(req, res, 400, 'invalid_request', queueQueryError(body.error));
+      return;
+    }
+    const suite = body.data.suite?.trim() || config.IMG_DEFAULT_SUITE;
+    if (!findSuite(suite)) {
+      sendError(req, res, 400, 'invalid_request', `suite: ${unknownSuiteMessage(suite)}`, { fields: [{ field: 'suite', message: unknownSuiteMessage(suite) }] });
+      return;
+    }
+    const arch = body.data.arch?.trim() || DEFAULT_ARCH;
+    if (!findArchitecture(arch)) {
+      sendError(req, res, 400, 'invalid_request', `arch: ${unknownArchitectureMessage(arch)}`, { fields: [{ field: 'arch', message: unknownArchitectureMessage(arch) }] });
+      return;
+    }
+    const checked = await deps.kickstarts.check(body.data.kickstart, { file: 'kickstart', suite, arch });
+    const p = checked.packages;
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({
+      ok: checked.errors.length === 0,
+      suite: checked.parsed.draft.suite,
+      architecture: checked.parsed.draft.architecture,
+      errors: checked.errors.map(({ line, message }) => ({ line, message })),
+      warnings: checked.warnings.map(({ line, message }) => ({ line, message })),
+      package_check: p.state === 'checked' ? { state: p.state, against: p.against, read_at: p.readAt.toISOString() }
+        : p.state === 'skipped' ? { state: p.state, reason: p.reason } : { state: p.state, against: p.against },
+    });
   });
 
   /** Clears every finished job (operator). DELETE, so a cross-site form cannot send it with a browser's saved credentials. */

@@ -17,6 +17,7 @@ import type { JobIndex } from '../jobs/job-index.ts';
 import type { DeliveryStatuses } from '../jobs/delivery-status.ts';
 import type { QueueEstimator } from '../jobs/queue-estimate.ts';
 import type { FrontendMetrics } from '../http/metrics.ts';
+import type { KickstartChecker } from '../kickstart-checker.ts';
 
 export interface RouteDeps {
   config: Config;
@@ -38,6 +39,8 @@ export interface RouteDeps {
   access: JobAccess;
   /** Body size, rate and queue-cap checks, run before a submission's body is read. */
   submitGuards: RequestHandler[];
+  /** Body size and rate checks of POST /api/v1/kickstart/check. */
+  checkGuards: RequestHandler[];
   parseSubmission: SubmissionParser;
   /** The default template's platforms, each with the architecture it builds. */
   platforms: Array<{ name: string; arch: string }>;
@@ -49,4 +52,6 @@ export interface RouteDeps {
   metrics?: FrontendMetrics;
   /** The database, for the operator's dashboard (its time series); none: no dashboard. */
   db?: Connection;
+  /** Reads a kickstart and checks its packages against the package index. */
+  kickstarts: KickstartChecker;
 }

@@ -2,15 +2,18 @@
 // with every error next to its field and the person's input kept.
 import { Router, type Request, type Response } from 'express';
 import { ARCHITECTURES, DEFAULT_ARCH, SUITES } from '@img/shared/kickstart';
-import { checkCallback, checkSubmission, type FieldError } from '../submission.ts';
+import { checkCallback, checkSubmission, type FieldError, type FieldWarning } from '../submission.ts';
 import { tokenQuery } from '../http/job-access.ts';
 import { sendError } from '../http/respond.ts';
 import type { RouteDeps } from './deps.ts';
 
 export function submitRoutes(deps: RouteDeps): Router {
   const r = Router();
-  const form = (res: Response, values: Record<string, string>, errors: FieldError[]) =>
-    res.render('submit', { title: 'Submit a build', platforms: deps.platforms, suites: SUITES, defaultSuite: deps.config.IMG_DEFAULT_SUITE, architectures: ARCHITECTURES, defaultArch: DEFAULT_ARCH, values, errors });
+  const form = (res: Response, values: Record<string, string>, errors: FieldError[], warnings: FieldWarning[] = []) =>
+    res.render('submit', {
+      title: 'Submit a build', platforms: deps.platforms, suites: SUITES, defaultSuite: deps.config.IMG_DEFAULT_SUITE,
+      architectures: ARCHITECTURES, defaultArch: DEFAULT_ARCH, values, errors, warnings, scripts: ['/static/ks-check.js'],
+    });
 
   r.get('/submit', deps.csrf.issue, (_req, res) => {
     form(res, {}, []);
@@ -28,13 +31,13 @@ export function submitRoutes(deps: RouteDeps): Router {
       form(res, {}, parsed.errors);
       return;
     }
-    const checked = checkSubmission(parsed.input, {
-      templateText: deps.defaultTemplateText, limits: { maxRootSizeMib: deps.config.IMG_MAX_DISK_MB }, suite: deps.config.IMG_DEFAULT_SUITE,
+    const checked = await checkSubmission(parsed.input, {
+      templateText: deps.defaultTemplateText, limits: { maxRootSizeMib: deps.config.IMG_MAX_DISK_MB }, suite: deps.config.IMG_DEFAULT_SUITE, kickstarts: deps.kickstarts,
     });
     const errors = [...(checked.ok ? [] : checked.errors), ...(await checkCallback(parsed.input, deps.callbacks))];
     if (!checked.ok || errors.length > 0) {
       res.status(400);
-      form(res, parsed.values, errors);
+      form(res, parsed.values, errors, checked.warnings);
       return;
     }
     const queued = await deps.actions.queue(checked.job);

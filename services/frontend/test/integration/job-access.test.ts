@@ -1,7 +1,7 @@
 // A job belongs to its submitter: every per-job route against the real frontend (and the real
 // notifier for the emails' links), asked anonymously, with another job's token, with the job's own
 // token (as a bearer header and as ?token=) and as the operator. Then the cross-site posts, the
-// public queue, the redacted kickstart, and the links of the emails.
+// public queue, the kickstart check (anyone's), the redacted kickstart, and the links of the emails.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -248,7 +248,7 @@ test('the public queue (JSON, page, start page) and a job without its token show
   const json = (await (await fetch(`${base}/api/v1/jobs?limit=200`)).json()) as Json;
   const listed = (json.jobs as Json[]).find((j) => j.id === job.id);
   assert.ok(listed, 'the job is listed');
-  const allowed = new Set(['id', 'email', 'type', 'status', 'phase', 'suite', 'progress', 'created', 'started', 'finished', 'duration_s', 'queue_position', 'estimated_start', 'links']);
+  const allowed = new Set(['id', 'email', 'type', 'status', 'phase', 'suite', 'arch', 'progress', 'created', 'started', 'finished', 'duration_s', 'queue_position', 'estimated_start', 'links']);
   for (const j of json.jobs as Json[]) for (const k of Object.keys(j)) assert.ok(allowed.has(k), `the queue shows only harmless fields, not ${k}`);
   assert.match(listed.email, /^p\*\*\*@example\.com$/);
   assert.deepEqual(Object.keys(listed.links).sort(), ['api', 'page'], 'no links that need the token');
@@ -266,6 +266,32 @@ test('the public queue (JSON, page, start page) and a job without its token show
   const page = await (await fetch(`${base}/job/${job.id}`)).text();
   assert.match(page, /for the person who submitted it/);
   assert.doesNotMatch(page, /Cancel the build|id="log"/, 'no log and no buttons without the token');
+});
+
+test('the kickstart check is anyone\'s and acts on no job; a job\'s warnings and package check are shown to its owner only', async () => {
+  const job = await create({ kickstart: 'install\n%packages\nhostname\n%end\n' });
+  // POST /api/v1/kickstart/check needs no credential and takes none into account: the same answer for all.
+  const answers: string[] = [];
+  for (const headers of [{}, { authorization: `Bearer ${job.token}` }, operator]) {
+    const res = await fetch(`${base}/api/v1/kickstart/check`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ kickstart: 'install\n%packages\nhostname\n%end\n' }) });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as Json;
+    assert.deepEqual(Object.keys(body).sort(), ['architecture', 'errors', 'ok', 'package_check', 'suite', 'warnings']);
+    answers.push(JSON.stringify({ ...body, package_check: body.package_check.state }));
+  }
+  assert.equal(new Set(answers).size, 1, answers.join('\n'));
+  const evil = await fetch(`${base}/api/v1/kickstart/check`, { method: 'POST', headers: { 'content-type': 'application/json', origin: EVIL }, body: JSON.stringify({ kickstart: 'lang C\n' }) });
+  assert.equal(evil.status, 403, 'a page of another site cannot use it with the visitor\'s address');
+  assert.equal(((await evil.json()) as Json).error.code, 'cross_origin');
+  // The job's warnings name lines of its kickstart: its owner's, like the kickstart.
+  const own = (await (await fetch(`${base}/api/v1/jobs/${job.id}`, { headers: { authorization: `Bearer ${job.token}` } })).json()) as Json;
+  assert.equal(own.warnings?.[0]?.line, 1, JSON.stringify(own.warnings));
+  assert.ok(own.package_check?.how, 'the owner sees where the packages were checked');
+  const anon = (await (await fetch(`${base}/api/v1/jobs/${job.id}`)).json()) as Json;
+  assert.equal(anon.warnings, undefined);
+  assert.equal(anon.package_check, undefined);
+  assert.doesNotMatch(await (await fetch(`${base}/job/${job.id}`)).text(), /job-warnings|Packages checked|is ignored/);
+  assert.match(await (await fetch(`${base}/job/${job.id}?token=${job.token}`)).text(), /id="job-warnings"/);
 });
 
 test('the kickstart is redacted for the token holder and the operator unless revealed', async () => {

@@ -26,6 +26,7 @@ test('every /api/v1 route is in the OpenAPI document, and every path of the docu
   const deps = {
     config: { IMG_PUBLIC_URL: 'http://img.test', IMG_MAX_UPLOAD_BYTES: 1024 },
     submitGuards: [],
+    checkGuards: [],
     requireOperator: () => undefined,
     access: { require: () => () => undefined },
   } as unknown as RouteDeps;

@@ -6,7 +6,7 @@ import type { BuildPlan } from '@img/shared/kickstart';
 import { writeUserInputs } from '../user-inputs.ts';
 import { aptSources } from '@img/shared/kickstart';
 
-export async function writeInputs(inDir: string, plan: BuildPlan): Promise<void> {
+export async function writeInputs(inDir: string, plan: BuildPlan, servicesLine?: number): Promise<void> {
   await mkdir(join(inDir, 'post'), { recursive: true });
   const apt = aptSources(plan);
   await writeFile(join(inDir, 'sources.list'), apt.install);
@@ -24,5 +24,27 @@ export async function writeInputs(inDir: string, plan: BuildPlan): Promise<void>
     await writeFile(join(inDir, 'post', `${name}.interp`), s.interpreter);
     await writeFile(join(inDir, 'post', `${name}.line`), String(s.line));
     if (s.nochroot) await writeFile(join(inDir, 'post', `${name}.nochroot`), '');
+    if (s.log !== undefined) await writeFile(join(inDir, 'post', `${name}.log`), s.log);
   }
+  // services --enabled/--disabled: one unit per line, and the kickstart line for the messages.
+  if (plan.services && (plan.services.enabled.length > 0 || plan.services.disabled.length > 0)) {
+    await mkdir(join(inDir, 'services'), { recursive: true });
+    await writeFile(join(inDir, 'services', 'enabled'), plan.services.enabled.map((u) => `${u}\n`).join(''));
+    await writeFile(join(inDir, 'services', 'disabled'), plan.services.disabled.map((u) => `${u}\n`).join(''));
+    await writeFile(join(inDir, 'services', 'line'), String(servicesLine ?? 0));
+  }
+}
+
+/** The sandbox script's settings from the kickstart (deploy/builder/kickstart-settings.sh): data only. */
+export function kickstartEnv(plan: BuildPlan, imageName: string): Record<string, string> {
+  const env: Record<string, string> = { IMG_IMAGE_NAME: imageName };
+  if (plan.packages.excludedocs) env.IMG_EXCLUDEDOCS = '1';
+  if (plan.packages.ignoremissing) env.IMG_IGNOREMISSING = '1';
+  if (plan.xkb) {
+    env.IMG_XKB_LAYOUT = plan.xkb.layouts.join(',');
+    env.IMG_XKB_VARIANT = plan.xkb.variants.join(',');
+    env.IMG_XKB_OPTIONS = plan.xkb.options.join(',');
+  }
+  if (plan.ntp) env.IMG_NTP = 'disabled' in plan.ntp ? 'off' : plan.ntp.servers.join(' ');
+  return env;
 }

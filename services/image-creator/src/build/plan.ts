@@ -1,13 +1,15 @@
 // Step 1: from the message to what the sandbox is told. Reads the kickstart with the one parser,
 // resolves its groups, and checks it against the image type. Throws a BuildFailure naming the line.
 import type { ImageMessage } from '@img/shared/contracts';
-import { DEFAULT_ARCH, parseKickstart, resolveGroups, type BuildPlan, type GroupTable, type KickstartLimits } from '@img/shared/kickstart';
+import { DEFAULT_ARCH, parseKickstart, resolveGroups, type BuildPlan, type GroupTable, type KickstartLimits, type ParseResult } from '@img/shared/kickstart';
 import { requestHash } from '@img/shared/builds';
 import { imageKinds, prepareBuild, type ImageKind } from '../image-types.ts';
 import { BuildFailure } from './failure.ts';
 
 export interface PlannedBuild {
   plan: BuildPlan;
+  /** The kickstart as read, with the lines of its packages: the package check reports by them. */
+  parsed: ParseResult;
   kind: ImageKind;
   /** Every package the build installs: the kickstart's, its groups' and the image type's. */
   include: string[];
@@ -22,7 +24,8 @@ export interface PlannedBuild {
 /** `o.defaultSuite`: this image-creator's IMG_DEFAULT_SUITE, for a message that names no suite. */
 export function planBuild(msg: ImageMessage, o: { groups: GroupTable; builderVersion: string; limits: KickstartLimits; defaultSuite: string }): PlannedBuild {
   // The same caps as the frontend's check (IMG_MAX_DISK_MB): a message that did not pass it is held to them too.
-  const parsed = parseKickstart(msg.ksfile, { file: 'kickstart', limits: o.limits, defaultSuite: msg.suite ?? o.defaultSuite, arch: msg.arch ?? DEFAULT_ARCH });
+  // The builder's own group table: an unknown @Group is an error on its line, as at submission.
+  const parsed = parseKickstart(msg.ksfile, { file: 'kickstart', limits: o.limits, defaultSuite: msg.suite ?? o.defaultSuite, arch: msg.arch ?? DEFAULT_ARCH, groups: o.groups });
   if (!parsed.plan || parsed.errors.length > 0) {
     const first = parsed.errors[0];
     throw new BuildFailure('invalid_kickstart', first ? `kickstart line ${first.line}: ${first.message}` : 'the kickstart could not be read', {
@@ -42,7 +45,7 @@ export function planBuild(msg: ImageMessage, o: { groups: GroupTable; builderVer
   const prepared = prepareBuild(plan, msg.imagetype, include);
   if (prepared.error) throw new BuildFailure('invalid_kickstart', prepared.error, { phase: 'queued', excerpt: [prepared.error] });
   return {
-    plan, kind: imageKinds[msg.imagetype], include: prepared.include, env: prepared.env, notes: prepared.notes,
+    plan, parsed, kind: imageKinds[msg.imagetype], include: prepared.include, env: prepared.env, notes: prepared.notes,
     hash: requestHash(plan, msg.imagetype, o.builderVersion),
   };
 }

@@ -16,7 +16,7 @@ import { DEB_NAME, MAX_DEB_BYTES, type BuildCache, type CachePlan } from '../bui
 import { LogScanner } from '../log-scanner.ts';
 import { classifyFailure } from '../classify-failure.ts';
 import { takeFiles, type OutputRule, type TakenFile } from '../sandbox-output.ts';
-import { writeInputs } from './inputs.ts';
+import { kickstartEnv, writeInputs } from './inputs.ts';
 import { emulationState } from '../emulation.ts';
 import { BuildFailure } from './failure.ts';
 import type { JobLog } from './job-log.ts';
@@ -45,7 +45,7 @@ export interface JobDirs {
 
 export type SandboxOutcome =
   | { cancelled: true }
-  | { cancelled: false; image: TakenFile; sandboxS: number };
+  | { cancelled: false; image: TakenFile; sandboxS: number; skipped: string[] };
 
 /** The image as the script writes it: /out/image.<extension>. */
 const IMAGE_NAME = /^image\.[a-z0-9][a-z0-9.]{0,15}$/;
@@ -61,7 +61,7 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
   await rm(dirs.imageDir, { recursive: true, force: true });
   await mkdir(dirs.imageDir, { recursive: true, mode: 0o755 });
   const inDir = join(dirs.work, 'in');
-  await writeInputs(inDir, planned.plan);
+  await writeInputs(inDir, planned.plan, planned.parsed.lines.services);
   // Under userns-remap the build's root is not the host's: it can read its own inputs (the root
   // password is 0600) only when they are its. They stay read-only to it (the mount is).
   if (deps.sandboxRoot) await chownTree(dirs.work, deps.sandboxRoot.uid, deps.sandboxRoot.gid);
@@ -165,6 +165,7 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
         IMG_ARCH: planned.plan.architecture,
         IMG_BUILDER_VERSION: deps.builderVersion,
         ...planned.env,
+        ...kickstartEnv(planned.plan, filename.replace(/\.[^.]*(\.zst)?$/, '')),
         ...cacheEnv(cachePlan),
       },
       mounts: [
@@ -223,7 +224,7 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
     throw await failedBuild();
   }
   if (!image) throw new BuildFailure('build_output_invalid', 'the build finished but left no image in /out', { phase: 'assembling' });
-  return { cancelled: false, image: image.f, sandboxS };
+  return { cancelled: false, image: image.f, sandboxS, skipped: scan.skippedPackages };
 }
 
 /** Hands a tree the host just wrote (no link in it) to another owner, by lchown: nothing is followed. */

@@ -5,7 +5,9 @@
 // Each returns data or throws a BuildFailure, which this handler reports.
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { CONTRACT_VERSION, errorMessage, linkMessage, resultMessage, type ErrorMessage, type ImageMessage, type LinkMessage, type Phase } from '@img/shared/contracts';
+import {
+  CONTRACT_VERSION, errorMessage, linkMessage, resultMessage, type ErrorMessage, type ImageMessage, type JobWarning, type LinkMessage, type PackageCheck, type Phase,
+} from '@img/shared/contracts';
 import { DeadLetter, routes, type Broker, type DeliveryInfo } from '@img/shared/broker';
 import { isSealedJob } from '@img/shared/jobs';
 import type { Logger } from '@img/shared/logging';
@@ -21,7 +23,8 @@ import type { Cancellations } from '../cancellations.ts';
 import type { BuildCache } from '../build-cache.ts';
 import { BuildFailure } from '../build/failure.ts';
 import { earlierOutcome, JobOutput } from '../build/job-output.ts';
-import { planBuild } from '../build/plan.ts';
+import { planBuild, type PlannedBuild } from '../build/plan.ts';
+import { checkBuildPackages, type PackageStepDeps } from '../build/package-step.ts';
 import { runSandbox } from '../build/sandbox-run.ts';
 import { noBuildMetrics, type BuildMetrics } from '../metrics.ts';
 import { bootCheck } from '../build/boot-check.ts';
@@ -54,6 +57,8 @@ export interface BuildDeps {
   metrics?: BuildMetrics;
   /** The host uid and gid of the containers' root under userns-remap; none: the engine does not remap. */
   sandboxRoot?: { uid: number; gid: number } | undefined;
+  /** The package index the kickstart's packages are checked against before the build. */
+  packages: Omit<PackageStepDeps, 'groups' | 'log'>;
 }
 
 /** How often a request identical to one being built looks again. */
@@ -116,6 +121,9 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
   let phase: Phase = 'queued';
   let phaseSince = Date.now();
   const progress: Promise<void>[] = [];
+  // What the package check found, reported with the next progress message and with the outcome.
+  let checkReport: { package_check: PackageCheck; warnings: JobWarning[] } | undefined;
+  let checkReported = false;
   const endPhase = () => {
     if (phase !== 'queued') metrics.phase(phase, (Date.now() - phaseSince) / 1000);
     phaseSince = Date.now();
@@ -124,7 +132,9 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     if (p === phase) return;
     endPhase();
     phase = p;
-    progress.push(deps.broker.publish(routes.result, resultMessage, { id: msg.id, logfile: jobKeys(msg.id).log, phase: p }).catch((err: Error) => {
+    const report = checkReport && !checkReported ? checkReport : {};
+    checkReported ||= checkReport !== undefined;
+    progress.push(deps.broker.publish(routes.result, resultMessage, { id: msg.id, logfile: jobKeys(msg.id).log, phase: p, ...report }).catch((err: Error) => {
       log.warn({ err: err.message }, 'could not publish progress');
     }));
   };
@@ -139,7 +149,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     const report = errorMessage.parse({
       id: msg.id, error: clip(f.message, 4000), url: urls.log, email: msg.email, imagetype: msg.imagetype, code: f.code, phase: f.phase,
       excerpt: f.excerpt.slice(-200).map((l) => clip(l, 2000)), version: CONTRACT_VERSION,
-      ...(f.line ? { position: { line: f.line } } : {}), ...(suite ? { suite } : {}), arch,
+      ...(f.line ? { position: { line: f.line } } : {}), ...(suite ? { suite } : {}), arch, ...(checkReport ?? {}),
     });
     await deps.broker.publish(routes.error, errorMessage, report);
     ended = true;
@@ -158,6 +168,9 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     suite = planned.plan.suite;
     jobLog.write(`IMG: Debian ${suite}, ${planned.plan.architecture}\n`);
     log.info({ suite, arch: planned.plan.architecture }, 'build planned');
+    const checked = await checkBuildPackages({ ...deps.packages, groups: deps.groups, log }, msg, planned, jobLog);
+    checkReport = { package_check: checked.check, warnings: checked.warnings };
+    if (checked.failure) throw checked.failure;
     for (const note of planned.notes) jobLog.write(`${note}\n`);
 
     // Identical requests are built once: answered from a finished build, or after waiting for a running one.
@@ -196,7 +209,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
         log.info('answered from an identical build');
         metrics.cache('image', true);
         metrics.finished(labels, 'reused');
-        await deps.broker.publish(routes.link, linkMessage, { ...reused, request_hash: planned.hash, suite, arch });
+        await deps.broker.publish(routes.link, linkMessage, { ...reused, request_hash: planned.hash, suite, arch, ...checkReport });
         ended = true;
         return;
       }
@@ -227,6 +240,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
       return;
     }
     log.info({ sandbox_s: built.sandboxS }, 'sandbox done');
+    if (checkReport && built.skipped.length > 0) checkReport.warnings = skippedWarnings(checkReport.warnings, built.skipped, planned);
     if (planned.kind.boot && config.IMG_VERIFY_BOOT) {
       onPhase('verifying');
       await Promise.all(progress);
@@ -249,7 +263,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     jobLog.write(`\nIMG built ${filename}: ${size} bytes, sha256 ${sha256}, ${duration_s} s\n`);
     const link: LinkMessage = {
       id: msg.id, url: urls.image, email: msg.email, imagetype: msg.imagetype, filename, size, sha256, duration_s, logurl: urls.log,
-      version: CONTRACT_VERSION, request_hash: claimedHash, suite, arch, ...(verified ? { verified } : {}),
+      version: CONTRACT_VERSION, request_hash: claimedHash, suite, arch, ...(verified ? { verified } : {}), ...(checkReport ?? {}),
     };
     // The image, then the log, then the result that answers a redelivery: each whole before the next.
     const storing = Date.now();
@@ -314,4 +328,21 @@ async function replay(deps: BuildDeps, log: Logger, id: string): Promise<boolean
     return true;
   }
   return false;
+}
+
+
+/**
+ * Packages the build left out under %packages --ignoremissing, as warnings on the lines that named them
+ * (a group's line for a group's package), unless the check before the build already warned of them.
+ */
+function skippedWarnings(warnings: JobWarning[], skipped: readonly string[], planned: PlannedBuild): JobWarning[] {
+  const out = [...warnings];
+  const lines = planned.parsed.lines;
+  for (const name of skipped) {
+    const line = lines.include.get(name) ?? [...lines.groups.values()][0] ?? lines.packages;
+    if (out.some((w) => w.line === line && w.message.includes(`'${name}'`))) continue;
+    if (out.length >= 100) break;
+    out.push({ ...(line ? { line } : {}), message: `package '${name}' is not in the build's package lists: it was left out (%packages --ignoremissing)` });
+  }
+  return out.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
 }

@@ -40,6 +40,8 @@ test('the root file system key follows packages, exclusions, repositories and bu
   assert.notEqual(key(plan('%packages\nvim\ncurl\n%end\n')), k, 'exclusions do');
   assert.notEqual(key(base, base.packages.include, 'b2'), k, 'the builder does');
   assert.notEqual(key(plan('repo --name=x --baseurl=http://repo.example/debian --suite=bookworm --components=main\n%packages\nvim\ncurl\n-nano\n%end\n')), k, 'repositories do');
+  assert.notEqual(key(plan('%packages --excludedocs\nvim\ncurl\n-nano\n%end\n')), k, '--excludedocs does');
+  assert.notEqual(key(plan('%packages --ignoremissing\nvim\ncurl\n-nano\n%end\n')), k, '--ignoremissing does');
 });
 
 test('the same packages for another suite are another root file system: a bookworm one is never given to a trixie build', () => {
