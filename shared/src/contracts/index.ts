@@ -132,6 +132,8 @@ export const linkMessage = z.object({
   request_hash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   /** The boot check's outcome, when image-creator ran it (disk and ISO types). */
   verified: z.object({ ok: z.boolean(), detail: z.string().max(2000), seconds: z.number().nonnegative() }).optional(),
+  /** How the build started (see buildStartSchema). */
+  start: buildStartSchema.optional(),
   /** The suite and architecture the image was built for, for the email. */
   suite: suiteSchema.optional(),
   arch: archSchema.optional(),
@@ -164,12 +166,23 @@ export const errorMessage = z.object({
 });
 export type ErrorMessage = z.infer<typeof errorMessage>;
 
+/**
+ * How a build starts: from nothing ('scratch'), from a prepared root file system whose packages are a
+ * subset of the request's ('base': apt installs the difference), from the root of an earlier build with
+ * exactly these packages ('cached'), or not at all: a finished identical request answers it ('identical').
+ */
+export const buildStarts = ['scratch', 'base', 'cached', 'identical'] as const;
+export const buildStartSchema = z.enum(buildStarts);
+export type BuildStart = z.infer<typeof buildStartSchema>;
+
 export const resultMessage = z.object({
   id: jobIdSchema,
   logfile: z.string().min(1),
   phase: phaseSchema,
   /** 0..1, or absent where progress cannot be told. */
   progress: z.number().min(0).max(1).optional(),
+  /** How image-creator starts this build, once it knows (before the first package is installed). */
+  start: buildStartSchema.optional(),
   /** Where the packages were checked, and the request's warnings as the build knows them (they replace the job's). */
   package_check: packageCheckSchema.optional(),
   warnings: jobWarningsSchema.optional(),
