@@ -149,7 +149,14 @@ async function runIntegration(list) {
   const bad = results.filter((r) => r.code !== 0).map((r) => r.file);
   console.log(`# integration: ${results.length} files (${results.length - bad.length} passed, ${bad.length} failed), ${slots} at a time, `
     + `${Math.round((Date.now() - started) / 1000)} s; tests ${count('tests')}, pass ${count('pass')}, fail ${count('fail')}`);
-  for (const f of bad) console.log(`# FAILED: ${f}`);
+  // A long run's log is read from its end: what failed, and why, is repeated there.
+  for (const r of results.filter((x) => x.code !== 0)) {
+    console.log(`# FAILED: ${r.file}`);
+    const i = r.output.indexOf('✖ failing tests:');
+    const why = (i >= 0 ? r.output.slice(i) : r.output).split('\n');
+    const shown = why.length > 80 ? [...why.slice(0, 40), `# … ${why.length - 80} lines …`, ...why.slice(-40)] : why;
+    for (const line of shown) console.log(`#   ${line}`);
+  }
   return bad.length === 0;
 }
 
