@@ -57,7 +57,9 @@ test('a build message delivered to two image-creators at once is built once, and
     const j = (await (await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${job.id}`, { headers: { accept: 'application/json', authorization: `Bearer ${job.token}` } })).json()) as { status: string; error?: string };
     return ['done', 'failed'].includes(j.status) ? j : undefined;
   }, { timeoutMs: 10 * 60_000, intervalMs: 500 });
-  assert.equal(status.status, 'done', status.error);
+  // What each image-creator said of the job, to tell the deliveries apart when it did not end well.
+  const said = () => creators.map((c, i) => c.output.filter((l) => l.includes(job.id)).map((l) => `[creator ${i}] ${l}`).join('\n')).join('\n');
+  assert.equal(status.status, 'done', `${status.error}\n${said()}`);
   // Both deliveries handled, and the notifier has nothing left to send.
   await waitFor('the second delivery to be answered', async () => count('image already built, publishing its link again', job.id).concat(count('built by another delivery of this job; publishing its link', job.id)).some((n) => n > 0), { timeoutMs: 60_000 });
   await queueDrained(queues.image, { timeoutMs: 30_000 });
