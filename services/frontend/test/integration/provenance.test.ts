@@ -7,8 +7,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { launch } from '../support/browser.ts';
 import { mailsTo, purgeAllQueues, repoRoot, stackEnv, startService, tempDir, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
 
 const spdxTools = process.env.IMG_TEST_SPDX_TOOLS ?? join(process.env.IMG_CACHE_DIR ?? '/var/cache/img', 'spdx-tools', 'bin', 'pyspdxtools');
@@ -21,7 +22,8 @@ before(async () => {
   assert.equal(probe.status, 0, `the SPDX validator is not at ${spdxTools}: install it with deploy/local/up.sh (a virtualenv under IMG_CACHE_DIR), or name it in IMG_TEST_SPDX_TOOLS`);
   execFileSync('bash', [join(repoRoot, 'deploy/builder/build-image.sh')], { stdio: 'ignore' });
   await purgeAllQueues();
-  env = await stackEnv({ IMG_BUILD_TIMEOUT_S: '900' });
+  // The boot check is tested elsewhere (bootable-images); the manifest does not depend on it.
+  env = await stackEnv({ IMG_BUILD_TIMEOUT_S: '900', IMG_VERIFY_BOOT: 'false' });
   for (const name of ['image-creator', 'notifier', 'frontend']) services.push(await startService(name, env, { readyTimeoutMs: 60_000 }));
   dir = await tempDir('img-provenance-');
 });
@@ -35,10 +37,12 @@ after(async () => {
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const auth = (job: Json) => ({ authorization: `Bearer ${job.token}` });
 
-async function submit(email: string): Promise<Json> {
+const TAR_KS = '%packages\nhostname\n%end\n%post\necho provenance > /etc/provenance-test\n%end\n';
+
+async function submit(email: string, imagetype = 'tar', kickstart = TAR_KS): Promise<Json> {
   const res = await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs`, {
     method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, imagetype: 'tar', kickstart: '%packages\nhostname\n%end\n%post\necho provenance > /etc/provenance-test\n%end\n' }),
+    body: JSON.stringify({ email, imagetype, kickstart }),
   });
   const body = (await res.json()) as Json;
   assert.equal(res.status, 201, JSON.stringify(body));
@@ -54,15 +58,19 @@ async function download(path: string, job: Json | undefined, name: string): Prom
   return buf;
 }
 
+async function finished(job: Json): Promise<Json> {
+  return waitFor(`job ${job.id} to finish`, async () => {
+    const r = (await (await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${job.id}`, { headers: auth(job) })).json()) as Json;
+    return ['done', 'failed', 'cancelled'].includes(r.status) ? r : undefined;
+  }, { timeoutMs: 15 * 60_000, intervalMs: 1000 });
+}
+
 const run = (cmd: string, args: string[], extra: Record<string, string> = {}) => spawnSync(cmd, args, { cwd: dir, encoding: 'utf8', env: { ...process.env, ...extra } });
 
 test('a built image has a manifest equal to its dpkg status, a valid SPDX SBOM, and a signed SHA256SUMS that gpg and sha256sum check', async () => {
   const email = uniqueEmail('provenance');
   const job = await submit(email);
-  const done = await waitFor(`job ${job.id} to finish`, async () => {
-    const r = (await (await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${job.id}`, { headers: auth(job) })).json()) as Json;
-    return ['done', 'failed', 'cancelled'].includes(r.status) ? r : undefined;
-  }, { timeoutMs: 15 * 60_000, intervalMs: 1000 });
+  const done = await finished(job);
   assert.equal(done.status, 'done', `the build failed: ${done.error}`);
 
   // Without the token, none of it.
@@ -133,10 +141,52 @@ test('a built image has a manifest equal to its dpkg status, a valid SPDX SBOM, 
   const page = await (await fetch(`${env.IMG_PUBLIC_URL}/job/${job.id}?token=${job.token}`)).text();
   assert.match(page, /<input type="search" id="package-filter"/);
   assert.equal((page.match(/<tr><td>/g) ?? []).length, manifest.packages.length);
+  // In a real browser, typing in the search box leaves only the matching rows.
+  const browser = await launch('laptop');
+  try {
+    const tab = await browser.context.newPage();
+    await tab.goto(`${env.IMG_PUBLIC_URL}/job/${job.id}?token=${job.token}`);
+    await tab.fill('#package-filter', 'libc6');
+    await tab.locator('#package-shown', { hasText: 'shown' }).waitFor();
+    const visible = await tab.locator('#package-list tbody tr:visible').allTextContents();
+    const expected = manifest.packages.filter((p: Json) => [p.name, p.version, p.architecture, p.source, p.source_version].join(' ').toLowerCase().includes('libc6'));
+    assert.ok(visible.length > 0 && visible.length < manifest.packages.length, `${visible.length} rows shown`);
+    assert.equal(visible.length, expected.length);
+    assert.ok(visible.every((t) => t.toLowerCase().includes('libc6')));
+  } finally {
+    await browser.close();
+  }
   const mail = await waitFor('the success email', async () => (await mailsTo(email)).find((m) => /ready/.test(m.subject)), { timeoutMs: 60_000, intervalMs: 500 });
   for (const p of [`/api/v1/jobs/${job.id}/manifest?token=`, `/images/${job.id}/sbom.spdx.json?token=`, `/images/${job.id}/SHA256SUMS?token=`, `/images/${job.id}/SHA256SUMS.sign?token=`]) {
     assert.ok(mail.text.includes(`${env.IMG_PUBLIC_URL}${p}`), `the email links ${p}`);
   }
+});
+
+test('raw: the manifest lists exactly what `dpkg -l` shows installed in the disk\'s root file system, and SHA256SUMS holds the disk\'s checksum', async () => {
+  const job = await submit(uniqueEmail('provenance-raw'), 'raw', 'part / --size=1024 --fstype=ext4\n%packages\nhostname\n%end\n');
+  const done = await finished(job);
+  assert.equal(done.status, 'done', `the build failed: ${done.error}`);
+  const manifest = JSON.parse((await download(`/api/v1/jobs/${job.id}/manifest`, job, 'raw-manifest.json')).toString()) as Json;
+  // The disk as the store keeps it (the same bytes the download serves; a 1 GiB download is spared).
+  const disk = join(env.IMG_DATA_DIR, 'images', job.id, done.imagefile);
+  const table = JSON.parse(execFileSync('sfdisk', ['--json', disk], { encoding: 'utf8' })) as { partitiontable: { sectorsize?: number; partitions: Array<{ start: number; type: string }> } };
+  const root = table.partitiontable.partitions.find((p) => p.type === '83');
+  assert.ok(root, 'the disk has a Linux partition');
+  const admin = join(dir, 'raw-dpkg');
+  await mkdir(join(admin, 'info'), { recursive: true });
+  await mkdir(join(admin, 'updates'), { recursive: true });
+  execFileSync('debugfs', ['-R', `dump /var/lib/dpkg/status ${join(admin, 'status')}`, `${disk}?offset=${root.start * (table.partitiontable.sectorsize ?? 512)}`], { stdio: 'ignore' });
+  const listed = execFileSync('dpkg-query', [`--admindir=${admin}`, '-l'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '300' } });
+  const installed = listed.split('\n').filter((l) => l.startsWith('ii ')).map((l) => l.split(/\s+/)[1]!.replace(/:[a-z0-9]+$/, '')).sort();
+  assert.ok(installed.includes('linux-image-amd64') && installed.includes('hostname'), `dpkg -l lists ${installed.length} packages`);
+  assert.equal(manifest.packages.length, installed.length);
+  assert.deepEqual(manifest.packages.map((p: Json) => p.name).sort(), installed);
+  const sums = (await download(`/images/${job.id}/SHA256SUMS`, job, 'raw-SHA256SUMS')).toString();
+  assert.match(sums, new RegExp(`^${done.sha256}  ${done.imagefile.replace(/\./g, '\\.')}$`, 'm'));
+  const sbom = await download(`/images/${job.id}/sbom.spdx.json`, job, 'raw-sbom.spdx.json');
+  const validated = run(spdxTools, ['-i', 'raw-sbom.spdx.json']);
+  assert.equal(validated.status, 0, `pyspdxtools: ${validated.stdout}${validated.stderr}`);
+  assert.ok(sbom.includes('pkg:deb/debian/linux-image-amd64@'));
 });
 
 test('a job without a manifest gets a 404 that says why', async () => {
