@@ -228,12 +228,16 @@ sleep 0.2
 
 # The package manifest: what dpkg says is installed now, after %post (image-creator reads it as data:
 # one line per package of name, version, architecture, source package and source version).
+# A database dpkg cannot read gives no list at all, never a partial one: image-creator then fails the build.
 rm -rf /out/packages.tsv
-dpkg-query --admindir="$root/var/lib/dpkg" -W \
-  -f='${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\t${source:Package}\t${source:Version}\n' 2>/dev/null \
-  | awk -F'\t' '$1 ~ /^ii/ { print $2 "\t" $3 "\t" $4 "\t" $5 "\t" $6 }' > /out/packages.tsv \
-  || echo "IMG: the package manifest could not be read from dpkg's database in the image"
-echo "IMG: package manifest: $(wc -l < /out/packages.tsv) installed packages"
+if dpkg-query --admindir="$root/var/lib/dpkg" -W \
+  -f='${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\t${source:Package}\t${source:Version}\n' \
+  | awk -F'\t' '$1 ~ /^ii/ { print $2 "\t" $3 "\t" $4 "\t" $5 "\t" $6 }' > /out/packages.tsv; then
+  echo "IMG: package manifest: $(wc -l < /out/packages.tsv) installed packages"
+else
+  rm -f /out/packages.tsv
+  echo "IMG: dpkg's database in the image (/var/lib/dpkg/status) cannot be read, so there is no package manifest; did a %post change it?"
+fi
 
 phase assembling
 . "$here/assemble-disk.sh"

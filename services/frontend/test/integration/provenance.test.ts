@@ -156,6 +156,15 @@ test('a built image has a manifest equal to its dpkg status, a valid SPDX SBOM, 
   } finally {
     await browser.close();
   }
+  // The same request again is answered from this build: it gets the manifest under its own id, never the first job's.
+  const again = await submit(uniqueEmail('provenance-again'));
+  const reused = await finished(again);
+  assert.equal(reused.status, 'done');
+  const copy = JSON.parse((await download(`/api/v1/jobs/${again.id}/manifest`, again, 'again-manifest.json')).toString()) as Json;
+  assert.equal(copy.job, again.id);
+  assert.deepEqual(copy.packages, manifest.packages);
+  assert.doesNotMatch(JSON.stringify(copy) + (await download(`/images/${again.id}/sbom.spdx.json`, again, 'again-sbom.json')).toString(), new RegExp(job.id));
+
   const mail = await waitFor('the success email', async () => (await mailsTo(email)).find((m) => /ready/.test(m.subject)), { timeoutMs: 60_000, intervalMs: 500 });
   for (const p of [`/api/v1/jobs/${job.id}/manifest?token=`, `/images/${job.id}/sbom.spdx.json?token=`, `/images/${job.id}/SHA256SUMS?token=`, `/images/${job.id}/SHA256SUMS.sign?token=`]) {
     assert.ok(mail.text.includes(`${env.IMG_PUBLIC_URL}${p}`), `the email links ${p}`);
@@ -190,7 +199,8 @@ test('raw: the manifest lists exactly what `dpkg -l` shows installed in the disk
 });
 
 test('a job without a manifest gets a 404 that says why', async () => {
-  const job = await submit(uniqueEmail('provenance-none'));
+  // A request of its own (an identical one would be answered at once from the first test's build).
+  const job = await submit(uniqueEmail('provenance-none'), 'tar', `${TAR_KS}%post\necho ${Date.now()}\n%end\n`);
   const cancel = await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${job.id}/cancel`, { method: 'POST', headers: auth(job) });
   assert.equal(cancel.status, 200);
   for (const p of [`/api/v1/jobs/${job.id}/manifest`, `/images/${job.id}/sbom.spdx.json`, `/images/${job.id}/SHA256SUMS.sign`]) {
@@ -198,6 +208,20 @@ test('a job without a manifest gets a 404 that says why', async () => {
     assert.equal(res.status, 404, p);
     assert.match(((await res.json()) as Json).error.message, /no package manifest: the job was cancelled/);
   }
+});
+
+test('a %post that breaks dpkg\'s database fails the build for want of a manifest, rather than giving an empty one', async () => {
+  const ks = '%packages\nhostname\n%end\n%post\nprintf "Package: not a name\\nStatus: install ok installed\\nVersion: 1\\n\\n" >> /var/lib/dpkg/status\n%end\n';
+  const job = await submit(uniqueEmail('provenance-broken'), 'tar', ks);
+  const done = await finished(job);
+  assert.equal(done.status, 'failed');
+  assert.equal(done.error_code, 'build_output_invalid');
+  assert.match(done.error, /no package manifest/);
+  const log = await (await fetch(`${env.IMG_PUBLIC_URL}/job/${job.id}/log`, { headers: auth(job) })).text();
+  assert.match(log, /dpkg's database in the image \(\/var\/lib\/dpkg\/status\) cannot be read/);
+  const res = await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${job.id}/manifest`, { headers: { ...auth(job), accept: 'application/json' } });
+  assert.equal(res.status, 404);
+  assert.match(((await res.json()) as Json).error.message, /no package manifest: the build failed/);
 });
 
 test('a signing key that cannot be read, or has no secret part, stops the frontend at start naming IMG_SIGNING_KEY', async () => {

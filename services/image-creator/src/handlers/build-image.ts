@@ -260,7 +260,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
 
     if (!built.packagesTsv) {
       await rm(paths.output, { recursive: true, force: true });
-      throw new BuildFailure('build_output_invalid', 'the build finished but left no package manifest (/out/packages.tsv)', { phase: 'assembling' });
+      throw new BuildFailure('build_output_invalid', 'the build finished but left no package manifest (/out/packages.tsv): the package list could not be read from dpkg\'s database in the image (the log says why)', { phase: 'assembling' });
     }
     const { size, sha256 } = built.image;
     const duration_s = Math.round((Date.now() - started) / 100) / 10;
