@@ -2,6 +2,7 @@
 // after %post (the builder's /out/packages.tsv) and kept beside the image as JSON. The TSV is the
 // build's output, so it is hostile: read strictly, every field checked, the count bounded.
 import { z } from 'zod';
+import { jobIdSchema } from '../contracts/index.ts';
 
 /** Most packages a manifest may list (a full desktop has a few thousand). */
 export const MAX_MANIFEST_PACKAGES = 20_000;
@@ -21,7 +22,7 @@ export type ManifestPackage = z.infer<typeof manifestPackage>;
 
 export const manifestSchema = z.object({
   format: z.literal('img-manifest/1'),
-  job: z.string().regex(/^[0-9a-f]{32}$/),
+  job: jobIdSchema,
   suite: z.string().max(64).optional(),
   arch: z.string().max(32).optional(),
   /** When the build finished: the SBOM's creation time, so it is the same document whenever it is made. */
