@@ -5,7 +5,8 @@
 // IMG_TEST_JOBS), each of the two in a RabbitMQ virtual host and a database of its own, so one
 // file's purged queues or cleared collections never touch the other's. A file that measures
 // something of the whole host (its inodes, its disk) says so with the line `// test-runner: alone`,
-// and runs with nothing beside it.
+// and runs with nothing beside it; one that takes many minutes (emulated arm64 builds) says
+// `// test-runner: long`, and starts before the others.
 //
 //   node scripts/run-tests.mjs                      every test (what `npm test` and CI run)
 //   node scripts/run-tests.mjs --tier unit          the tests that need no service: files under a test/unit/ folder
@@ -112,7 +113,11 @@ async function runIntegration(list) {
       envs.push({ IMG_TEST_AMQP_URL: a.toString(), IMG_TEST_MONGO_URL: m.toString() });
     }
   }
-  const alone = new Set(list.filter((f) => /^\/\/ test-runner: alone$/m.test(readFileSync(join(root, f), 'utf8'))));
+  const marked = (f, what) => new RegExp(`^// test-runner: ${what}$`, 'm').test(readFileSync(join(root, f), 'utf8'));
+  const alone = new Set(list.filter((f) => marked(f, 'alone')));
+  // The longest files start first, so that none of them is what the run waits for at its end.
+  const long = new Set(list.filter((f) => marked(f, 'long')));
+  list = [...list.filter((f) => long.has(f)), ...list.filter((f) => !long.has(f))];
   const stream = slots === 1;
   const queue = [...list];
   const results = [];

@@ -9,6 +9,7 @@
 // Every bootable job lists the same packages (live-boot too, which a disk image ignores unless told
 // `boot=live`): the first build installs them under emulation, and the others start from its root
 // file system in the cache, as two requests with the same packages do in production.
+// test-runner: long
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
