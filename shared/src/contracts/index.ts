@@ -118,6 +118,15 @@ export const imageMessage = z.object({
 });
 export type ImageMessage = z.infer<typeof imageMessage>;
 
+/**
+ * How a build starts: from nothing ('scratch'), from a prepared root file system whose packages are a
+ * subset of the request's ('base': apt installs the difference), from the root of an earlier build with
+ * exactly these packages ('cached'), or not at all: a finished identical request answers it ('identical').
+ */
+export const buildStarts = ['scratch', 'base', 'cached', 'identical'] as const;
+export const buildStartSchema = z.enum(buildStarts);
+export type BuildStart = z.infer<typeof buildStartSchema>;
+
 export const linkMessage = z.object({
   id: jobIdSchema,
   url: z.string().url(),
@@ -165,15 +174,6 @@ export const errorMessage = z.object({
   version,
 });
 export type ErrorMessage = z.infer<typeof errorMessage>;
-
-/**
- * How a build starts: from nothing ('scratch'), from a prepared root file system whose packages are a
- * subset of the request's ('base': apt installs the difference), from the root of an earlier build with
- * exactly these packages ('cached'), or not at all: a finished identical request answers it ('identical').
- */
-export const buildStarts = ['scratch', 'base', 'cached', 'identical'] as const;
-export const buildStartSchema = z.enum(buildStarts);
-export type BuildStart = z.infer<typeof buildStartSchema>;
 
 export const resultMessage = z.object({
   id: jobIdSchema,
