@@ -98,6 +98,15 @@ export function timingView(job: Job, spot: QueueSpot | undefined, now: Date) {
   return {
     estStart: date('estimated_start'), estFinish: date('estimated_finish'), basis: f.estimate_basis as string | undefined,
     actualStart: date('actual_start'), actualFinish: date('actual_finish'), errorPct: f.estimate_error_pct as number | undefined,
-    phases: phases.map((p) => ({ ...p, pct: total > 0 ? Math.max(0.5, (p.seconds / total) * 100) : 0 })), total,
+    // Shares of the bar; a phase too short to see still gets a sliver, and the shares add up to 100.
+    phases: shares(phases.map((p) => p.seconds)).map((pct, i) => ({ ...phases[i]!, pct })), total,
   };
+}
+
+function shares(xs: number[]): number[] {
+  const total = xs.reduce((a, b) => a + b, 0);
+  if (total <= 0) return xs.map(() => 0);
+  const raw = xs.map((x) => Math.max(0.5, (x / total) * 100));
+  const sum = raw.reduce((a, b) => a + b, 0);
+  return raw.map((x) => (x / sum) * 100);
 }
