@@ -52,7 +52,7 @@ export interface SandboxSpec {
    * Process memory (anonymous memory, not the work area's tmpfs pages) the build may use. The
    * container's hard memory limit must hold the work area too (`memoryBytes`), so process memory
    * is watched apart through the engine's statistics, and a build over it is killed within about
-   * a second: it cannot take the work area's share for its processes.
+   * two seconds: it cannot take the work area's share for its processes.
    */
   processMemoryBytes?: number;
   /** Bind the harmless device nodes into /work/rootfs/dev, where the build makes the image's root. */
@@ -223,8 +223,12 @@ export class DockerRunner {
       if (spec.processMemoryBytes) {
         const limit = spec.processMemoryBytes;
         const pid = ((await container.inspect()) as { State: { Pid: number } }).State.Pid;
+        // Two samples in a row over the limit (about two seconds): a build that holds the memory is
+        // stopped as surely, and one sample skewed by the work area changing under it stops nothing.
+        let over = 0;
         void watchProcessMemory(container, pid, (peak) => {
-          if (peak > limit && processMemoryExceeded === undefined) {
+          over = peak > limit ? over + 1 : 0;
+          if (over >= 2 && processMemoryExceeded === undefined) {
             processMemoryExceeded = peak;
             void stop();
           }
@@ -319,6 +323,7 @@ async function watchProcessMemory(container: Docker.Container, pid: number, onSa
     return used;
   };
   let partial = '';
+  let lastTmpfs = 0;
   stream.on('data', (chunk: Buffer) => {
     partial += chunk.toString('utf8');
     let nl: number;
@@ -332,7 +337,14 @@ async function watchProcessMemory(container: Docker.Container, pid: number, onSa
       const anon = stats.anon ?? stats.total_rss ?? stats.rss;
       const shmem = stats.shmem ?? stats.total_shmem ?? 0;
       if (typeof anon !== 'number') continue;
-      void tmpfsUsed().then((inTmpfs) => onSample(anon + Math.max(0, shmem - inTmpfs)));
+      // The sample was taken before the work area is measured: files deleted in between (the build
+      // clears its root once the image is made) would count as the processes'. The larger of this
+      // and the previous measurement, which was taken before the sample, holds them.
+      void tmpfsUsed().then((inTmpfs) => {
+        const held = Math.max(inTmpfs, lastTmpfs);
+        lastTmpfs = inTmpfs;
+        onSample(anon + Math.max(0, shmem - held));
+      });
     }
     if (partial.length > 1 << 20) partial = '';
   });

@@ -99,6 +99,15 @@ export const kickstarterMessage = z.object({
 });
 export type KickstarterMessage = z.infer<typeof kickstarterMessage>;
 
+/**
+ * How a build starts: from nothing ('scratch'), from a prepared root file system whose packages are a
+ * subset of the request's ('base': apt installs the difference), from the root of an earlier build with
+ * exactly these packages ('cached'), or not at all: a finished identical request answers it ('identical').
+ */
+export const buildStarts = ['scratch', 'base', 'cached', 'identical'] as const;
+export const buildStartSchema = z.enum(buildStarts);
+export type BuildStart = z.infer<typeof buildStartSchema>;
+
 export const imageMessage = z.object({
   id: jobIdSchema,
   email: emailSchema,

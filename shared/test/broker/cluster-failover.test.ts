@@ -114,7 +114,7 @@ test('the node that leads the queues dies: its client moves to the next node, lo
     await held;
 
     await kill(leader);
-    await waitFor('the client to reconnect to another node', async () => broker.connected && connectedTo(lines) !== leader, { timeoutMs: 30_000 });
+    await waitFor('the client to reconnect to another node', async () => broker.connected && connectedTo(lines) !== leader, { timeoutMs: 90_000 });
     assert.equal(connectedTo(lines), cluster.nodes[1], 'it went to the next address in its list');
     // The handler finishes after its channel died with the node: its ack is lost, the message comes again.
     release();
@@ -122,7 +122,7 @@ test('the node that leads the queues dies: its client moves to the next node, lo
     const after = buildMessage();
     await broker.publish(routes.build, imageMessage, after);
     const wanted = [...sent, after].map((m) => m.id).sort();
-    await waitFor('every message, the held one again', async () => new Set(seen.map((s) => s.id)).size === wanted.length, { timeoutMs: 30_000 });
+    await waitFor('every message, the held one again', async () => new Set(seen.map((s) => s.id)).size === wanted.length, { timeoutMs: 90_000 });
     assert.deepEqual([...new Set(seen.map((s) => s.id))].sort(), wanted, 'no message lost');
     const first = sent[0]!.id;
     assert.equal(seen[0]!.id, first);
@@ -150,13 +150,13 @@ test('a consumer on a surviving node goes on consuming when the node that leads 
     }, { prefetch: 1 });
     const before = buildMessage();
     await publisher.broker.publish(routes.build, imageMessage, before);
-    await waitFor('the first message', async () => seen.includes(before.id), { timeoutMs: 10_000 });
+    await waitFor('the first message', async () => seen.includes(before.id), { timeoutMs: 60_000 });
 
     await kill(leader);
-    await waitFor('a new leader for image_queue', async () => (await cluster.quorum(queues.image, consumerNode)).leader !== leader.name, { timeoutMs: 30_000, intervalMs: 300 });
+    await waitFor('a new leader for image_queue', async () => (await cluster.quorum(queues.image, consumerNode)).leader !== leader.name, { timeoutMs: 90_000, intervalMs: 300 });
     const afterKill = Array.from({ length: 5 }, () => buildMessage());
     for (const m of afterKill) await publisher.broker.publish(routes.build, imageMessage, m);
-    await waitFor('the messages published after the leader died', async () => afterKill.every((m) => seen.includes(m.id)), { timeoutMs: 30_000 });
+    await waitFor('the messages published after the leader died', async () => afterKill.every((m) => seen.includes(m.id)), { timeoutMs: 90_000 });
     assert.deepEqual(seen, [before, ...afterKill].map((m) => m.id), 'each once, in order');
     // Neither client lost its connection: their nodes lived.
     assert.equal(consumer.lines.filter((l) => l.msg === 'connected to RabbitMQ').length, 1);
@@ -179,20 +179,27 @@ test('a message its node never confirmed is published again on the next node whe
     const msg = buildMessage();
     let confirmed = false;
     const publishing = broker.publish(routes.build, imageMessage, msg).then(() => { confirmed = true; });
-    await waitFor('the alarm to block the publisher', async () => (await first.ctl('list_connections', 'name', 'state')).includes('blocked'), { timeoutMs: 20_000, intervalMs: 200 });
+    await waitFor('the alarm to block the publisher', async () => (await first.ctl('list_connections', 'name', 'state')).includes('blocked'), { timeoutMs: 60_000, intervalMs: 200 });
     assert.equal(confirmed, false, 'not confirmed while the node does not read');
 
     await kill(first);
     await publishing;
     assert.equal(connectedTo(lines), second);
     assert.ok(lines.some((l) => l.msg === 'connection lost before RabbitMQ confirmed the message; publishing it again'));
-    // The node that died never read it: the queue holds exactly the one copy published again.
-    assert.equal(await messageCount(second.url, queues.image), 1);
+    // The message is there, published again. A node under the alarm may still have taken the first
+    // copy before it stopped reading (and died before it could confirm it): delivery is at least once,
+    // so a second copy of the same message may sit beside it (consumers take a job's message once,
+    // see duplicate-delivery.test.ts), but never another message and never none.
+    const copies = await messageCount(second.url, queues.image);
+    assert.ok(copies === 1 || copies === 2, `one copy, or two when the dead node had taken the first: ${copies}`);
     const conn = await amqp.connect(second.url);
     try {
-      const got = await (await conn.createChannel()).get(queues.image, { noAck: true });
-      assert.ok(got);
-      assert.deepEqual(JSON.parse(got.content.toString()), msg);
+      const ch = await conn.createChannel();
+      for (let i = 0; i < copies; i++) {
+        const got = await ch.get(queues.image, { noAck: true });
+        assert.ok(got);
+        assert.deepEqual(JSON.parse(got.content.toString()), msg);
+      }
     } finally {
       await conn.close();
     }
@@ -222,7 +229,7 @@ test('a classic dead-letter queue from before clusters is kept, and one whose no
     ch.publish(exchanges.image, routes.build.key, Buffer.from('not json'), { persistent: true });
     await ch.waitForConfirms();
     await pub.close();
-    await waitFor('the dead letter', async () => (await messageCount(legacy(home), queues.deadLetter)) === 1, { timeoutMs: 10_000 });
+    await waitFor('the dead letter', async () => (await messageCount(legacy(home), queues.deadLetter)) === 1, { timeoutMs: 60_000 });
   } finally {
     await first.broker.close();
   }
@@ -237,7 +244,7 @@ test('a classic dead-letter queue from before clusters is kept, and one whose no
     await second.broker.consume(queues.image, imageMessage, async (m) => { seen.push(m.id); }, { prefetch: 1 });
     const msg = buildMessage();
     await second.broker.publish(routes.build, imageMessage, msg);
-    await waitFor('the message', async () => seen.includes(msg.id), { timeoutMs: 10_000 });
+    await waitFor('the message', async () => seen.includes(msg.id), { timeoutMs: 60_000 });
   } finally {
     await second.broker.close();
   }
@@ -262,7 +269,7 @@ test('two nodes of three die: the last one pauses and serves nobody; with a seco
         return true;
       }
     }, { timeoutMs: 60_000, intervalMs: 500 });
-    await waitFor('the client to be retrying', async () => lines.some((l) => l.msg === 'RabbitMQ unreachable, retrying'), { timeoutMs: 30_000 });
+    await waitFor('the client to be retrying', async () => lines.some((l) => l.msg === 'RabbitMQ unreachable, retrying'), { timeoutMs: 90_000 });
     assert.equal(broker.connected, false);
 
     // A second node back: a majority again.
@@ -289,14 +296,14 @@ test('the whole cluster down: the client keeps trying every node, and what it pu
 
     for (const n of cluster.nodes) await kill(n);
     const retrying = () => lines.filter((l) => l.msg === 'RabbitMQ unreachable, retrying');
-    await waitFor('the client to retry, more than once', async () => retrying().length >= 3, { timeoutMs: 30_000 });
+    await waitFor('the client to retry, more than once', async () => retrying().length >= 3, { timeoutMs: 90_000 });
     // Each attempt tries every node, and says what each answered.
     for (const n of cluster.nodes) assert.match(String(retrying().at(-1)!.err), new RegExp(`${redactUrl(n.url).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*ECONNREFUSED`));
     assert.equal(broker.connected, false);
     let published = false;
     const during = buildMessage();
     const publishing = broker.publish(routes.build, imageMessage, during).then(() => { published = true; });
-    await waitFor('two more attempts with the publish waiting', async () => retrying().length >= 5, { timeoutMs: 30_000 });
+    await waitFor('two more attempts with the publish waiting', async () => retrying().length >= 5, { timeoutMs: 90_000 });
     assert.equal(published, false, 'the publish waits for the broker');
 
     // The nodes come back together (each waits at boot for the peers it last saw).

@@ -29,8 +29,11 @@ export function sendError(req: Request, res: Response, status: number, code: str
 export function closeAfterAnswer(req: Request, res: Response): void {
   // No `Connection: close`: with it Node closes the socket as soon as the answer is written, and a
   // client still sending gets a reset (EPIPE) before it has read the answer.
+  // A body that has all arrived leaves the connection usable: cutting it then would meet the client's
+  // next request on it (keep-alive) half-sent, as an EPIPE. Only a client still sending is cut.
+  if (req.complete) return;
   req.resume();
-  const cut = setTimeout(() => req.socket.destroy(), 2000);
+  const cut = setTimeout(() => { if (!req.complete) req.socket.destroy(); }, 2000);
   cut.unref();
   req.once('end', () => clearTimeout(cut));
 }

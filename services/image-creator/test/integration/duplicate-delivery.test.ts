@@ -9,7 +9,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { queues, routes, type Broker } from '@img/shared/broker';
 import { imageMessage } from '@img/shared/contracts';
-import { connectTestBroker, mailsTo, purgeAllQueues, queueDrained, repoRoot, stackEnv, startService, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
+import { sealJob } from '@img/shared/jobs';
+import { connectTestBroker, mailsTo, purgeAllQueues, queueDrained, repoRoot, stackEnv, startService, testTokenSecret, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
 
 let env: Awaited<ReturnType<typeof stackEnv>>;
 const services: ServiceProcess[] = [];
@@ -47,15 +48,18 @@ test('a build message delivered to two image-creators at once is built once, and
   });
   const job = (await res.json()) as { id: string; token: string };
   assert.equal(res.status, 201, JSON.stringify(job));
-  // The frontend's message is with one image-creator; the same message again goes to the other.
+  // The frontend's message is with one image-creator; the same message again (sealed, as the frontend
+  // seals it: image-creator builds nothing else) goes to the other.
   await waitFor('one image-creator to take the job', async () => count('build planned', job.id).some((n) => n > 0), { timeoutMs: 60_000 });
-  await broker.publish(routes.build, imageMessage, { id: job.id, email, imagetype: 'tar', ksfile: kickstart });
+  await broker.publish(routes.build, imageMessage, { id: job.id, email, imagetype: 'tar', ksfile: kickstart, seal: sealJob(testTokenSecret, { id: job.id, email, imagetype: 'tar' }) });
 
   const status = await waitFor(`job ${job.id} to end`, async () => {
     const j = (await (await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${job.id}`, { headers: { accept: 'application/json', authorization: `Bearer ${job.token}` } })).json()) as { status: string; error?: string };
     return ['done', 'failed'].includes(j.status) ? j : undefined;
   }, { timeoutMs: 10 * 60_000, intervalMs: 500 });
-  assert.equal(status.status, 'done', status.error);
+  // What each image-creator said of the job, to tell the deliveries apart when it did not end well.
+  const said = () => creators.map((c, i) => c.output.filter((l) => l.includes(job.id)).map((l) => `[creator ${i}] ${l}`).join('\n')).join('\n');
+  assert.equal(status.status, 'done', `${status.error}\n${said()}`);
   // Both deliveries handled, and the notifier has nothing left to send.
   await waitFor('the second delivery to be answered', async () => count('image already built, publishing its link again', job.id).concat(count('built by another delivery of this job; publishing its link', job.id)).some((n) => n > 0), { timeoutMs: 60_000 });
   await queueDrained(queues.image, { timeoutMs: 30_000 });
