@@ -127,15 +127,6 @@ export const imageMessage = z.object({
 });
 export type ImageMessage = z.infer<typeof imageMessage>;
 
-/**
- * How a build starts: from nothing ('scratch'), from a prepared root file system whose packages are a
- * subset of the request's ('base': apt installs the difference), from the root of an earlier build with
- * exactly these packages ('cached'), or not at all: a finished identical request answers it ('identical').
- */
-export const buildStarts = ['scratch', 'base', 'cached', 'identical'] as const;
-export const buildStartSchema = z.enum(buildStarts);
-export type BuildStart = z.infer<typeof buildStartSchema>;
-
 export const linkMessage = z.object({
   id: jobIdSchema,
   url: z.string().url(),
