@@ -8,7 +8,7 @@ import type { JobSummary } from './job-summary.ts';
 export interface QueueSpot {
   /** 1 for the next job to start; 0 for a job building now. */
   position: number;
-  /** Undefined while no build has finished yet to learn from. */
+  /** Undefined while no build has finished yet to learn from, and for a job already building. */
   startAt?: Date;
   finishAt?: Date;
   /** The build time expected, and the past builds it came from. */
@@ -56,7 +56,8 @@ export function estimateQueue(jobs: readonly JobSummary[], opts: { slots: number
     const end = t === undefined ? undefined : Math.max(now + OVERDUE_MARGIN_MS, began + t.seconds * 1000);
     freeAt.push(end ?? now);
     if (end !== undefined && b.request_hash) hashEnds.set(b.request_hash, end);
-    spots.set(b.id, { position: 0, startAt: new Date(began), ...(end !== undefined ? { finishAt: new Date(end), typical: t } : {}) });
+    // Its start is a fact now (the job's `started`): only its end is estimated.
+    spots.set(b.id, { position: 0, ...(end !== undefined ? { finishAt: new Date(end), typical: t } : {}) });
   }
   while (freeAt.length < slots) freeAt.push(now);
 

@@ -104,6 +104,7 @@ test('each job is estimated from its own kind over the slots RabbitMQ counts; on
   assert.equal(running.estimated_build_s, 200, 'no cached raw yet: the boot-checked raw builds of any start');
   assert.match(running.estimate_basis, /^raw\/amd64\/boot, 1 build/);
   assert.equal(seconds(running.estimated_finish, running.started), 200);
+  assert.equal(running.estimated_start, undefined, 'its start is no estimate any more: `started` says it');
 
   const waiting = await view(t3.id);
   const other = await view(r3.id);
