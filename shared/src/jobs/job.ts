@@ -78,6 +78,8 @@ export interface Job {
   verified?: { ok: boolean; detail: string; seconds: number };
   /** How image-creator started the build (from nothing, a prepared base, a cached root, an identical build), once it said. */
   start?: BuildStart;
+  /** The package set the kickstart installs (frontend/src/jobs/package-set.ts): builds of the same set start from a cached root. */
+  packages_key?: string;
   /** When the frontend first saw each phase (queued: the submission), for the phase times (phase-times.ts). */
   phase_at?: Partial<Record<Phase, Date>>;
   /** The estimate made when the job was queued, kept to set beside the actual figures once it has ended. */
@@ -103,7 +105,7 @@ export interface QueuedEstimate {
 }
 
 export type NewJob = Pick<Job, 'email' | 'type' | 'source'> &
-  Partial<Pick<Job, 'kickstart' | 'config' | 'platform' | 'overlay' | 'suite' | 'arch' | 'filename' | 'request_hash' | 'client' | 'callback_url' | 'package_check' | 'warnings' | 'queued_estimate'>>;
+  Partial<Pick<Job, 'kickstart' | 'config' | 'platform' | 'overlay' | 'suite' | 'arch' | 'filename' | 'request_hash' | 'client' | 'callback_url' | 'package_check' | 'warnings' | 'queued_estimate' | 'packages_key'>>;
 
 /** 128 random bits: a job id cannot be guessed from another one. */
 export function newJobId(): string {

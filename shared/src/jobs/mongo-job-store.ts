@@ -55,6 +55,7 @@ const imageJobSchema = new mongoose.Schema<JobDoc>({
   },
   warnings: { type: [new mongoose.Schema({ line: Number, message: { type: String, maxlength: 1000 } }, { _id: false })], default: undefined },
   start: { type: String, enum: buildStarts },
+  packages_key: { type: String, maxlength: 64 },
   phase_at: { type: new mongoose.Schema(Object.fromEntries(phases.map((p) => [p, Date])), { _id: false }), default: undefined },
   queued_estimate: {
     type: new mongoose.Schema({ start: Date, finish: Date, build_s: Number, basis: { type: String, maxlength: 200 }, slots: Number }, { _id: false }),

@@ -43,16 +43,17 @@ export class BuildDurations {
   /** The latest boot decision seen for each type and architecture: what the next build of it will do. */
   private readonly bootOf = new Map<string, boolean>();
 
-  /** `jobs` newest first. */
-  constructor(jobs: Iterable<JobSummary>) {
+  /** `jobs` newest first; `starts`: how builds started where image-creator did not say (queue-estimate.ts). */
+  constructor(jobs: Iterable<JobSummary>, starts: ReadonlyMap<string, BuildStart> = new Map()) {
     for (const j of jobs) {
       if (!countsAsBuild(j)) continue;
+      const start = j.start ?? starts.get(j.id);
       const arch = archOf(j);
       const boot = j.booted === true;
       const ta = `${j.type}|${arch}`;
       if (!this.bootOf.has(ta)) this.bootOf.set(ta, boot);
       const keys = [`${ta}|${boot}`, ta, `t|${j.type}`, `a|${arch}`, 'all'];
-      if (j.start) keys.unshift(`${ta}|${boot}|${j.start}`);
+      if (start) keys.unshift(`${ta}|${boot}|${start}`);
       for (const k of keys) this.add(k, j.duration_s!);
     }
   }

@@ -12,6 +12,7 @@ import { removeJobFiles } from './job-files.ts';
 import type { FairShare } from './fair-share.ts';
 import { publishNotice } from './notify.ts';
 import type { QueueEstimator } from './queue-estimate.ts';
+import { packageSetKey } from './package-set.ts';
 
 export type ActionResult<T> = { ok: true; value: T } | { ok: false; status: 404 | 409 | 429 | 503; code: string; message: string };
 
@@ -47,13 +48,13 @@ export function jobActions(deps: JobActionDeps) {
   async function queue(submitted: NewJob): Promise<ActionResult<Job>> {
     // A template request's kickstart is only known once the kickstarter made it; image-creator
     // recognises those. A kickstart request is recognised here, before anything is queued.
-    const plan = submitted.source === 'kickstart' && deps.reuse
+    const plan = submitted.source === 'kickstart'
       ? parseKickstart(submitted.kickstart ?? '', { ...(submitted.suite ? { defaultSuite: submitted.suite } : {}), ...(submitted.arch ? { arch: submitted.arch } : {}) }).plan : undefined;
     const hash = plan && deps.reuse ? requestHash(plan, submitted.type, deps.reuse.builderVersion) : undefined;
-    const newJob: NewJob = hash ? { ...submitted, request_hash: hash } : submitted;
+    const newJob: NewJob = { ...submitted, ...(hash ? { request_hash: hash } : {}), ...(plan ? { packages_key: packageSetKey(plan, submitted.type) } : {}) };
     const ahead = deps.estimator?.forNew({
       id: 'new', email: newJob.email, type: newJob.type, status: 'queued', phase: 'queued', source: newJob.source, created: new Date(),
-      ...(newJob.arch ? { arch: newJob.arch } : {}), ...(hash ? { request_hash: hash } : {}),
+      ...(newJob.arch ? { arch: newJob.arch } : {}), ...(hash ? { request_hash: hash } : {}), ...(newJob.packages_key ? { packages_key: newJob.packages_key } : {}),
     });
     const spot = ahead?.spot;
     if (spot?.startAt && spot.finishAt && spot.typical) {

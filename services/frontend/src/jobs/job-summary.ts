@@ -3,12 +3,12 @@
 import type { Job } from '@img/shared/jobs';
 
 export type JobSummary = Pick<Job, 'id' | 'email' | 'type' | 'status' | 'phase' | 'source' | 'created'> &
-  Partial<Pick<Job, 'progress' | 'platform' | 'suite' | 'arch' | 'started' | 'finished' | 'duration_s' | 'size' | 'error_code' | 'imagefile' | 'sha256' | 'client' | 'start' | 'request_hash' | 'queued_estimate'>> & {
+  Partial<Pick<Job, 'progress' | 'platform' | 'suite' | 'arch' | 'started' | 'finished' | 'duration_s' | 'size' | 'error_code' | 'imagefile' | 'sha256' | 'client' | 'start' | 'request_hash' | 'queued_estimate' | 'packages_key'>> & {
     /** Whether the image was boot-checked (the estimates tell the two kinds of build apart). */
     booted?: boolean;
   };
 
-const optional = ['progress', 'platform', 'suite', 'arch', 'started', 'finished', 'duration_s', 'size', 'error_code', 'imagefile', 'sha256', 'client', 'start', 'request_hash', 'queued_estimate'] as const;
+const optional = ['progress', 'platform', 'suite', 'arch', 'started', 'finished', 'duration_s', 'size', 'error_code', 'imagefile', 'sha256', 'client', 'start', 'request_hash', 'queued_estimate', 'packages_key'] as const;
 
 /** The database fields a summary is made of, as a projection. */
 export const summaryProjection: Record<string, 1> = Object.fromEntries(

@@ -2,7 +2,8 @@
 // job's own kind (build-durations.ts) and the build slots the image-creators offer (build-slots.ts).
 // The estimate plays the queue forward: each slot frees when its running build is expected to end,
 // and each waiting job, oldest first, takes the slot that frees first.
-import { BuildDurations, type Typical } from './build-durations.ts';
+import { BuildDurations, countsAsBuild, type Typical } from './build-durations.ts';
+import type { BuildStart } from '@img/shared/contracts';
 import type { JobSummary } from './job-summary.ts';
 
 export interface QueueSpot {
@@ -31,7 +32,8 @@ const isWaiting = (j: JobSummary) => j.status === 'queued' || j.status === 'kick
 
 /** `jobs` newest first, as the index keeps them. */
 export function estimateQueue(jobs: readonly JobSummary[], opts: { slots: number; now: Date }): QueueEstimate {
-  const durations = new BuildDurations(jobs);
+  const starts = inferStarts(jobs);
+  const durations = new BuildDurations(jobs, starts);
   const waiting: JobSummary[] = [];
   const building: JobSummary[] = [];
   // A request identical to one that finished is answered at once from its image.
@@ -46,7 +48,10 @@ export function estimateQueue(jobs: readonly JobSummary[], opts: { slots: number
   const spots = new Map<string, QueueSpot>();
   // When the build of each request hash now running or waiting is expected to end: an identical request waits for it.
   const hashEnds = new Map<string, number>();
-  const kindOf = (j: JobSummary) => ({ type: j.type, arch: j.arch ?? 'amd64', ...(j.start ? { start: j.start } : {}) });
+  const kindOf = (j: JobSummary) => {
+    const start = j.start ?? starts.get(j.id);
+    return { type: j.type, arch: j.arch ?? 'amd64', ...(start ? { start } : {}) };
+  };
 
   const slots = Math.max(1, opts.slots, building.length);
   const freeAt: number[] = [];
@@ -91,6 +96,27 @@ export function estimateQueue(jobs: readonly JobSummary[], opts: { slots: number
   });
   const all = durations.overall();
   return { spots, ...(all !== undefined ? { typicalBuildS: all } : {}), waiting: waiting.length, building: building.length, slots };
+}
+
+/**
+ * How each build started, or will start, where image-creator has not said: a build whose package set
+ * an earlier build installed starts from that build's cached root ('cached'); the first of its set
+ * from nothing ('scratch'). A waiting job whose set a build before it in the queue installs will find
+ * that root too; one whose set is new is left unknown (a prepared base may serve it). `jobs` newest first.
+ */
+export function inferStarts(jobs: readonly JobSummary[]): Map<string, BuildStart> {
+  const out = new Map<string, BuildStart>();
+  const installed = new Set<string>();
+  for (let i = jobs.length - 1; i >= 0; i--) {
+    const j = jobs[i]!;
+    const key = j.packages_key;
+    if (!key) continue;
+    const built = countsAsBuild(j) || j.status === 'building';
+    if (built && !j.start) out.set(j.id, installed.has(key) ? 'cached' : 'scratch');
+    else if (isWaiting(j) && installed.has(key)) out.set(j.id, 'cached');
+    if (built || isWaiting(j)) installed.add(key);
+  }
+  return out;
 }
 
 /** The estimate for the index's current version, worked out again when the index or the slots change, or time moves on. */

@@ -127,3 +127,21 @@ test('with no image-creator counted, at least one slot is assumed; more running 
   assert.equal(est.slots, 2);
   assert.equal((est.spots.get(q.id)!.startAt!.getTime() - now.getTime()) / 1000, 60);
 });
+
+test('where image-creator did not say how a build started, a package set built before means a cached root', () => {
+  const done = [
+    job('done', 90, { type: 'tar', duration_s: 40, packages_key: 'k1' }),
+    job('done', 80, { type: 'tar', duration_s: 8, packages_key: 'k1' }),
+    job('done', 70, { type: 'tar', duration_s: 44, packages_key: 'k2' }),
+    job('done', 60, { type: 'tar', duration_s: 10, packages_key: 'k2' }),
+  ];
+  const again = job('queued', 5, { type: 'tar', packages_key: 'k1' });
+  const fresh = job('queued', 4, { type: 'tar', packages_key: 'k3' });
+  const after = job('queued', 3, { type: 'tar', packages_key: 'k3' });
+  const est = estimateQueue(newestFirst([...done, again, fresh, after]), { slots: 1, now });
+  const typical = (j: JobSummary) => est.spots.get(j.id)!.typical!;
+  assert.equal(typical(again).seconds, 9, 'its set was built: the cached tars (8 s, 10 s)');
+  assert.match(typical(again).basis, /tar\/amd64\/cached/);
+  assert.equal(typical(fresh).seconds, 25, 'a new set: the tars of any start');
+  assert.equal(typical(after).seconds, 9, 'the job before it in the queue builds its set first');
+});
