@@ -9,8 +9,11 @@ import type { JobSummary } from './job-summary.ts';
 export interface BuildKind {
   type: string;
   arch: string;
-  /** Unknown until image-creator says; then the kind's builds that started the same way count. */
-  start?: BuildStart;
+  /**
+   * Unknown until image-creator says; then the kind's builds that started the same way count.
+   * 'fresh': not from a cached root (a package set no build installed yet), so from scratch or a base.
+   */
+  start?: BuildStart | 'fresh';
   /** Whether the image is boot-checked; unknown: builds of the type either way count. */
   boot?: boolean;
 }
@@ -44,7 +47,7 @@ export class BuildDurations {
   private readonly bootOf = new Map<string, boolean>();
 
   /** `jobs` newest first; `starts`: how builds started where image-creator did not say (queue-estimate.ts). */
-  constructor(jobs: Iterable<JobSummary>, starts: ReadonlyMap<string, BuildStart> = new Map()) {
+  constructor(jobs: Iterable<JobSummary>, starts: ReadonlyMap<string, BuildStart | 'fresh'> = new Map()) {
     for (const j of jobs) {
       if (!countsAsBuild(j)) continue;
       const start = j.start ?? starts.get(j.id);
@@ -54,6 +57,7 @@ export class BuildDurations {
       if (!this.bootOf.has(ta)) this.bootOf.set(ta, boot);
       const keys = [`${ta}|${boot}`, ta, `t|${j.type}`, `a|${arch}`, 'all'];
       if (start) keys.unshift(`${ta}|${boot}|${start}`);
+      if (start === 'scratch' || start === 'base') keys.unshift(`${ta}|${boot}|fresh`);
       for (const k of keys) this.add(k, j.duration_s!);
     }
   }

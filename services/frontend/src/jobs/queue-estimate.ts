@@ -102,10 +102,11 @@ export function estimateQueue(jobs: readonly JobSummary[], opts: { slots: number
  * How each build started, or will start, where image-creator has not said: a build whose package set
  * an earlier build installed starts from that build's cached root ('cached'); the first of its set
  * from nothing ('scratch'). A waiting job whose set a build before it in the queue installs will find
- * that root too; one whose set is new is left unknown (a prepared base may serve it). `jobs` newest first.
+ * that root too; one whose set is new starts 'fresh': from nothing or from a prepared base, as the
+ * kind's builds that did not start cached. `jobs` newest first.
  */
-export function inferStarts(jobs: readonly JobSummary[]): Map<string, BuildStart> {
-  const out = new Map<string, BuildStart>();
+export function inferStarts(jobs: readonly JobSummary[]): Map<string, BuildStart | 'fresh'> {
+  const out = new Map<string, BuildStart | 'fresh'>();
   const installed = new Set<string>();
   for (let i = jobs.length - 1; i >= 0; i--) {
     const j = jobs[i]!;
@@ -113,7 +114,7 @@ export function inferStarts(jobs: readonly JobSummary[]): Map<string, BuildStart
     if (!key) continue;
     const built = countsAsBuild(j) || j.status === 'building';
     if (built && !j.start) out.set(j.id, installed.has(key) ? 'cached' : 'scratch');
-    else if (isWaiting(j) && installed.has(key)) out.set(j.id, 'cached');
+    else if (isWaiting(j)) out.set(j.id, installed.has(key) ? 'cached' : 'fresh');
     if (built || isWaiting(j)) installed.add(key);
   }
   return out;
