@@ -27,7 +27,7 @@
 #   IMG_CACHE_EXPORT   1: offer what this build downloaded (and, with IMG_ROOTFS_EXPORT=1, its installed root file
 #                      system) in /out/.cache-export, and wait until image-creator has taken it, before any %post runs
 # The work area /work is a size- and inode-capped tmpfs and the rest of the container is read-only.
-# Output: /out/image.<ext>. /out is the builder image's link to /work/out, inside the work area: no host
+# Output: /out/image.<ext>, and /out/packages.tsv (the installed packages after %post). /out is the builder image's link to /work/out, inside the work area: no host
 # directory is ever mounted writable. image-creator takes the output out as a tar stream while the
 # container still runs (docker exec of this image's tar) and reads it as data; the script then waits
 # until image-creator says it has it (/work/.img-collected) before it exits and the tmpfs is gone.
@@ -225,6 +225,19 @@ done
 # while it is assembled, or with the commands image-creator runs here to take it.
 kill -KILL -1 2>/dev/null
 sleep 0.2
+
+# The package manifest: what dpkg says is installed now, after %post (image-creator reads it as data:
+# one line per package of name, version, architecture, source package and source version).
+# A database dpkg cannot read gives no list at all, never a partial one: image-creator then fails the build.
+rm -rf /out/packages.tsv
+if dpkg-query --admindir="$root/var/lib/dpkg" -W \
+  -f='${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\t${source:Package}\t${source:Version}\n' \
+  | awk -F'\t' '$1 ~ /^ii/ { print $2 "\t" $3 "\t" $4 "\t" $5 "\t" $6 }' > /out/packages.tsv; then
+  echo "IMG: package manifest: $(wc -l < /out/packages.tsv) installed packages"
+else
+  rm -f /out/packages.tsv
+  echo "IMG: dpkg's database in the image (/var/lib/dpkg/status) cannot be read, so there is no package manifest; did a %post change it?"
+fi
 
 phase assembling
 . "$here/assemble-disk.sh"

@@ -155,6 +155,18 @@ if [ "$(cat "$pykickstart/.img-version" 2>/dev/null)" != "$PYKICKSTART_VERSION" 
   echo "$PYKICKSTART_VERSION" >"$pykickstart/.img-version"
 fi
 
+# --- spdx-tools, for the test that checks the SBOMs with the SPDX project's own validator -------
+SPDX_TOOLS_VERSION=0.8.3
+spdx_tools=$IMG_CACHE_DIR/spdx-tools
+if [ "$(cat "$spdx_tools/.img-version" 2>/dev/null)" != "$SPDX_TOOLS_VERSION" ]; then
+  say "installing spdx-tools $SPDX_TOOLS_VERSION from PyPI (once; in $spdx_tools)"
+  rm -rf "$spdx_tools"
+  python3 -m venv "$spdx_tools" >"$IMG_LOG_DIR/spdx-tools.log" 2>&1 \
+    && "$spdx_tools/bin/pip" install -q "spdx-tools==$SPDX_TOOLS_VERSION" >>"$IMG_LOG_DIR/spdx-tools.log" 2>&1 \
+    || die "installing spdx-tools failed; see $IMG_LOG_DIR/spdx-tools.log"
+  echo "$SPDX_TOOLS_VERSION" >"$spdx_tools/.img-version"
+fi
+
 # --- FerretDB with SQLite (loopback only) ----------------------------------------------------
 ferretdb=$IMG_CACHE_DIR/ferretdb-$FERRETDB_VERSION
 if [ ! -x "$ferretdb" ]; then

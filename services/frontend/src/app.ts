@@ -14,6 +14,7 @@ import type { RouteDeps } from './routes/deps.ts';
 import { downloadRoutes } from './routes/downloads.ts';
 import { jobFormRoutes } from './routes/job-forms.ts';
 import { pageRoutes } from './routes/pages.ts';
+import { provenanceRoutes } from './routes/provenance.ts';
 import { submitRoutes } from './routes/submit.ts';
 
 const viewsDir = fileURLToPath(new URL('./views', import.meta.url));
@@ -64,6 +65,7 @@ export function createApp(deps: RouteDeps): express.Express {
   app.use(pageRoutes(deps));
   app.use(submitRoutes(deps));
   app.use(jobFormRoutes(deps));
+  app.use(provenanceRoutes(deps));
   app.use(downloadRoutes(deps));
   app.use(apiRoutes(deps));
 

@@ -57,6 +57,10 @@ const schema = z.object({
   IMG_PACKAGE_INDEX_RECHECK_S: env.int(30, 1),
   /** Checks of a kickstart (POST /api/v1/kickstart/check) one client address may ask for per minute. */
   IMG_CHECK_RATE_LIMIT: env.int(120, 1),
+  /** The OpenPGP secret key (an ASCII-armored file, no passphrase) that signs each job's SHA256SUMS; unset: one made at first start in IMG_STATE_DIR. */
+  IMG_SIGNING_KEY: env.optionalStr(),
+  /** Where the frontend keeps what it makes once and must keep: the generated signing key. */
+  IMG_STATE_DIR: env.str('/var/lib/img'),
 }).superRefine((c, ctx) => {
   checkStorageConfig(c, ctx);
   if (Boolean(c.IMG_OPERATOR_USER) !== Boolean(c.IMG_OPERATOR_PASSWORD)) {

@@ -36,10 +36,15 @@ import { frontendMetrics } from './http/metrics.ts';
 import { AddressPolicy } from '@img/shared/webhooks';
 import { brokerMetrics, createRegistry, TimeSeries } from '@img/shared/metrics';
 import { sampleQueue } from './jobs/queue-sampler.ts';
+import { loadSigningKey } from './provenance/signing-key.ts';
 
 export async function start(config: Config, opts: { log?: Logger } = {}): Promise<RunningService & { port: number }> {
   const log = opts.log ?? createLogger('frontend', { level: config.IMG_LOG_LEVEL });
   log.info({ config: configForLog(config) }, 'starting');
+
+  // First: a signing key that cannot be used stops the service before it connects to anything.
+  const signing = await loadSigningKey({ keyPath: config.IMG_SIGNING_KEY, stateDir: config.IMG_STATE_DIR, publicUrl: config.IMG_PUBLIC_URL });
+  log.info({ fingerprint: signing.fingerprint, source: signing.source }, 'signing key loaded');
 
   const templateText = await readFile(defaultTemplatePath, 'utf8');
   const loaded = loadTemplate(templateText, { file: 'configurations.yaml' });
@@ -120,6 +125,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     metrics,
     callbacks: { hosts: config.IMG_WEBHOOK_HOSTS, policy: new AddressPolicy({ allowRanges: config.IMG_WEBHOOK_ALLOW_RANGES, dnsServers: config.IMG_WEBHOOK_DNS_SERVERS }) },
     db,
+    signing,
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.IMG_HTTP_PORT, config.IMG_HTTP_HOST, () => resolve(s));

@@ -33,6 +33,21 @@ function tokenLink(publicUrl: string, url: string | undefined, token: string): s
 /** What the email shows of the job besides the outcome: its type, platform and suite, as the frontend's notify message says. */
 export type MailJob = Pick<Job, 'type'> & Partial<Pick<Job, 'platform' | 'suite' | 'arch'>>;
 
+/** The manifest, SBOM, SHA256SUMS and its signature of a job whose build kept a manifest; none otherwise. */
+function provenanceLinks(publicUrl: string, msg: OutcomeMessage, token: string) {
+  if (!('packages' in msg) || msg.packages === undefined) return undefined;
+  const urls = new JobUrls(publicUrl);
+  const image = urls.image(msg.id);
+  return {
+    packages: msg.packages,
+    manifest: withJobToken(`${urls.api(msg.id)}/manifest`, token),
+    sbom: withJobToken(`${image}/sbom.spdx.json`, token),
+    sums: withJobToken(`${image}/SHA256SUMS`, token),
+    signature: withJobToken(`${image}/SHA256SUMS.sign`, token),
+    key: `${publicUrl}/signing-key.asc`,
+  };
+}
+
 export async function renderMail(opts: { publicUrl: string; retentionDays: number; tokenSecret: string }, msg: OutcomeMessage, job: MailJob | null): Promise<Mail> {
   const token = jobToken(opts.tokenSecret, msg.id);
   const kind = 'sha256' in msg ? 'done' : 'code' in msg ? 'failed' : 'cancelled';
@@ -52,6 +67,7 @@ export async function renderMail(opts: { publicUrl: string; retentionDays: numbe
     jobUrl: withJobToken(new JobUrls(opts.publicUrl).page(msg.id), token),
     size: 'size' in msg ? humanSize(msg.size) : '',
     title: 'code' in msg ? errorCodes[msg.code].title : '',
+    provenance: provenanceLinks(opts.publicUrl, msg, token),
   };
   const [text, html] = await Promise.all([
     ejs.renderFile(`${dir}${kind}.text.ejs`, data, { async: false }),

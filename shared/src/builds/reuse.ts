@@ -6,6 +6,23 @@ import { imageKey, jobKeys, JobUrls } from '../layout/index.ts';
 import { linkMessage, type ImageType, type LinkMessage } from '../contracts/index.ts';
 import type { Storage } from '../storage/index.ts';
 import type { BuiltImage } from './index.ts';
+import { MANIFEST_FILE, manifestSchema } from '../provenance/index.ts';
+
+/** Largest manifest read back to be given to the new job. */
+const MAX_MANIFEST_BYTES = 16 * 1048576;
+
+/**
+ * The earlier job's manifest, given to the new one under its own id (it must not name the earlier
+ * job); none when the earlier job has none (built before manifests were kept). Returns its package count.
+ */
+async function copyManifest(storage: Storage, from: string, to: string): Promise<number | undefined> {
+  const buf = await storage.getBuffer(imageKey(from, MANIFEST_FILE)!, MAX_MANIFEST_BYTES);
+  if (!buf) return undefined;
+  const parsed = manifestSchema.safeParse(JSON.parse(buf.toString('utf8')));
+  if (!parsed.success) return undefined;
+  await storage.put(imageKey(to, MANIFEST_FILE)!, `${JSON.stringify({ ...parsed.data, job: to })}\n`, { contentType: 'application/json' });
+  return parsed.data.packages.length;
+}
 
 export function imageKeyOf(image: Pick<BuiltImage, 'job' | 'filename'>): string {
   const key = imageKey(image.job, image.filename);
@@ -32,6 +49,7 @@ export async function reuseImage(opts: {
   const target = imageKey(job.id, filename);
   if (!target) throw new Error(`not a plain file name: ${JSON.stringify(filename)}`);
   await storage.copy(imageKeyOf(image), target);
+  const packages = await copyManifest(storage, image.job, job.id);
   if (opts.writeLog !== false) await storage.put(keys.log,
     `IMG: this request is identical to an earlier build (same kickstart, image type and builder),\n`
     + `so it was answered from that build's image at once: ${filename}, ${image.size} bytes, sha256 ${image.sha256}.\n`);
@@ -40,6 +58,7 @@ export async function reuseImage(opts: {
     url: urls.image(job.id), logurl: urls.log(job.id),
     filename, size: image.size, sha256: image.sha256, duration_s: 0,
     ...(image.verified ? { verified: image.verified } : {}),
+    ...(packages !== undefined ? { packages } : {}),
   });
   await storage.put(keys.result, JSON.stringify(msg));
   return msg;

@@ -149,6 +149,8 @@ export const linkMessage = z.object({
   /** Where the packages were checked, and the request's warnings as the build knows them (they replace the job's). */
   package_check: packageCheckSchema.optional(),
   warnings: jobWarningsSchema.optional(),
+  /** How many packages the image's manifest lists; absent: the job has no manifest (an older builder). */
+  packages: z.number().int().nonnegative().optional(),
   version,
 });
 export type LinkMessage = z.infer<typeof linkMessage>;

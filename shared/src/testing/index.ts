@@ -296,10 +296,13 @@ export async function freePort(): Promise<number> {
 /** Environment for a whole stack of services under test: its own data dir and port, the test vhost and database. */
 export async function stackEnv(extra: Record<string, string> = {}): Promise<Record<string, string> & { IMG_PUBLIC_URL: string; IMG_DATA_DIR: string }> {
   const port = await freePort();
+  const dataDir = await tempDir('img-data-');
   return {
     IMG_AMQP_URL: testEnv.amqpUrl,
     IMG_MONGO_URL: testEnv.mongoUrl,
-    IMG_DATA_DIR: await tempDir('img-data-'),
+    IMG_DATA_DIR: dataDir,
+    // The frontend's generated signing key: the test's own, gone with its data directory.
+    IMG_STATE_DIR: join(dataDir, 'state'),
     IMG_HTTP_HOST: '127.0.0.1',
     IMG_HTTP_PORT: String(port),
     IMG_PUBLIC_URL: `http://127.0.0.1:${port}`,

@@ -133,6 +133,13 @@ export function openApiDocument(publicUrl: string) {
           responses: { 200: ok('the kickstart', { type: 'string' }, 'text/plain'), ...denied, 404: error('no such job, or a template job (its kickstart is not kept)') },
         },
       },
+      '/api/v1/jobs/{id}/manifest': {
+        get: {
+          summary: 'the image\'s package manifest: every installed package (name, version, architecture, source, source_version) as dpkg listed it after %post; the SBOM (SPDX 2.3) is /images/{id}/sbom.spdx.json, the checksums /images/{id}/SHA256SUMS and their OpenPGP signature /images/{id}/SHA256SUMS.sign (key: /signing-key.asc)',
+          security: owner, parameters: [idParam, tokenParam],
+          responses: { 200: ok('the manifest', { type: 'object', required: ['format', 'job', 'created', 'packages'] }), ...denied, 404: error('no such job, or one without a manifest (failed, cancelled, not built yet, or built before manifests were kept): the message says which') },
+        },
+      },
       '/api/v1/jobs/{id}/cancel': { post: { summary: 'cancel a job that has not finished', security: owner, parameters: [idParam, tokenParam], responses: { 200: ok('the cancelled job', ref('Job')), ...denied, ...crossSite, 404: error('no such job'), 409: error('the job has already finished') } } },
       '/api/v1/jobs/{id}/retry': { post: { summary: 'submit the same request again as a new job; the answer carries the new job\'s token', security: owner, parameters: [idParam, tokenParam], responses: { 201: ok('the new job', ref('Job')), ...denied, ...crossSite, 404: error('no such job'), 409: error('the job has not finished'), 429: error('too many submissions, or the submitter\'s share of pending jobs is used up'), 503: error('the queue is full') } } },
       '/api/v1/jobs/{id}/log': {

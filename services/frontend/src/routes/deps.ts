@@ -18,6 +18,7 @@ import type { DeliveryStatuses } from '../jobs/delivery-status.ts';
 import type { QueueEstimator } from '../jobs/queue-estimate.ts';
 import type { FrontendMetrics } from '../http/metrics.ts';
 import type { KickstartChecker } from '../kickstart-checker.ts';
+import type { SigningKey } from '../provenance/signing-key.ts';
 
 export interface RouteDeps {
   config: Config;
@@ -54,4 +55,6 @@ export interface RouteDeps {
   db?: Connection;
   /** Reads a kickstart and checks its packages against the package index. */
   kickstarts: KickstartChecker;
+  /** Signs each job's SHA256SUMS; its public half is served at /signing-key.asc. */
+  signing: SigningKey;
 }

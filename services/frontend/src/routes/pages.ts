@@ -10,6 +10,7 @@ import { sendError } from '../http/respond.ts';
 import { loadJob } from './common.ts';
 import { tokenQuery } from '../http/job-access.ts';
 import { shownSources, timingView } from './job-views.ts';
+import { jobProvenance } from '../provenance/job-provenance.ts';
 import { emailFilterRefused } from './queue-query.ts';
 import type { RouteDeps } from './deps.ts';
 import { queueQuery, queueQueryError, statusChoices, type QueueQuery } from './queue-query.ts';
@@ -34,7 +35,7 @@ export function pageRoutes(deps: RouteDeps): Router {
 
   r.get('/', (_req, res) => {
     const { jobs } = index.list({}, { offset: 0, limit: 8 });
-    res.render('index', { title: 'IMG', jobs, spots: estimator.current().spots, now: new Date() });
+    res.render('index', { title: 'IMG', jobs, spots: estimator.current().spots, now: new Date(), fingerprint: spacedFingerprint(deps.signing.fingerprint) });
   });
 
   r.get('/queue', (req, res) => {
@@ -80,6 +81,10 @@ export function pageRoutes(deps: RouteDeps): Router {
       frag.data.fragment ? undefined : deps.logs.tailText(job.id, LOG_PAGE_BYTES, terminalStatuses.includes(job.status)),
     ]) : [undefined, undefined, undefined];
     const reveal = frag.data.reveal === 'secrets';
+    // The package list of a finished job, for the whole page (the state fragment does not carry it).
+    const provenance = full && job.status === 'done' && !frag.data.fragment
+      ? await jobProvenance(deps.storage, config.IMG_PUBLIC_URL, job).catch((err: Error) => ({ ok: false as const, why: `the package manifest could not be read: ${err.message}` }))
+      : undefined;
     // Every link of a full page carries the token, so they work for the owner and the operator alike.
     const tq = full ? tokenQuery(deps.access.tokenOf(job)) : '';
     const spot = estimator.current().spots.get(job.id);
@@ -89,6 +94,7 @@ export function pageRoutes(deps: RouteDeps): Router {
       finished: terminalStatuses.includes(job.status), full, tq, reveal,
       isOperator: who === 'operator', sources: full ? shownSources(job, reveal) : {},
       stateUrl: `/job/${job.id}${full ? tokenQuery(deps.access.tokenOf(job), { fragment: 'state' }) : '?fragment=state'}`,
+      provenance, fingerprint: spacedFingerprint(deps.signing.fingerprint),
       revealUrl: full ? `/job/${job.id}${tokenQuery(deps.access.tokenOf(job), { reveal: 'secrets' })}` : '',
     };
     // The token is in this page's address: no cache may keep it, and no other site learns it (Referrer-Policy: same-origin).
@@ -114,4 +120,9 @@ export function pageRoutes(deps: RouteDeps): Router {
   });
 
   return r;
+}
+
+/** A fingerprint as gpg prints it: groups of four. */
+function spacedFingerprint(fpr: string): string {
+  return fpr.replace(/(.{4})(?!$)/g, '$1 ');
 }

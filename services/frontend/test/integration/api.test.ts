@@ -357,6 +357,12 @@ test('the download: Content-Length, ranges, the checksum, and a name that would 
   assert.equal(whole.headers.get('repr-digest'), `sha-256=:${Buffer.from(sha, 'hex').toString('base64')}:`);
   assert.match(whole.headers.get('content-disposition') ?? '', /attachment; filename="?image\.tar\.zst"?/);
   assert.ok(Buffer.from(await whole.arrayBuffer()).equals(content));
+  // A build that left no manifest (an image-creator from before manifests were kept): the provenance files are 404s that say so.
+  for (const p of [`/api/v1/jobs/${job.id}/manifest`, `/images/${job.id}/sbom.spdx.json`, `/images/${job.id}/SHA256SUMS`, `/images/${job.id}/SHA256SUMS.sign`]) {
+    const none = await api(p, { headers: { ...owner(job), accept: 'application/json' } });
+    assert.equal(none.status, 404, p);
+    assert.match(none.body.error.message, /no package manifest: it was built before IMG kept package manifests/, p);
+  }
 
   const part = await fetch(`${base}/images/${job.id}`, { headers: { range: 'bytes=1000-1999', ...owner(job) } });
   assert.equal(part.status, 206);

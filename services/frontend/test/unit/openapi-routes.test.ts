@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import type { Router } from 'express';
 import { apiRoutes } from '../../src/routes/api.ts';
 import { dashboardRoutes } from '../../src/routes/dashboard.ts';
+import { provenanceRoutes } from '../../src/routes/provenance.ts';
 import { openApiDocument } from '../../src/api/openapi.ts';
 import type { RouteDeps } from '../../src/routes/deps.ts';
 
@@ -31,7 +32,7 @@ test('every /api/v1 route is in the OpenAPI document, and every path of the docu
     access: { require: () => () => undefined },
   } as unknown as RouteDeps;
   // The dashboard's routes exist when the frontend has its database.
-  const routes = [...routesOf(apiRoutes(deps)), ...routesOf(dashboardRoutes({ ...deps, db: {} } as unknown as RouteDeps))].filter((r) => r.includes(' /api/v1/')).sort();
+  const routes = [...routesOf(apiRoutes(deps)), ...routesOf(provenanceRoutes(deps)), ...routesOf(dashboardRoutes({ ...deps, db: {} } as unknown as RouteDeps))].filter((r) => r.includes(' /api/v1/')).sort();
   const doc = openApiDocument('http://img.test');
   const documented = Object.entries(doc.paths)
     .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`))

@@ -2,13 +2,15 @@
 // runs, whole in the store at the end), the image, and the result or failure report that answers a
 // redelivered message. Build hosts share nothing else, so this is the only place a build's files
 // leave the host, and every one goes through the Storage interface under a layout key.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import type { Broker } from '@img/shared/broker';
 import { errorMessage, linkMessage, type ErrorMessage, type LinkMessage } from '@img/shared/contracts';
 import { DataLayout, imageKey, jobKeys, type JobFiles } from '@img/shared/layout';
 import { LiveLogWriter } from '@img/shared/live-log';
 import type { Logger } from '@img/shared/logging';
 import type { Storage } from '@img/shared/storage';
+import { MANIFEST_FILE, ManifestError, manifestSchema, parsePackagesTsv, type Manifest } from '@img/shared/provenance';
+import { BuildFailure } from './failure.ts';
 import { JobLog } from './job-log.ts';
 
 export interface JobOutputDeps {
@@ -62,6 +64,24 @@ export class JobOutput {
     const key = imageKey(this.id, filename);
     if (!key) throw new Error(`not a plain file name: ${JSON.stringify(filename)}`);
     await this.deps.storage.putFile(key, path);
+  }
+
+  /**
+   * Reads the build's package list (a host file the build's output was taken into, bounded when it
+   * was taken) and stores it as the job's manifest; a list that is not one fails the build.
+   */
+  async storeManifest(tsvPath: string, meta: Pick<Manifest, 'suite' | 'arch'>): Promise<Manifest> {
+    let packages;
+    try {
+      packages = parsePackagesTsv(await readFile(tsvPath, 'utf8'));
+    } catch (err) {
+      if (err instanceof ManifestError) throw new BuildFailure('build_output_invalid', `the build's package manifest (/out/packages.tsv) is not readable: ${err.message}`, { phase: 'assembling' });
+      throw err;
+    }
+    const manifest = manifestSchema.parse({ format: 'img-manifest/1', job: this.id, ...meta, created: new Date().toISOString(), packages });
+    const key = imageKey(this.id, MANIFEST_FILE)!;
+    await this.deps.storage.put(key, `${JSON.stringify(manifest)}\n`, { contentType: 'application/json' });
+    return manifest;
   }
 
   /**

@@ -16,6 +16,7 @@ import { DEB_NAME, MAX_DEB_BYTES, type BuildCache, type CachePlan } from '../bui
 import { LogScanner } from '../log-scanner.ts';
 import { classifyFailure } from '../classify-failure.ts';
 import { takeFiles, type OutputRule, type TakenFile } from '../sandbox-output.ts';
+import { MAX_PACKAGES_TSV_BYTES } from '@img/shared/provenance';
 import { kickstartEnv, writeInputs } from './inputs.ts';
 import { emulationState } from '../emulation.ts';
 import { BuildFailure } from './failure.ts';
@@ -45,7 +46,10 @@ export interface JobDirs {
 
 export type SandboxOutcome =
   | { cancelled: true }
-  | { cancelled: false; image: TakenFile; sandboxS: number; skipped: string[] };
+  | { cancelled: false; image: TakenFile; sandboxS: number; skipped: string[]; packagesTsv: TakenFile | undefined };
+
+/** Where the host keeps the build's package list, beside the image in the job's output directory. */
+export const PACKAGES_TSV = 'packages.tsv';
 
 /** The image as the script writes it: /out/image.<extension>. */
 const IMAGE_NAME = /^image\.[a-z0-9][a-z0-9.]{0,15}$/;
@@ -82,7 +86,7 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
   let lastPhase: Phase = 'queued';
   // What the host does inside the running container, one thing at a time.
   let offer: Promise<void> | undefined;
-  let collected: Promise<TakenFile> | undefined;
+  let collected: Promise<{ image: TakenFile; packagesTsv: TakenFile | undefined }> | undefined;
 
   const takeOffer = (s: RunningSandbox, plan: CachePlan, cache: BuildCache) => (async () => {
     const dir = await cache.offerDir(msg.id);
@@ -109,12 +113,17 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
   const collect = (s: RunningSandbox) => (async () => {
     try {
       const files = await readTar(s, ['tar', '-C', '/work/out', '--numeric-owner', '-cf', '-', '.'], {
-        destDir: dirs.imageDir, rules: [{ match: (n) => IMAGE_NAME.test(n), rename: () => filename, maxBytes: imageBytes }], where: '/out',
+        destDir: dirs.imageDir,
+        rules: [
+          { match: (n) => IMAGE_NAME.test(n), rename: () => filename, maxBytes: imageBytes },
+          { match: (n) => n === PACKAGES_TSV, rename: () => PACKAGES_TSV, maxBytes: MAX_PACKAGES_TSV_BYTES },
+        ],
+        where: '/out',
       });
-      const [image] = files;
+      const image = files.find((f) => f.name !== PACKAGES_TSV);
       if (!image) throw new BuildFailure('build_output_invalid', 'the build finished but left no image in /out', { phase: 'assembling' });
       await run(s, ['touch', '/work/.img-collected']);
-      return image;
+      return { image, packagesTsv: files.find((f) => f.name === PACKAGES_TSV) };
     } catch (err) {
       s.kill();
       // Whatever went wrong while the host read what the build left (a stream cut short, a command of
@@ -224,7 +233,7 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
     throw await failedBuild();
   }
   if (!image) throw new BuildFailure('build_output_invalid', 'the build finished but left no image in /out', { phase: 'assembling' });
-  return { cancelled: false, image: image.f, sandboxS, skipped: scan.skippedPackages };
+  return { cancelled: false, image: image.f.image, packagesTsv: image.f.packagesTsv, sandboxS, skipped: scan.skippedPackages };
 }
 
 /** Hands a tree the host just wrote (no link in it) to another owner, by lchown: nothing is followed. */

@@ -258,6 +258,10 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
       return;
     }
 
+    if (!built.packagesTsv) {
+      await rm(paths.output, { recursive: true, force: true });
+      throw new BuildFailure('build_output_invalid', 'the build finished but left no package manifest (/out/packages.tsv): the package list could not be read from dpkg\'s database in the image (the log says why)', { phase: 'assembling' });
+    }
     const { size, sha256 } = built.image;
     const duration_s = Math.round((Date.now() - started) / 100) / 10;
     jobLog.write(`\nIMG built ${filename}: ${size} bytes, sha256 ${sha256}, ${duration_s} s\n`);
@@ -267,6 +271,9 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     };
     // The image, then the log, then the result that answers a redelivery: each whole before the next.
     const storing = Date.now();
+    const manifest = await output.storeManifest(built.packagesTsv.path, { ...(suite ? { suite } : {}), arch });
+    jobLog.write(`IMG: package manifest: ${manifest.packages.length} installed packages\n`);
+    link.packages = manifest.packages.length;
     await output.storeImage(built.image.path, filename);
     await output.storeLog();
     await output.writeResult(link);
