@@ -30,6 +30,14 @@ export interface ApiJob {
   error_excerpt?: string[];
   queue_position?: number;
   estimated_start?: string;
+  /** While it waits or builds: as the queue stands; once ended: as estimated when it was queued. */
+  estimated_finish?: string;
+  estimated_build_s?: number;
+  estimate_basis?: string;
+  actual_start?: string;
+  actual_finish?: string;
+  estimate_error_pct?: number;
+  phase_times?: Array<{ phase: string; start: string; seconds: number }>;
   email_status?: { state: string; error?: string };
   links: Record<string, string>;
   /** The job's secret token: in the submission's answer, and for the token's holder. */
@@ -185,11 +193,29 @@ export function shownJob(job: ApiJob): Omit<ApiJob, 'token'> {
 export function stateLine(job: ApiJob, now = Date.now()): string {
   const parts: string[] = [job.status];
   if (job.status === 'building' || job.status === 'kickstarting') parts.push(job.phase + (job.progress !== undefined ? ` ${Math.round(job.progress * 100)}%` : ''));
+  const minutes = (at: string) => Math.max(0, Math.round((Date.parse(at) - now) / 60_000));
   if (job.queue_position !== undefined) {
-    const eta = job.estimated_start ? Math.max(0, Math.round((Date.parse(job.estimated_start) - now) / 60_000)) : undefined;
-    parts.push(`#${job.queue_position} in the queue${eta !== undefined ? `, starts in ~${eta} min` : ''}`);
+    parts.push(`#${job.queue_position} in the queue${job.estimated_start ? `, starts in ~${minutes(job.estimated_start)} min` : ''}`);
   }
+  if (!finishedStatuses.includes(job.status) && job.estimated_finish) parts.push(`done in ~${minutes(job.estimated_finish)} min`);
   return parts.join(' · ');
+}
+
+const clock = (at: string) => `${new Date(at).toISOString().slice(11, 19)} UTC`;
+
+/** "start 10:02:00 UTC (actual 10:02:05 UTC) · finish …": the estimates, and the actual figures once the job has ended. */
+export function estimateLines(job: ApiJob): string[] {
+  const lines: string[] = [];
+  const pair = (what: string, est?: string, actual?: string) => {
+    if (!est && !actual) return;
+    lines.push(`${what.padEnd(9)}${est ? `estimated ${clock(est)}` : 'not estimated'}${actual ? `, actual ${clock(actual)}` : ''}`);
+  };
+  pair('start', job.estimated_start, job.actual_start);
+  pair('finish', job.estimated_finish, job.actual_finish);
+  if (job.estimate_error_pct !== undefined) lines.push(`off by   ${job.estimate_error_pct} % of the time it took`);
+  if (job.estimate_basis) lines.push(`from     ${job.estimate_basis}`);
+  if (job.phase_times?.length) lines.push(`phases   ${job.phase_times.map((p) => `${p.phase} ${p.seconds} s`).join(', ')}`);
+  return lines;
 }
 
 /** The options every API subcommand takes, for parseArgs. */

@@ -1,7 +1,7 @@
 // `img status ID`: a job's state, its queue position or its result. Without the job's token the
 // server shows only the public view, and the command says so.
 import { commandArgs } from '../args.ts';
-import { commonOptions, ImgClient, serverUrl, shownJob, shownLink, stateLine } from '../client.ts';
+import { commonOptions, estimateLines, ImgClient, serverUrl, shownJob, shownLink, stateLine } from '../client.ts';
 import { credentialFor, describeJobError, noTokenMessage, TOKEN_USAGE, tokenOption } from '../job-auth.ts';
 
 const USAGE = `usage: img status ID [--json] [--token TOKEN] [--server URL]\n${TOKEN_USAGE}`;
@@ -28,6 +28,7 @@ export async function run(args: string[]): Promise<number> {
       `arch     ${job.arch ?? 'amd64'}`,
       `created  ${job.created}`,
       ...(job.duration_s !== undefined ? [`build    ${job.duration_s} s`] : []),
+      ...estimateLines(job),
       ...(job.status === 'done' && job.links.image ? [`image    ${shownLink(job.links.image)}`, `size     ${job.size ?? ''} bytes`, `sha256   ${job.sha256 ?? ''}`] : []),
       ...(job.error ? [`error    ${job.error_code ? `(${job.error_code}) ` : ''}${job.error}`] : []),
       ...(job.email_status ? [`email    ${job.email_status.state}${job.email_status.error ? `: ${job.email_status.error}` : ''}`] : []),

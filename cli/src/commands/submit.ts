@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { commandArgs } from '../args.ts';
-import { ApiError, commonOptions, describeError, finishedStatuses, ImgClient, serverUrl, shownLink, stateLine, type ApiJob } from '../client.ts';
+import { ApiError, commonOptions, describeError, finishedStatuses, ImgClient, serverUrl, shownLink, stateLine, estimateLines, type ApiJob } from '../client.ts';
 import { TokenStore } from '../token-store.ts';
 
 const USAGE = `usage: img submit (--ks FILE | [--config FILE] --platform NAME [--overlay TEXT]) --type TYPE --email ADDR [--suite SUITE] [--arch ARCH] [--callback-url URL] [--wait] [--server URL]
@@ -46,6 +46,9 @@ async function wait(client: ImgClient, job: ApiJob, interval: number): Promise<n
       throw err;
     }
   }
+  // What was estimated beside what happened, on stderr with the progress lines.
+  const est = estimateLines(job);
+  if (est.length) process.stderr.write(`${est.join('\n')}\n`);
   if (job.status === 'done') {
     process.stdout.write(`done: ${shownLink(job.links.image)}\nsha256 ${job.sha256 ?? ''}  ${job.imagefile ?? ''}\n`);
     return 0;

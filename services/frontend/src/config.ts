@@ -41,8 +41,10 @@ const schema = z.object({
   IMG_CSRF_SECRET: env.optionalStr(),
   /** Whether client addresses come from X-Forwarded-For (the rate limit is per client address). */
   IMG_TRUST_PROXY: trustProxy,
-  /** Builds that run at once over all image-creators, for the queue's estimated start times. */
+  /** Builds that run at once, for the estimates, while RabbitMQ has not said (or no image-creator is connected). */
   IMG_BUILD_SLOTS: env.int(1, 1),
+  /** How often the build slots are counted: the consumers of image_queue (jobs/build-slots.ts). */
+  IMG_BUILD_SLOTS_REFRESH_MS: env.int(15_000, 100),
   /** How often the in-memory job list looks for changes made by other frontend copies. */
   IMG_QUEUE_REFRESH_MS: env.int(1000, 100),
   /** How often the queue's depth is sampled for the operator's dashboard. */

@@ -30,6 +30,7 @@ import { JobIndex } from './jobs/job-index.ts';
 import { MongoJobSource } from './jobs/mongo-job-source.ts';
 import { DeliveryStatuses } from './jobs/delivery-status.ts';
 import { QueueEstimator } from './jobs/queue-estimate.ts';
+import { BuildSlots } from './jobs/build-slots.ts';
 import { TrackedJobStore } from './jobs/tracked-job-store.ts';
 import { frontendMetrics } from './http/metrics.ts';
 import { AddressPolicy } from '@img/shared/webhooks';
@@ -91,6 +92,9 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   await broker.consume(queues.result, resultMessage, results.result, { prefetch: 50 });
   await broker.consume(queues.deliveryStatus, deliveryStatusMessage, results.delivery, { prefetch: 50 });
   const logs = new LiveLogs(broker, storage, log);
+  const slots = new BuildSlots(broker, { fallback: config.IMG_BUILD_SLOTS, everyMs: config.IMG_BUILD_SLOTS_REFRESH_MS, log });
+  slots.start();
+  const estimator = new QueueEstimator(index, () => slots.current());
 
   if (!config.IMG_CSRF_SECRET) log.info('IMG_CSRF_SECRET is not set: forms are signed with a key of this process only');
   const operator = operatorAuth({ user: config.IMG_OPERATOR_USER, password: config.IMG_OPERATOR_PASSWORD, token: config.IMG_OPERATOR_TOKEN });
@@ -100,9 +104,9 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   const uploadLimit = config.IMG_MAX_UPLOAD_BYTES * 2 + 64 * 1024;
   const app = createApp({
     config, store, index, log, hub,
-    estimator: new QueueEstimator(index, config.IMG_BUILD_SLOTS),
+    estimator,
     storage, logs,
-    actions: jobActions({ store, index, broker, log, storage, tokenSecret: config.IMG_TOKEN_SECRET, deliveries, share, submitted: metrics.submitted, reused: metrics.reused, reuse: { registry: builds, builderVersion: builderVersion(), publicUrl: config.IMG_PUBLIC_URL } }),
+    actions: jobActions({ store, index, broker, log, estimator, storage, tokenSecret: config.IMG_TOKEN_SECRET, deliveries, share, submitted: metrics.submitted, reused: metrics.reused, reuse: { registry: builds, builderVersion: builderVersion(), publicUrl: config.IMG_PUBLIC_URL } }),
     notifications: deliveries,
     csrf: csrfProtection({ secret: config.IMG_CSRF_SECRET ?? randomBytes(32).toString('hex'), secureCookie: config.IMG_PUBLIC_URL.startsWith('https:') }),
     operator,
@@ -143,6 +147,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
       }),
     },
     { name: 'stop live logs', run: () => logs.stop() },
+    { name: 'stop counting build slots', run: () => slots.stop() },
     { name: 'close broker', run: () => broker.close() },
     { name: 'write the time series', run: async () => { stopSampling(); await series.stop(); } },
     { name: 'stop job list', run: async () => { index.stop(); await index.settle(); } },

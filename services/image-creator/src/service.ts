@@ -123,10 +123,13 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     const stopped = cancellations.cancel(m.id);
     log.info({ jobId: m.id, stopped }, stopped ? 'cancel: stopping the build' : 'cancel: remembered');
   });
-  await broker.consume(queues.image, imageMessage, buildHandler({
+  const build = buildHandler({
     config, builderImage, runner, broker, storage, tokenSecret: config.IMG_TOKEN_SECRET, log, maxAttempts: DEFAULT_DELIVERY_LIMIT + 1, groups: defaults.template.groups, cancellations, builds, heartbeatMs: BUILD_HEARTBEAT_MS, sandboxRoot, builderVersion: builderVersion(), cache, metrics: buildMetrics(registry, series),
     packages: { cache: indexCache, ensure: (units) => refresher.ensure(units) },
-  }), { prefetch: config.IMG_BUILD_CONCURRENCY });
+  });
+  // One consumer per build slot, each taking one build at a time: RabbitMQ's consumer count of
+  // image_queue is then the number of builds that can run at once, which the frontend's estimates use.
+  for (let slot = 0; slot < config.IMG_BUILD_CONCURRENCY; slot++) await broker.consume(queues.image, imageMessage, build, { prefetch: 1 });
 
   // Images are kept for the retention the success email announces.
   const sweep = () => void sweepExpiredImages({ storage, days: config.IMG_IMAGE_RETENTION_DAYS, log })

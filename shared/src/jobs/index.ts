@@ -6,3 +6,4 @@ export * from './job-token.ts';
 export * from './job-check.ts';
 export * from './public-view.ts';
 export * from './message-seal.ts';
+export * from './phase-times.ts';

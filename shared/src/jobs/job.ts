@@ -1,7 +1,7 @@
 // The job record, after IMG's ImageJob model, and the rules for moving it between states.
 import { randomBytes } from 'node:crypto';
 import type { ErrorCode } from '../errors/index.ts';
-import type { ImageType, Phase } from '../contracts/index.ts';
+import type { BuildStart, ImageType, Phase } from '../contracts/index.ts';
 
 export const jobStatuses = ['queued', 'kickstarting', 'building', 'done', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof jobStatuses)[number];
@@ -76,6 +76,14 @@ export interface Job {
   warnings?: { line?: number; message: string }[];
   /** The boot check of a disk or ISO image, as image-creator recorded it. */
   verified?: { ok: boolean; detail: string; seconds: number };
+  /** How image-creator started the build (from nothing, a prepared base, a cached root, an identical build), once it said. */
+  start?: BuildStart;
+  /** The package set the kickstart installs (frontend/src/jobs/package-set.ts): builds of the same set start from a cached root. */
+  packages_key?: string;
+  /** When the frontend first saw each phase (queued: the submission), for the phase times (phase-times.ts). */
+  phase_at?: Partial<Record<Phase, Date>>;
+  /** The estimate made when the job was queued, kept to set beside the actual figures once it has ended. */
+  queued_estimate?: QueuedEstimate;
   error?: string;
   error_code?: ErrorCode;
   error_excerpt?: string[];
@@ -86,8 +94,18 @@ export interface Job {
   history: HistoryEntry[];
 }
 
+export interface QueuedEstimate {
+  start: Date;
+  finish: Date;
+  /** The build time expected, in seconds, and which past builds it came from (frontend/src/jobs/build-durations.ts). */
+  build_s: number;
+  basis: string;
+  /** Build slots the queue was played over. */
+  slots: number;
+}
+
 export type NewJob = Pick<Job, 'email' | 'type' | 'source'> &
-  Partial<Pick<Job, 'kickstart' | 'config' | 'platform' | 'overlay' | 'suite' | 'arch' | 'filename' | 'request_hash' | 'client' | 'callback_url' | 'package_check' | 'warnings'>>;
+  Partial<Pick<Job, 'kickstart' | 'config' | 'platform' | 'overlay' | 'suite' | 'arch' | 'filename' | 'request_hash' | 'client' | 'callback_url' | 'package_check' | 'warnings' | 'queued_estimate' | 'packages_key'>>;
 
 /** 128 random bits: a job id cannot be guessed from another one. */
 export function newJobId(): string {

@@ -7,7 +7,7 @@
 // document; on MongoDB the conditional update alone would do, and the lock costs two round trips.
 import mongoose, { type Connection, type Model } from 'mongoose';
 import { DocLock } from './doc-lock.ts';
-import { phases, imageTypes, type Phase } from '../contracts/index.ts';
+import { buildStarts, phases, imageTypes, type Phase } from '../contracts/index.ts';
 import { errorCodes } from '../errors/index.ts';
 import { allowedFrom, jobStatuses, newJobId, phaseRank, statusForPhase, type Job, type JobStatus, type NewJob } from './job.ts';
 import type { JobFilter, JobPatch, JobStore, Page } from './job-store.ts';
@@ -54,6 +54,13 @@ const imageJobSchema = new mongoose.Schema<JobDoc>({
     default: undefined,
   },
   warnings: { type: [new mongoose.Schema({ line: Number, message: { type: String, maxlength: 1000 } }, { _id: false })], default: undefined },
+  start: { type: String, enum: buildStarts },
+  packages_key: { type: String, maxlength: 64 },
+  phase_at: { type: new mongoose.Schema(Object.fromEntries(phases.map((p) => [p, Date])), { _id: false }), default: undefined },
+  queued_estimate: {
+    type: new mongoose.Schema({ start: Date, finish: Date, build_s: Number, basis: { type: String, maxlength: 200 }, slots: Number }, { _id: false }),
+    default: undefined,
+  },
   error: { type: String, maxlength: 20_000 },
   error_code: { type: String, enum: Object.keys(errorCodes) },
   error_excerpt: [String],
@@ -104,6 +111,7 @@ export class MongoJobStore implements JobStore {
       phase: 'queued',
       phase_rank: 0,
       created: now,
+      phase_at: { queued: now },
       history: [{ status: 'queued', phase: 'queued', at: now }],
     });
     return toJob(doc.toObject());
@@ -147,6 +155,11 @@ export class MongoJobStore implements JobStore {
     const rank = phaseRank[phase];
     const now = new Date();
     const set: Record<string, unknown> = { ...patch, phase, phase_rank: rank };
+    // The first time a phase is seen is when it began (phase-times.ts); a repeat keeps that time.
+    // Read under the job's lock, so no other write of the frontend comes between.
+    const seen = await this.model.findById(id, { phase_at: 1 }).lean<Pick<JobDoc, 'phase_at'>>();
+    if (!seen) return null;
+    if (!seen.phase_at?.[phase]) set[`phase_at.${phase}`] = now;
     // Entering a new state: recorded in the history.
     const entered = await this.model.findOneAndUpdate(
       { _id: id, status: { $in: allowedFrom[status] }, phase_rank: { $lte: rank } },

@@ -91,6 +91,24 @@ test('concurrent progress messages enter building once and the phase never moves
   assert.deepEqual(j.history.map((h) => h.status), ['queued', 'building']);
 });
 
+test('each phase is recorded when first seen, a repeat or a late earlier phase keeps the times, and how the build started is kept', async () => {
+  const job = await store.create({ email: uniqueEmail('phases'), type: 'raw', source: 'kickstart', kickstart: 'x' });
+  assert.equal(job.phase_at?.queued?.getTime(), job.created.getTime(), 'queued from its creation');
+  const fetching = await store.advancePhase(job.id, 'fetching', { start: 'cached' });
+  const firstSeen = fetching!.phase_at!.fetching!;
+  assert.equal(fetching!.start, 'cached');
+  await store.advancePhase(job.id, 'fetching', { progress: 0.2 });
+  const installing = await store.advancePhase(job.id, 'installing', { progress: 0.5 });
+  assert.equal(installing!.phase_at!.fetching!.getTime(), firstSeen.getTime(), 'a repeated phase keeps the time it was first seen');
+  assert.ok(installing!.phase_at!.installing! >= firstSeen);
+  await store.advancePhase(job.id, 'fetching');
+  const after = await store.get(job.id);
+  assert.deepEqual(Object.keys(after!.phase_at!).sort(), ['fetching', 'installing', 'queued']);
+  assert.equal(after!.phase, 'installing');
+  const done = await store.transition(job.id, 'done', { duration_s: 3 });
+  assert.ok(done!.finished! >= after!.phase_at!.installing!);
+});
+
 test('list filters by status and email, newest first, with pagination and a total', async () => {
   const email = uniqueEmail('lister');
   const a = await newJob(email);

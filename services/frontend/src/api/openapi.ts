@@ -47,6 +47,22 @@ const submission = {
   required: ['email', 'imagetype'],
 };
 
+/** The estimates and the timings, in both views of a job. */
+const estimateProps = {
+  estimated_start: { type: 'string', format: 'date-time', description: 'while the job waits: as the queue stands now; once it has ended: as estimated when it was queued' },
+  estimated_finish: { type: 'string', format: 'date-time', description: 'while the job waits or builds: as the queue stands now; once it has ended: as estimated when it was queued' },
+  estimated_build_s: { type: 'number', description: 'the build time expected, the median of recent builds of its kind' },
+  estimate_basis: { type: 'string', description: 'which builds the estimate came from, e.g. "raw/amd64/boot, 7 builds"' },
+  actual_start: { type: 'string', format: 'date-time', description: 'once ended: when the build started (when it ended, for a job answered without a build)' },
+  actual_finish: { type: 'string', format: 'date-time', description: 'once ended' },
+  estimate_error_pct: { type: 'number', description: 'once ended: |actual − estimated finish| as a percentage of the time from queueing to the end (at least 10 s)' },
+  start: { type: 'string', enum: ['scratch', 'base', 'cached', 'identical'], description: 'how the build started, once image-creator said' },
+  phase_times: {
+    type: 'array', description: 'the time in each phase, from when the frontend first saw it to the next phase (the last: to the end, or now)',
+    items: { type: 'object', properties: { phase: { type: 'string', enum: phases }, start: { type: 'string', format: 'date-time' }, seconds: { type: 'number' } } },
+  },
+} as const;
+
 export function openApiDocument(publicUrl: string) {
   return {
     openapi: '3.1.0',
@@ -185,7 +201,7 @@ export function openApiDocument(publicUrl: string) {
             created: { type: 'string', format: 'date-time' }, started: { type: 'string', format: 'date-time' }, finished: { type: 'string', format: 'date-time' },
             duration_s: { type: 'number' }, size: { type: 'integer' }, sha256: { type: 'string' }, imagefile: { type: 'string' },
             error: { type: 'string' }, error_code: { type: 'string' }, error_excerpt: { type: 'array', items: { type: 'string' } },
-            queue_position: { type: 'integer' }, estimated_start: { type: 'string', format: 'date-time' },
+            queue_position: { type: 'integer' }, ...estimateProps,
             email_status: { type: 'object', properties: { state: { type: 'string', enum: ['sent', 'not-delivered', 'pending'] }, error: { type: 'string' } } },
             links: { type: 'object', additionalProperties: { type: 'string', format: 'uri' } },
           },
@@ -198,7 +214,7 @@ export function openApiDocument(publicUrl: string) {
             id: { type: 'string' }, email: { type: 'string', description: 'masked: j***@example.com' }, type: { type: 'string', enum: imageTypes }, suite: suiteField, arch: archField,
             status: { type: 'string', enum: jobStatuses }, phase: { type: 'string', enum: phases }, progress: { type: 'number' },
             created: { type: 'string', format: 'date-time' }, started: { type: 'string', format: 'date-time' }, finished: { type: 'string', format: 'date-time' },
-            duration_s: { type: 'number' }, queue_position: { type: 'integer' }, estimated_start: { type: 'string', format: 'date-time' },
+            duration_s: { type: 'number' }, queue_position: { type: 'integer' }, ...estimateProps,
             links: { type: 'object', properties: { page: { type: 'string', format: 'uri' }, api: { type: 'string', format: 'uri' } } },
           },
         },

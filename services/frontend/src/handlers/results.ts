@@ -47,6 +47,7 @@ export function resultHandlers(deps: ResultDeps) {
         imagefile: msg.filename, duration_s: msg.duration_s, progress: 1,
         ...(msg.verified ? { verified: msg.verified } : {}),
         ...(msg.request_hash ? { request_hash: msg.request_hash } : {}),
+        ...(msg.start ? { start: msg.start } : {}),
         ...checkPatch(msg),
       });
       log.info({ jobId: msg.id, moved: Boolean(job) }, job ? 'job done' : 'link for a job not in a building state, ignored');
@@ -65,7 +66,7 @@ export function resultHandlers(deps: ResultDeps) {
     },
     async result(msg: ResultMessage): Promise<void> {
       const job = await store.advancePhase(msg.id, msg.phase, {
-        logfile: msg.logfile, ...(msg.progress !== undefined ? { progress: msg.progress } : {}), ...checkPatch(msg),
+        logfile: msg.logfile, ...(msg.progress !== undefined ? { progress: msg.progress } : {}), ...(msg.start ? { start: msg.start } : {}), ...checkPatch(msg),
       });
       log.debug({ jobId: msg.id, phase: msg.phase, moved: Boolean(job) }, 'progress');
     },

@@ -11,6 +11,8 @@ import type { JobIndex } from './job-index.ts';
 import { removeJobFiles } from './job-files.ts';
 import type { FairShare } from './fair-share.ts';
 import { publishNotice } from './notify.ts';
+import type { QueueEstimator } from './queue-estimate.ts';
+import { packageSetKey } from './package-set.ts';
 
 export type ActionResult<T> = { ok: true; value: T } | { ok: false; status: 404 | 409 | 429 | 503; code: string; message: string };
 
@@ -22,6 +24,8 @@ export interface JobActionDeps {
   index: JobIndex;
   broker: Pick<Broker, 'publish'>;
   log: Logger;
+  /** The estimate a new job gets is kept on it, to set beside the actual figures once it has ended. */
+  estimator?: Pick<QueueEstimator, 'forNew'>;
   /** Where images and logs are kept (the files of a deleted job go from there). */
   storage: Storage;
   /** IMG_TOKEN_SECRET: seals the build messages and the notify messages. */
@@ -44,10 +48,18 @@ export function jobActions(deps: JobActionDeps) {
   async function queue(submitted: NewJob): Promise<ActionResult<Job>> {
     // A template request's kickstart is only known once the kickstarter made it; image-creator
     // recognises those. A kickstart request is recognised here, before anything is queued.
-    const plan = submitted.source === 'kickstart' && deps.reuse
+    const plan = submitted.source === 'kickstart'
       ? parseKickstart(submitted.kickstart ?? '', { ...(submitted.suite ? { defaultSuite: submitted.suite } : {}), ...(submitted.arch ? { arch: submitted.arch } : {}) }).plan : undefined;
     const hash = plan && deps.reuse ? requestHash(plan, submitted.type, deps.reuse.builderVersion) : undefined;
-    const newJob = hash ? { ...submitted, request_hash: hash } : submitted;
+    const newJob: NewJob = { ...submitted, ...(hash ? { request_hash: hash } : {}), ...(plan ? { packages_key: packageSetKey(plan, submitted.type) } : {}) };
+    const ahead = deps.estimator?.forNew({
+      id: 'new', email: newJob.email, type: newJob.type, status: 'queued', phase: 'queued', source: newJob.source, created: new Date(),
+      ...(newJob.arch ? { arch: newJob.arch } : {}), ...(hash ? { request_hash: hash } : {}), ...(newJob.packages_key ? { packages_key: newJob.packages_key } : {}),
+    });
+    const spot = ahead?.spot;
+    if (spot?.startAt && spot.finishAt && spot.typical) {
+      newJob.queued_estimate = { start: spot.startAt, finish: spot.finishAt, build_s: spot.typical.seconds, basis: spot.typical.basis, slots: ahead!.slots };
+    }
     const place = deps.share?.reserve({ email: submitted.email, client: submitted.client });
     if (place && !place.ok) return fail(place.refusal.status, place.refusal.code, place.refusal.message);
     const job = await store.create(newJob).finally(() => place?.release());
@@ -56,7 +68,7 @@ export function jobActions(deps: JobActionDeps) {
       if (built && deps.reuse) {
         const link = await reuseImage({ storage: deps.storage, publicUrl: deps.reuse.publicUrl, image: built, job: { id: job.id, email: job.email, imagetype: job.type } });
         // The same way as any finished build: the job becomes done and the person gets the email.
-        await broker.publish(routes.link, linkMessage, { ...link, request_hash: hash, ...(job.suite ? { suite: job.suite } : {}), ...(job.arch ? { arch: job.arch } : {}) });
+        await broker.publish(routes.link, linkMessage, { ...link, request_hash: hash, start: 'identical', ...(job.suite ? { suite: job.suite } : {}), ...(job.arch ? { arch: job.arch } : {}) });
         log.info({ jobId: job.id }, 'identical to a finished build: answered from its image');
         deps.submitted?.(job.source, job.type);
         deps.reused?.(job.type, job.arch ?? 'amd64');

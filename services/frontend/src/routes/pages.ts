@@ -9,7 +9,7 @@ import { terminalStatuses, type Job } from '@img/shared/jobs';
 import { sendError } from '../http/respond.ts';
 import { loadJob } from './common.ts';
 import { tokenQuery } from '../http/job-access.ts';
-import { shownSources } from './job-views.ts';
+import { shownSources, timingView } from './job-views.ts';
 import { jobProvenance } from '../provenance/job-provenance.ts';
 import { emailFilterRefused } from './queue-query.ts';
 import type { RouteDeps } from './deps.ts';
@@ -87,8 +87,10 @@ export function pageRoutes(deps: RouteDeps): Router {
       : undefined;
     // Every link of a full page carries the token, so they work for the owner and the operator alike.
     const tq = full ? tokenQuery(deps.access.tokenOf(job)) : '';
+    const spot = estimator.current().spots.get(job.id);
+    const now = new Date();
     const view = {
-      title: `Job ${job.id.slice(0, 8)}`, job, log, email, webhook, spot: estimator.current().spots.get(job.id), now: new Date(),
+      title: `Job ${job.id.slice(0, 8)}`, job, log, email, webhook, spot, now, timing: timingView(job, spot, now),
       finished: terminalStatuses.includes(job.status), full, tq, reveal,
       isOperator: who === 'operator', sources: full ? shownSources(job, reveal) : {},
       stateUrl: `/job/${job.id}${full ? tokenQuery(deps.access.tokenOf(job), { fragment: 'state' }) : '?fragment=state'}`,

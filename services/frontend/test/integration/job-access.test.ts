@@ -248,7 +248,9 @@ test('the public queue (JSON, page, start page) and a job without its token show
   const json = (await (await fetch(`${base}/api/v1/jobs?limit=200`)).json()) as Json;
   const listed = (json.jobs as Json[]).find((j) => j.id === job.id);
   assert.ok(listed, 'the job is listed');
-  const allowed = new Set(['id', 'email', 'type', 'status', 'phase', 'suite', 'arch', 'progress', 'created', 'started', 'finished', 'duration_s', 'queue_position', 'estimated_start', 'links']);
+  const allowed = new Set(['id', 'email', 'type', 'status', 'phase', 'suite', 'arch', 'progress', 'created', 'started', 'finished', 'duration_s', 'queue_position', 'estimated_start', 'links',
+    // The estimates and the timings: how a build started, when it was expected to start and end, and each phase's time.
+    'start', 'estimated_finish', 'estimated_build_s', 'estimate_basis', 'actual_start', 'actual_finish', 'estimate_error_pct', 'phase_times']);
   for (const j of json.jobs as Json[]) for (const k of Object.keys(j)) assert.ok(allowed.has(k), `the queue shows only harmless fields, not ${k}`);
   assert.match(listed.email, /^p\*\*\*@example\.com$/);
   assert.deepEqual(Object.keys(listed.links).sort(), ['api', 'page'], 'no links that need the token');
