@@ -121,7 +121,8 @@ before(async () => {
     // Two at once: one build downloads while the other compresses or boots.
     IMG_BUILD_CONCURRENCY: '2',
     IMG_VERIFY_BOOT: 'true',
-    IMG_VERIFY_TIMEOUT_S: '300',
+    // An emulated boot (no KVM here) takes about a minute on a quiet machine and several on a loaded one.
+    IMG_VERIFY_TIMEOUT_S: '600',
     IMG_SUBMIT_RATE_LIMIT: '100',
   });
   for (const name of ['image-creator', 'frontend']) services.push(await startService(name, env, { readyTimeoutMs: 60_000 }));
@@ -209,7 +210,7 @@ for (const type of ['vmdk', 'vdi']) {
     } else {
       assert.ok(j.verified?.ok, 'the job records the boot check');
       assert.match(j.verified.detail, /^a login prompt \("img-boot-test login:"\) appeared on the serial console/);
-      assert.match(log, /waiting up to 300 s for a login prompt/);
+      assert.match(log, /waiting up to 600 s for a login prompt/);
     }
   });
 }
