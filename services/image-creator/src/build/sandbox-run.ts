@@ -176,6 +176,8 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
         IMG_APT_CHECK_VALID_UNTIL: String(config.IMG_APT_CHECK_VALID_UNTIL),
         IMG_ARCH: planned.plan.architecture,
         IMG_BUILDER_VERSION: deps.builderVersion,
+        // Reproducible images: file system UUIDs, hash seeds and volume ids are derived from it.
+        IMG_REQUEST_HASH: planned.hash,
         ...planned.env,
         ...kickstartEnv(planned.plan, filename.replace(/\.[^.]*(\.zst)?$/, '')),
         ...cacheEnv(cachePlan),
