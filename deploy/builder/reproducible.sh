@@ -84,6 +84,26 @@ repro_ext_ctimes() {
   } | debugfs -w -f - "$2" >/dev/null 2>&1
 }
 
+# repro_ext_wtime FILE: the superblock's last write time set to SOURCE_DATE_EPOCH, and its checksum
+# made again (crc32c, when metadata_csum is on). debugfs writes the clock's time there on closing
+# and, unlike mke2fs, does not honour E2FSPROGS_FAKE_TIME; only the primary superblock is written.
+repro_ext_wtime() {
+  [ -n "${SOURCE_DATE_EPOCH:-}" ] || return 0
+  perl -e '
+    my ($file, $t) = @ARGV;
+    open(my $f, "+<", $file) or die "$file: $!"; binmode $f;
+    seek($f, 1024, 0); read($f, my $sb, 1024) == 1024 or die "$file: no superblock";
+    unpack("v", substr($sb, 0x38, 2)) == 0xEF53 or die "$file: not an ext2/3/4 file system";
+    substr($sb, 0x30, 4) = pack("V", $t);
+    if (unpack("V", substr($sb, 0x64, 4)) & 0x400) {
+      my @tab = map { my $c = $_; $c = ($c & 1) ? (($c >> 1) ^ 0x82F63B78) : ($c >> 1) for 1 .. 8; $c } 0 .. 255;
+      my $crc = 0xFFFFFFFF;
+      $crc = $tab[($crc ^ $_) & 0xFF] ^ ($crc >> 8) for unpack("C*", substr($sb, 0, 1020));
+      substr($sb, 1020, 4) = pack("V", $crc);
+    }
+    seek($f, 1024, 0); print $f $sb; close($f) or die "$file: $!";' "$1" "$SOURCE_DATE_EPOCH"
+}
+
 # repro_tar_opts: tar options for an archive that depends on the files only: names in order, times
 # clamped to SOURCE_DATE_EPOCH, numeric owners, and no atime or ctime in the pax headers.
 repro_tar_opts() {

@@ -31,7 +31,7 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-interface ApiJob { id: string; status: string; sha256?: string; size?: number; error?: string; imagefile?: string; verified?: { ok: boolean } }
+interface ApiJob { id: string; status: string; sha256?: string; size?: number; error?: string }
 const tokens = new Map<string, string>();
 const owner = (id: string) => ({ authorization: `Bearer ${tokens.get(id) ?? ''}` });
 
@@ -114,5 +114,25 @@ test('tar: rebuild=true (API) and img submit --rebuild build the same request ag
 
   assert.equal(b.sha256, a.sha256, 'the rebuild gives the same bytes');
   assert.equal(c, a.sha256, 'the CLI rebuild gives the same bytes');
+});
+
+/** Builds the kickstart, then again with rebuild=true; both built (not answered), both done. */
+async function builtTwice(imagetype: string, ks: string): Promise<[ApiJob, ApiJob]> {
+  const first = await submit({ imagetype, kickstart: ks });
+  assert.equal(first.status, 201, JSON.stringify(first.body));
+  const a = await finished(first.body.id);
+  assert.equal(a.status, 'done', a.error);
+  const again = await submit({ imagetype, kickstart: ks, rebuild: true });
+  assert.equal(again.status, 201, JSON.stringify(again.body));
+  const b = await finished(again.body.id);
+  assert.equal(b.status, 'done', b.error);
+  assert.equal(builtBy([first.body.id, again.body.id]), 2, 'built twice');
+  return [a, b];
+}
+
+test('loop: an ext4 file system built twice with rebuild=true, from the same package cache, has the same sha256', async () => {
+  const ks = `part / --size=512 --fstype=ext4\n%packages\nhostname\n%end\n%post\necho loop-${Date.now()} > /etc/marker\n%end\n`;
+  const [a, b] = await builtTwice('loop', ks);
+  assert.equal(b.sha256, a.sha256, 'the rebuild gives the same bytes');
 });
 
