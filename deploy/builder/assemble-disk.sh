@@ -50,21 +50,16 @@ grub_cmdline() {
 # removable-media path every firmware tries (EFI/BOOT/BOOTX64.EFI or BOOTAA64.EFI). GRUB's own
 # modules come from the builder (the arm64 ones are a multi-architecture package of data there).
 # On arm64 GRUB writes to the firmware's console, which is the serial port: no serial module.
-# What grub-mkstandalone does (every module and list in a memdisk, the named ones built in, the
-# prefix in the memdisk), with the memdisk written by tar with SOURCE_DATE_EPOCH's times and in name
-# order: grub-mkstandalone stamps its memdisk with the time it runs, so no two programs were the same.
 grub_efi() {
-  local cfg=$1 out=$2 format modules mem=/work/grub-memdisk
+  local cfg=$1 out=$2
   case "$ARCH" in
-    arm64) format=arm64-efi; modules="part_gpt part_msdos fat iso9660 linux normal search search_fs_uuid search_fs_file echo" ;;
-    *) format=x86_64-efi; modules="part_msdos part_gpt fat iso9660 linux normal search search_fs_uuid search_fs_file serial terminal echo" ;;
+    arm64) grub-mkstandalone -O arm64-efi -d /usr/lib/grub/arm64-efi -o "$out" \
+             --modules="part_gpt part_msdos fat iso9660 linux normal search search_fs_uuid search_fs_file echo" \
+             --locales= --fonts= --themes= "boot/grub/grub.cfg=$cfg" ;;
+    *) grub-mkstandalone -O x86_64-efi -o "$out" \
+         --modules="part_msdos part_gpt fat iso9660 linux normal search search_fs_uuid search_fs_file serial terminal echo" \
+         --locales= --fonts= --themes= "boot/grub/grub.cfg=$cfg" ;;
   esac
-  rm -rf "$mem" && mkdir -p "$mem/boot/grub/$format" || return 1
-  cp "/usr/lib/grub/$format/"*.mod "/usr/lib/grub/$format/"*.lst "$mem/boot/grub/$format/" && cp "$cfg" "$mem/boot/grub/grub.cfg" || return 1
-  tar --sort=name --format=ustar --numeric-owner --owner=0 --group=0 --mtime="@${SOURCE_DATE_EPOCH:-0}" -C "$mem" -cf "$mem.tar" boot || return 1
-  # shellcheck disable=SC2086 # the module list is words
-  grub-mkimage -O "$format" -d "/usr/lib/grub/$format" -o "$out" -p '(memdisk)/boot/grub' -m "$mem.tar" memdisk tar $modules || return 1
-  rm -rf "$mem" "$mem.tar"
 }
 
 # GRUB's console lines: on amd64 both the serial port and the screen; on arm64 the firmware console.
