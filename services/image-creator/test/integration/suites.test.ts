@@ -91,9 +91,10 @@ function checkBuildInfo(archive: string, suite: string, started: number, ended: 
   assert.equal(info.ARCHITECTURE, 'amd64');
   assert.equal(info.BUILDER_VERSION, builderVersion());
   // The lists' own date (the newest Release file's), not when they were read: the image must not change with the clock.
-  // The security archive's lists are remade several times a day, so the newest is days old at most.
+  // A mirror may be a snapshot weeks old (sid's here was), so the date is only bounded: a real date,
+  // not after the build, and from this year's archive.
   const dated = Date.parse(info.PACKAGE_LISTS_DATE ?? '');
-  assert.ok(dated <= ended && dated > started - 14 * 86_400_000, `the package lists are the ones this build read: ${info.PACKAGE_LISTS_DATE}`);
+  assert.ok(dated <= ended && dated > started - 365 * 86_400_000, `the package lists' date, not after the build: ${info.PACKAGE_LISTS_DATE}`);
   assert.equal(Number(info.SOURCE_DATE_EPOCH) * 1000, dated, 'SOURCE_DATE_EPOCH is that date');
 }
 
