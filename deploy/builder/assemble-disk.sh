@@ -111,7 +111,11 @@ make_rootfs() {
   write_fstab "$uuid" "$fstype"
   rm -f "$file"
   echo "IMG: writing a ${size} MiB $fstype root file system"
-  if ! mke2fs -q -F -t "$fstype" -L "${IMG_ROOT_LABEL:-root}" -U "$uuid" -d "$root" "$file" "${size}M" 2>&1; then
+  # Reproducible: the directory hash seed from the request, every time SOURCE_DATE_EPOCH (the file
+  # system's own through E2FSPROGS_FAKE_TIME, the files' clamped to it before they are copied in).
+  repro_clamp_tree "$root"
+  if ! E2FSPROGS_FAKE_TIME=${SOURCE_DATE_EPOCH:-} mke2fs -q -F -t "$fstype" -L "${IMG_ROOT_LABEL:-root}" -U "$uuid" \
+      -E "hash_seed=$(repro_uuid ext-hash-seed)" -d "$root" "$file" "${size}M" 2>&1; then
     local need
     need=$(rootfs_needed_mib)
     if [ "$need" -gt "$size" ]; then
@@ -120,7 +124,9 @@ make_rootfs() {
     fi
     fail assembly_failed
   fi
-  dev_fix_ext "$file" || fail assembly_failed
+  E2FSPROGS_FAKE_TIME=${SOURCE_DATE_EPOCH:-} dev_fix_ext "$file" || fail assembly_failed
+  repro_ext_ctimes "$root" "$file"
+  repro_ext_wtime "$file" || fail assembly_failed
   local free
   free=$(dumpe2fs -h "$file" 2>/dev/null | awk -F: '/^Free blocks/ { f = $2 } /^Block count/ { b = $2 } END { if (b > 0) printf "%d", f * 100 / b }')
   echo "IMG: root file system written, ${free:-?}% free"
@@ -131,12 +137,14 @@ make_rootfs() {
 # system partition of a GPT disk, FAT32 as the UEFI specification asks, and there is no syslinux.
 make_bootfs() {
   local file=$1 uuid=$2 size_mib volid fat=()
-  volid=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ' | tr a-f A-F)
+  volid=$(repro_hex fat-volume-id 8 | tr a-f A-F)
   size_mib=$(( ( $(stat -c %s "$kernel") + $(stat -c %s "$initrd") ) * 2 / MIB + 16 ))
   [ "$size_mib" -lt 64 ] && size_mib=64
   [ "$ARCH" = arm64 ] && fat=(-F 32)
   rm -f "$file"
-  mkfs.fat "${fat[@]}" -n IMGBOOT -i "$volid" -C "$file" $((size_mib * 1024)) >/dev/null || fail assembly_failed
+  # --invariant: no time in the boot sector or the volume label (the volume id is the request's, -i);
+  # mtools stamps what it writes with SOURCE_DATE_EPOCH.
+  mkfs.fat "${fat[@]}" --invariant -n IMGBOOT -i "$volid" -C "$file" $((size_mib * 1024)) >/dev/null || fail assembly_failed
   local cmdline cfg=/work/boot-cfg
   cmdline=$(kernel_cmdline "$uuid")
   mkdir -p "$cfg"
@@ -168,7 +176,7 @@ make_bootfs() {
 # partition an EFI system partition.
 make_disk() {
   local disk=$1 uuid
-  uuid=$(cat /proc/sys/kernel/random/uuid)
+  uuid=$(repro_uuid root-fs)
   find_kernel
   make_bootfs /work/boot.fat "$uuid"
   make_rootfs /work/root.ext "$uuid"
@@ -178,11 +186,11 @@ make_disk() {
   rm -f "$disk"
   truncate -s "${total}M" "$disk" || fail assembly_failed
   if [ "$ARCH" = arm64 ]; then
-    table=$(printf 'label: gpt\nunit: sectors\n\nstart=2048, size=%d, type=U, name="EFI"\nstart=%d, size=%d, type=L, name="root"\n' \
-      $((boot_mib * 2048)) $((root_start * 2048)) $((IMG_ROOT_SIZE_MIB * 2048)))
+    table=$(printf 'label: gpt\nlabel-id: %s\nunit: sectors\n\nstart=2048, size=%d, type=U, name="EFI", uuid=%s\nstart=%d, size=%d, type=L, name="root", uuid=%s\n' \
+      "$(repro_uuid gpt-disk)" $((boot_mib * 2048)) "$(repro_uuid gpt-efi)" $((root_start * 2048)) $((IMG_ROOT_SIZE_MIB * 2048)) "$(repro_uuid gpt-root)")
   else
-    table=$(printf 'label: dos\nunit: sectors\n\nstart=2048, size=%d, type=ef, bootable\nstart=%d, size=%d, type=83\n' \
-      $((boot_mib * 2048)) $((root_start * 2048)) $((IMG_ROOT_SIZE_MIB * 2048)))
+    table=$(printf 'label: dos\nlabel-id: 0x%s\nunit: sectors\n\nstart=2048, size=%d, type=ef, bootable\nstart=%d, size=%d, type=83\n' \
+      "$(repro_hex mbr-disk-id 8)" $((boot_mib * 2048)) $((root_start * 2048)) $((IMG_ROOT_SIZE_MIB * 2048)))
   fi
   sfdisk --quiet --no-reread --no-tell-kernel "$disk" <<<"$table" || fail assembly_failed
   if [ "$ARCH" != arm64 ]; then
@@ -197,7 +205,7 @@ make_disk() {
 assemble_disk_type() {
   case "$1" in
     loop)
-      make_rootfs /out/image.loop "$(cat /proc/sys/kernel/random/uuid)"
+      make_rootfs /out/image.loop "$(repro_uuid root-fs)"
       ;;
     raw)
       make_disk /out/image.raw

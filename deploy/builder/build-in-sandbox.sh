@@ -5,6 +5,7 @@
 #   environment: IMG_IMAGETYPE IMG_SUITE IMG_ARCH (amd64, arm64) IMG_INCLUDE (comma list) IMG_EXCLUDE (comma list)
 #                IMG_HOSTNAME IMG_TIMEZONE IMG_DEBIAN_MIRROR IMG_DEBIAN_SECURITY_MIRROR (empty: the tool's default)
 #                IMG_ARCH IMG_BUILDER_VERSION (recorded in the image's /etc/img/build-info)
+#                IMG_REQUEST_HASH (the request's hash: file system UUIDs and hash seeds are derived from it, see reproducible.sh)
 #                IMG_APT_CHECK_VALID_UNTIL (false: accept package lists past their Valid-Until date)
 #                IMG_ROOT_SIZE_MIB IMG_ROOT_FSTYPE IMG_BOOT_APPEND IMG_BOOT_TIMEOUT (disk and ISO types,
 #                see assemble-disk.sh)
@@ -49,6 +50,7 @@ root=/work/rootfs
 here=$(dirname "$(readlink -f "$0")")
 . "$here/dev-nodes.sh"
 . "$here/kickstart-settings.sh"
+. "$here/reproducible.sh"
 mapfile -t dev_excludes < <(dev_tar_excludes)
 current=fetching
 phase() { current=$1; echo "@@IMG-PHASE $1"; }
@@ -103,6 +105,9 @@ install_packages() {
     echo "IMG: the package lists' Valid-Until dates are not checked (IMG_APT_CHECK_VALID_UNTIL=false)"
   fi
   mapfile -t -O "${#hooks[@]}" hooks < <(docs_dpkg_options)
+  # The package lists' date, read before mmdebstrap removes the lists: the build's SOURCE_DATE_EPOCH.
+  rm -f "$REPRO_EPOCH_FILE"
+  hooks+=(--customize-hook='/opt/img/reproducible.sh epoch "$1"')
   # mmdebstrap reads the package lists first thing: this is when the image's packages were chosen.
   lists_read=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   # INITRD=No: the kernel's postinst makes no initramfs, and initramfs-tools' trigger (fired by every
@@ -112,6 +117,8 @@ install_packages() {
     --extract-hook='echo "@@IMG-PHASE installing"' \
     "$IMG_SUITE" "$root" "${sources[@]}" || fail install_failed
   current=installing
+  # From here on every tool that stamps a time (mkinitramfs, tar, mke2fs, shadow's chpasswd) stamps this one.
+  SOURCE_DATE_EPOCH=$(repro_epoch "$root") && export SOURCE_DATE_EPOCH
   if compgen -G "$root/boot/vmlinuz-*" >/dev/null && ! compgen -G "$root/boot/initrd.img-*" >/dev/null \
      && [ -x "$root/usr/sbin/update-initramfs" ]; then
     echo "IMG: making the initramfs"
@@ -121,9 +128,12 @@ install_packages() {
   # What the image was built from, inside it (and so in the cached root file system, whose key holds
   # the same suite, architecture and builder: a build from the cache keeps the time its lists were read).
   mkdir -p "$root/etc/img"
-  printf 'SUITE=%s\nARCHITECTURE=%s\nBUILDER_VERSION=%s\nPACKAGE_LISTS_READ=%s\n' \
-    "$IMG_SUITE" "$arch" "${IMG_BUILDER_VERSION:-unknown}" "$lists_read" > "$root/etc/img/build-info"
-  echo "IMG: packages from $(awk '{ printf "%s%s", sep, $3; sep = ", " }' /in/sources.list), package lists read $lists_read"
+  # Not when the lists were read (that changes with every build, and the image with it), but their date.
+  local lists_date=unknown
+  [ -n "${SOURCE_DATE_EPOCH:-}" ] && lists_date=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
+  printf 'SUITE=%s\nARCHITECTURE=%s\nBUILDER_VERSION=%s\nPACKAGE_LISTS_DATE=%s\nSOURCE_DATE_EPOCH=%s\n' \
+    "$IMG_SUITE" "$arch" "${IMG_BUILDER_VERSION:-unknown}" "$lists_date" "${SOURCE_DATE_EPOCH:-}" > "$root/etc/img/build-info"
+  echo "IMG: packages from $(awk '{ printf "%s%s", sep, $3; sep = ", " }' /in/sources.list), package lists read $lists_read, dated $lists_date (SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-unset})"
 
   # Exclusions: packages the kickstart names with a leading '-' are removed if something pulled them in.
   if [ -n "${IMG_EXCLUDE:-}" ]; then
@@ -151,6 +161,7 @@ if [ -n "${IMG_ROOTFS_CACHED:-}" ]; then
     install_packages
   fi
   announce_skipped_packages
+  SOURCE_DATE_EPOCH=$(repro_epoch "$root") && export SOURCE_DATE_EPOCH
 else
   install_packages
 fi
@@ -225,6 +236,7 @@ done
 # while it is assembled, or with the commands image-creator runs here to take it.
 kill -KILL -1 2>/dev/null
 sleep 0.2
+repro_normalize "$root"
 
 # The package manifest: what dpkg says is installed now, after %post (image-creator reads it as data:
 # one line per package of name, version, architecture, source package and source version).
@@ -244,7 +256,8 @@ phase assembling
 . "$here/assemble-live.sh"
 case "$IMG_IMAGETYPE" in
   tar|fs)
-    { dev_tar_headers && tar --numeric-owner --xattrs "${dev_excludes[@]}" -C "$root" -cf - .; } | zstd -q -T0 -3 -o /out/image.tar.zst || fail assembly_failed
+    mapfile -t repro_tar < <(repro_tar_opts)
+    { dev_tar_headers && tar "${repro_tar[@]}" --xattrs "${dev_excludes[@]}" -C "$root" -cf - .; } | zstd -q -T0 -3 -o /out/image.tar.zst || fail assembly_failed
     ;;
   loop|raw|qcow2|vmdk|vdi)
     assemble_disk_type "$IMG_IMAGETYPE"

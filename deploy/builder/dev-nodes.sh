@@ -38,7 +38,7 @@ dev_skeleton() {
 # tar stream, they make one valid archive (the same entries mmdebstrap writes for a tarball).
 dev_tar_headers() {
   perl -e '
-    my $mtime = time;
+    my $mtime = $ENV{SOURCE_DATE_EPOCH} // time;
     while (my $l = <STDIN>) {
       my ($n, $maj, $min) = split " ", $l;
       my $e = pack("a100 a8 a8 a8 a12 a12 A8 a1 a100 a8 a32 a32 a8 a8 a155 x12",

@@ -7,7 +7,7 @@ import { commandArgs } from '../args.ts';
 import { ApiError, commonOptions, describeError, finishedStatuses, ImgClient, serverUrl, shownLink, stateLine, estimateLines, type ApiJob } from '../client.ts';
 import { TokenStore } from '../token-store.ts';
 
-const USAGE = `usage: img submit (--ks FILE | [--config FILE] --platform NAME [--overlay TEXT]) --type TYPE --email ADDR [--suite SUITE] [--arch ARCH] [--callback-url URL] [--wait] [--server URL]
+const USAGE = `usage: img submit (--ks FILE | [--config FILE] --platform NAME [--overlay TEXT]) --type TYPE --email ADDR [--suite SUITE] [--arch ARCH] [--callback-url URL] [--rebuild] [--wait] [--server URL]
   --ks FILE         a kickstart file
   --config FILE     a YAML template (default: the server's own)
   --platform NAME   a platform of the template
@@ -19,6 +19,7 @@ const USAGE = `usage: img submit (--ks FILE | [--config FILE] --platform NAME [-
                     default for a platform: its own
   --email ADDR      where the link or the error is mailed
   --callback-url URL  where the outcome is posted too, signed (the secret is printed once, to stderr)
+  --rebuild         build again even if an identical request was built already (not answered from its image)
   --wait            follow the build; exit 0 when the image is built, 1 when it failed or was cancelled
   --server URL      the IMG server (default: $IMG_SERVER, else http://localhost:8080)
 The job's token is kept in $XDG_STATE_HOME/img/tokens.json (else ~/.local/state/img/tokens.json),
@@ -64,6 +65,7 @@ export async function run(args: string[]): Promise<number> {
     ...commonOptions(),
     ks: { type: 'string' }, config: { type: 'string' }, platform: { type: 'string' }, overlay: { type: 'string' }, suite: { type: 'string' }, arch: { type: 'string' },
     type: { type: 'string' }, email: { type: 'string' }, wait: { type: 'boolean' }, interval: { type: 'string' }, 'callback-url': { type: 'string' },
+    rebuild: { type: 'boolean' },
   });
   if (typeof parsed === 'number') return parsed;
   const { values } = parsed;
@@ -92,6 +94,7 @@ export async function run(args: string[]): Promise<number> {
   if (values.suite) form.set('suite', values.suite);
   if (values.arch) form.set('arch', values.arch);
   if (values['callback-url']) form.set('callback_url', values['callback-url']);
+  if (values.rebuild) form.set('rebuild', 'true');
 
   const client = new ImgClient(serverUrl(values.server));
   try {

@@ -31,6 +31,8 @@ export interface SubmissionInput {
   arch?: string;
   /** Where to post the outcome (a signed webhook); checked by checkCallback. */
   callback_url?: string;
+  /** A fresh build: true, or the form's 'true'/'on'/'1'; see rebuildAsked. */
+  rebuild?: boolean | string;
   /** The client address it came from (see jobs/fair-share.ts), kept on the job for the per-client cap. */
   client?: string;
 }
@@ -38,6 +40,15 @@ export interface SubmissionInput {
 export type Checked =
   | { ok: true; job: NewJob; kind: 'kickstart' | 'template'; warnings: FieldWarning[] }
   | { ok: false; errors: FieldError[]; warnings: FieldWarning[] };
+
+/** The rebuild field: a boolean, or the form's 'true', 'on', '1' (and 'false', '0', '' for no); anything else: undefined, an error. */
+export function rebuildAsked(v: boolean | string | undefined): boolean | undefined {
+  if (typeof v === 'boolean') return v;
+  const t = (v ?? '').trim().toLowerCase();
+  if (['true', 'on', '1', 'yes'].includes(t)) return true;
+  if (['false', 'off', '0', 'no', ''].includes(t)) return false;
+  return undefined;
+}
 
 /** At most this many of a kickstart's problems of each kind are listed on the form and in the API's answer. */
 export const MAX_FIELD_PROBLEMS = 100;
@@ -152,7 +163,10 @@ export async function checkSubmission(input: SubmissionInput, defaults: { templa
     if (builtSuite) job.suite = builtSuite;
     if (builtArch) job.arch = builtArch;
   }
+  const rebuild = rebuildAsked(input.rebuild);
+  if (rebuild === undefined) errors.push({ field: 'rebuild', message: `rebuild must be true or false, not ${JSON.stringify(String(input.rebuild).slice(0, 20))}` });
   if (errors.length > 0) return { ok: false, errors, warnings };
+  if (rebuild) job.rebuild = true;
   if (input.client) job.client = input.client;
   if (input.callback_url?.trim()) job.callback_url = input.callback_url.trim();
   return { ok: true, job, kind: useTemplate ? 'template' : 'kickstart', warnings };

@@ -109,11 +109,14 @@ export class BuildRegistry {
    * publisher's confirm lost) may be in the hands of two image-creators at once, and the second must
    * wait for the first's build, not start its own. By default the job is its own owner: any claimant
    * of the same job takes the claim over.
+   * `rebuild`: a fresh build was asked for; a finished build is not an answer (unless it is this job's
+   * own, finished by another delivery of it), but one running now is waited for all the same.
    */
-  claim(hash: string, job: string, now = Date.now(), owner = job): Promise<Claim> {
+  claim(hash: string, job: string, now = Date.now(), owner = job, opts: { rebuild?: boolean } = {}): Promise<Claim> {
     return this.lock.with(hash, async () => {
       const doc = await this.model.findById(hash).lean<BuildDoc>();
-      if (doc?.state === 'done' && doc.image && (await this.usable(doc, now))) return { kind: 'done', image: doc.image };
+      const answers = !opts.rebuild || doc?.image?.job === job;
+      if (answers && doc?.state === 'done' && doc.image && (await this.usable(doc, now))) return { kind: 'done', image: doc.image };
       const mine = doc?.job === job && (doc.owner ?? doc.job) === owner;
       if (doc?.state === 'building' && !mine && now - (doc.beat ?? doc.started).getTime() < this.opts.staleMs) {
         return { kind: 'building', job: doc.job, since: doc.started };

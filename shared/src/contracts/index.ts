@@ -95,6 +95,8 @@ export const kickstarterMessage = z.object({
   seal: sealSchema.optional(),
   /** When the job was queued: image-creator counts the queueing time from it. */
   submitted_at: z.string().datetime().optional(),
+  /** A fresh build was asked for; the kickstarter forwards it on the image_queue message. */
+  rebuild: z.boolean().optional(),
   version,
 });
 export type KickstarterMessage = z.infer<typeof kickstarterMessage>;
@@ -123,6 +125,12 @@ export const imageMessage = z.object({
   submitted_at: z.string().datetime().optional(),
   /** 'submission': the frontend checked the packages before queueing; otherwise the build checks them. */
   package_check: z.enum(['submission']).optional(),
+  /**
+   * A fresh build was asked for: not answered from a finished identical request, nor from the cached
+   * installed root file system (the package cache is used: a rebuild from the same packages is the
+   * point, to check that it gives the same bytes).
+   */
+  rebuild: z.boolean().optional(),
   version,
 });
 export type ImageMessage = z.infer<typeof imageMessage>;

@@ -66,6 +66,8 @@ export interface Job {
   client?: string;
   /** Where the outcome is posted when the job ends (a signed webhook); see shared/webhooks. */
   callback_url?: string;
+  /** A fresh build was asked for: not answered from a finished identical request (see contracts' image_queue message). */
+  rebuild?: boolean;
   /**
    * Where the kickstart's packages were checked against the package index: 'submission' (before it
    * was queued), 'build' (image-creator, when no index was read yet at submission), 'skipped' (a
@@ -105,7 +107,7 @@ export interface QueuedEstimate {
 }
 
 export type NewJob = Pick<Job, 'email' | 'type' | 'source'> &
-  Partial<Pick<Job, 'kickstart' | 'config' | 'platform' | 'overlay' | 'suite' | 'arch' | 'filename' | 'request_hash' | 'client' | 'callback_url' | 'package_check' | 'warnings' | 'queued_estimate' | 'packages_key'>>;
+  Partial<Pick<Job, 'kickstart' | 'config' | 'platform' | 'overlay' | 'suite' | 'arch' | 'filename' | 'request_hash' | 'client' | 'callback_url' | 'rebuild' | 'package_check' | 'warnings' | 'queued_estimate' | 'packages_key'>>;
 
 /** 128 random bits: a job id cannot be guessed from another one. */
 export function newJobId(): string {

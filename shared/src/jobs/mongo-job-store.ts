@@ -39,6 +39,7 @@ const imageJobSchema = new mongoose.Schema<JobDoc>({
   suite: String,
   arch: String,
   callback_url: { type: String, maxlength: 2048 },
+  rebuild: Boolean,
   filename: String,
   logfile: String,
   imagefile: String,

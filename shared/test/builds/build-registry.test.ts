@@ -111,3 +111,17 @@ test('the request hash ignores comments, spacing and option order, but not the p
   assert.notEqual(requestHash(a, 'tar', v), requestHash(a, 'raw', v));
   assert.notEqual(requestHash(a, 'tar', v), requestHash(a, 'tar', 'other'));
 });
+
+test('a rebuild is not answered from a finished build: it claims the build, and its own image answers it and the requests after it', async () => {
+  const h = hash(), a = job(), b = job(), c = job(), d = job();
+  assert.deepEqual(await registry.claim(h, a), { kind: 'claimed' });
+  await registry.complete(h, image(a));
+  assert.deepEqual(await registry.claim(h, b, Date.now(), b, { rebuild: true }), { kind: 'claimed' });
+  // While it builds, an identical request (rebuild or not) waits for it rather than take the old image.
+  const waiting = await registry.claim(h, c, Date.now(), c, { rebuild: true });
+  assert.equal(waiting.kind === 'building' && waiting.job, b);
+  await registry.complete(h, image(b));
+  // Another delivery of the rebuild job is answered from its own build.
+  assert.deepEqual(await registry.claim(h, b, Date.now(), 'another delivery', { rebuild: true }), { kind: 'done', image: image(b) });
+  assert.deepEqual(await registry.claim(h, d), { kind: 'done', image: image(b) });
+});

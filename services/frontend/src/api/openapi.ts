@@ -43,6 +43,11 @@ const submission = {
         + 'arm64 is built under emulation on amd64 build hosts, several times slower. One not offered, or one a platform is not made for, is a 400 naming the field',
     },
     callback_url: { type: 'string', format: 'uri', maxLength: 2048, description: 'http(s) URL the outcome is posted to, signed after the Standard Webhooks convention with the webhook_secret of the answer; the host must be on the operator\'s allow-list' },
+    rebuild: {
+      type: 'boolean', default: false,
+      description: 'build again even when an identical request (same kickstart, image type, suite, architecture and builder) was built already, rather than answer from its image; '
+        + 'the cached installed root file system is not used either (the package cache is), so the new image shows whether the request rebuilds to the same bytes',
+    },
   },
   required: ['email', 'imagetype'],
 };

@@ -4,7 +4,7 @@
 import type { Request, Response } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
-import type { FieldError, SubmissionInput } from '../submission.ts';
+import { rebuildAsked, type FieldError, type SubmissionInput } from '../submission.ts';
 import { closeAfterAnswer } from './respond.ts';
 import { clientKey } from '../jobs/fair-share.ts';
 
@@ -25,10 +25,13 @@ export function submissionParser(maxUploadBytes: number) {
     kickstart: text(maxUploadBytes), config: text(maxUploadBytes),
     // Longer than a callback may be, so the check can say how long it is allowed to be.
     callback_url: text(64 * 1024),
+    // A boolean; the form's checkbox sends a string, and so may a JSON client.
+    rebuild: z.union([z.boolean(), text(10)]).optional(),
   }).strict();
 
   function fromFields(body: Record<string, unknown>, files: Record<string, Express.Multer.File[] | undefined>, client: string): Parsed {
     const str = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : undefined);
+    const rebuild = typeof body.rebuild === 'boolean' ? body.rebuild : str('rebuild');
     const ks = files.ksfile?.[0];
     const tpl = files.template?.[0];
     for (const [field, f] of [['ksfile', ks], ['template', tpl]] as const) {
@@ -44,6 +47,7 @@ export function submissionParser(maxUploadBytes: number) {
       suite: str('suite'),
       arch: str('arch'),
       callback_url: str('callback_url'),
+      ...(rebuild !== undefined ? { rebuild } : {}),
       kickstart: ks ? { text: ks.buffer.toString('utf8'), filename: ks.originalname } : pasted ? { text: pasted } : undefined,
       template: tpl ? { text: tpl.buffer.toString('utf8'), filename: tpl.originalname } : str('config') ? { text: str('config')! } : undefined,
       client,
@@ -52,6 +56,7 @@ export function submissionParser(maxUploadBytes: number) {
     const values = {
       email: input.email ?? '', imagetype: input.imagetype ?? '', platform: input.platform ?? '', overlay: input.overlay ?? '', suite: input.suite ?? '', arch: input.arch ?? '',
       callback_url: input.callback_url ?? '', kickstart: pasted ?? input.kickstart?.text ?? '',
+      rebuild: rebuildAsked(input.rebuild) === true ? 'true' : '',
     };
     return { ok: true, input, values };
   }

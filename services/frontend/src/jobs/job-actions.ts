@@ -64,7 +64,8 @@ export function jobActions(deps: JobActionDeps) {
     if (place && !place.ok) return fail(place.refusal.status, place.refusal.code, place.refusal.message);
     const job = await store.create(newJob).finally(() => place?.release());
     try {
-      const built = hash && deps.reuse ? await deps.reuse.registry.lookup(hash) : undefined;
+      // A rebuild asked for is built again, whatever was built before.
+      const built = hash && deps.reuse && !job.rebuild ? await deps.reuse.registry.lookup(hash) : undefined;
       if (built && deps.reuse) {
         const link = await reuseImage({ storage: deps.storage, publicUrl: deps.reuse.publicUrl, image: built, job: { id: job.id, email: job.email, imagetype: job.type } });
         // The same way as any finished build: the job becomes done and the person gets the email.
@@ -80,12 +81,12 @@ export function jobActions(deps: JobActionDeps) {
         await broker.publish(routes.build, imageMessage, {
           id: job.id, email: job.email, imagetype: job.type, ksfile: job.kickstart ?? '', ...(job.suite ? { suite: job.suite } : {}),
           ...(job.arch ? { arch: job.arch } : {}), ...sealed,
-          ...(job.package_check?.how === 'submission' ? { package_check: 'submission' as const } : {}),
+          ...(job.package_check?.how === 'submission' ? { package_check: 'submission' as const } : {}), ...(job.rebuild ? { rebuild: true } : {}),
         });
       } else {
         await broker.publish(routes.kickstart, kickstarterMessage, {
           id: job.id, email: job.email, imagetype: job.type, config: job.config ?? '', platform: job.platform ?? '', overlay: job.overlay ?? '',
-          ...(job.suite ? { suite: job.suite } : {}), ...(job.arch ? { arch: job.arch } : {}), ...sealed,
+          ...(job.suite ? { suite: job.suite } : {}), ...(job.arch ? { arch: job.arch } : {}), ...sealed, ...(job.rebuild ? { rebuild: true } : {}),
         });
       }
     } catch (err) {
@@ -121,6 +122,7 @@ export function jobActions(deps: JobActionDeps) {
     if (!terminalStatuses.includes(old.status)) return fail(409, 'conflict', `the job is still ${old.status}; it can be retried once it has finished`);
     const again: NewJob = { email: old.email, type: old.type, source: old.source };
     for (const k of ['kickstart', 'config', 'platform', 'overlay', 'suite', 'arch', 'filename', 'client'] as const) if (old[k] !== undefined) again[k] = old[k];
+    if (old.rebuild) again.rebuild = true;
     const queued = await queue(again);
     if (queued.ok) log.info({ jobId: queued.value.id, retryOf: id }, 'job retried');
     return queued;

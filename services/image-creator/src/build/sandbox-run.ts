@@ -72,7 +72,10 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
 
   // Both mirrors decide what a cached root file system holds: a build from other mirrors gets its own.
   const mirrors = `${config.IMG_DEBIAN_MIRROR ?? ''} ${config.IMG_DEBIAN_SECURITY_MIRROR ?? ''}`;
-  const cachePlan = deps.cache ? await deps.cache.plan(planned.plan, planned.include, deps.builderVersion, mirrors) : undefined;
+  const cached = deps.cache ? await deps.cache.plan(planned.plan, planned.include, deps.builderVersion, mirrors) : undefined;
+  // A rebuild installs its packages again (from the package cache): an installed root taken from an
+  // earlier build would only show that a tar of it unpacks the same.
+  const cachePlan = cached && msg.rebuild && cached.rootfsHit ? { ...cached, rootfsHit: undefined } : cached;
   if (cachePlan && !cachePlan.shareable) jobLog.write('IMG: cache: this kickstart adds its own repositories, so nothing this build downloads or installs is kept for other builds\n');
   if (cachePlan?.shareable) deps.metrics?.cache('rootfs', Boolean(cachePlan.rootfsHit));
   if (cachePlan?.rootfsHit) jobLog.write(`IMG: cache: installed root file system ${cachePlan.rootfsKey.slice(0, 12)} of an earlier build with the same packages and repositories is used\n`);
@@ -173,6 +176,8 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
         IMG_APT_CHECK_VALID_UNTIL: String(config.IMG_APT_CHECK_VALID_UNTIL),
         IMG_ARCH: planned.plan.architecture,
         IMG_BUILDER_VERSION: deps.builderVersion,
+        // Reproducible images: file system UUIDs, hash seeds and volume ids are derived from it.
+        IMG_REQUEST_HASH: planned.hash,
         ...planned.env,
         ...kickstartEnv(planned.plan, filename.replace(/\.[^.]*(\.zst)?$/, '')),
         ...cacheEnv(cachePlan),

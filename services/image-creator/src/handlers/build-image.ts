@@ -167,7 +167,8 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     const planned = planBuild(msg, { ...deps, limits: { maxRootSizeMib: config.IMG_MAX_DISK_MB }, defaultSuite: config.IMG_DEFAULT_SUITE });
     suite = planned.plan.suite;
     jobLog.write(`IMG: Debian ${suite}, ${planned.plan.architecture}\n`);
-    log.info({ suite, arch: planned.plan.architecture }, 'build planned');
+    log.info({ suite, arch: planned.plan.architecture, rebuild: msg.rebuild === true }, 'build planned');
+    if (msg.rebuild) jobLog.write('IMG: a fresh build was asked for (rebuild): no earlier identical build answers it, and the cached installed root file system is not used\n');
     const checked = await checkBuildPackages({ ...deps.packages, groups: deps.groups, log }, msg, planned, jobLog);
     checkReport = { package_check: checked.check, warnings: checked.warnings };
     if (checked.failure) throw checked.failure;
@@ -182,7 +183,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
         ended = true;
         return;
       }
-      const claim = await deps.builds.claim(planned.hash, msg.id, Date.now(), owner);
+      const claim = await deps.builds.claim(planned.hash, msg.id, Date.now(), owner, { rebuild: msg.rebuild === true });
       if (claim.kind === 'claimed') break;
       if (claim.kind === 'done' && claim.image.job === msg.id) {
         // This job's own build, finished by another delivery of it: the same answer again.

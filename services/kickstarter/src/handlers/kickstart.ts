@@ -49,6 +49,7 @@ export function kickstartHandler(deps: KickstartDeps) {
       id: msg.id, email: msg.email, imagetype: msg.imagetype, ksfile: gen.kickstart, ...(gen.suite ? { suite: gen.suite } : {}),
       ...(gen.arch ? { arch: gen.arch } : {}),
       ...(msg.seal ? { seal: msg.seal } : {}), ...(msg.submitted_at ? { submitted_at: msg.submitted_at } : {}),
+      ...(msg.rebuild ? { rebuild: true } : {}),
     });
     log.info('kickstart generated');
     deps.counted?.('ok');
