@@ -46,6 +46,9 @@ export function resultHandlers(deps: ResultDeps) {
         url: msg.url, logurl: msg.logurl, size: msg.size, sha256: msg.sha256,
         imagefile: msg.filename, duration_s: msg.duration_s, progress: 1,
         ...(msg.verified ? { verified: msg.verified } : {}),
+        ...(msg.compression ? { compression: msg.compression } : {}),
+        ...(msg.disk_size !== undefined ? { disk_size: msg.disk_size } : {}),
+        ...(msg.disk_sha256 ? { disk_sha256: msg.disk_sha256 } : {}),
         ...(msg.request_hash ? { request_hash: msg.request_hash } : {}),
         ...checkPatch(msg),
       });
