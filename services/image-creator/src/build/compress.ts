@@ -3,7 +3,7 @@
 // as a few hundred MB); qcow2 is compressed by qemu-img inside the sandbox (the file stays a qcow2).
 // This runs after the boot check, on the file the host wrote when it took the build's output: it is
 // opened here without following a link, and `zstd` reads the descriptor, never a path.
-import { constants, createWriteStream } from 'node:fs';
+import { constants } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -28,6 +28,14 @@ export interface Compressed {
 export async function zstdCompress(src: string, dest: string): Promise<Compressed> {
   const started = Date.now();
   const input = await open(src, constants.O_RDONLY | constants.O_NOFOLLOW);
+  let output;
+  try {
+    // O_EXCL: a name nobody made before, so no link can sit there (and one that does is left alone).
+    output = await open(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  } catch (err) {
+    await input.close();
+    throw err;
+  }
   try {
     if (!(await input.stat()).isFile()) throw new Error(`${src} is not a regular file`);
     const zstd = spawn('zstd', ['-q', `-${LEVEL}`, '-T0', '-c'], { stdio: [input.fd, 'pipe', 'pipe'] });
@@ -46,8 +54,7 @@ export async function zstdCompress(src: string, dest: string): Promise<Compresse
         cb(null, chunk);
       },
     });
-    // 'wx': a name nobody made before, so no link can sit there.
-    const [, code] = await Promise.all([pipeline(zstd.stdout!, count, createWriteStream(dest, { flags: 'wx', mode: 0o644 })), exited]);
+    const [, code] = await Promise.all([pipeline(zstd.stdout!, count, output.createWriteStream()), exited]);
     if (code !== 0) throw new Error(`zstd exited with ${code}: ${stderr.trim()}`);
     return { path: dest, size, sha256: hash.digest('hex'), seconds: (Date.now() - started) / 1000 };
   } catch (err) {
@@ -55,5 +62,6 @@ export async function zstdCompress(src: string, dest: string): Promise<Compresse
     throw err;
   } finally {
     await input.close();
+    await output.close().catch(() => {});
   }
 }

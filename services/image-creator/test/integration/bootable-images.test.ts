@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { purgeAllQueues, repoRoot, stackEnv, startService, tempDir, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
+import { decompressedImage, purgeAllQueues, repoRoot, stackEnv, startService, tempDir, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
 
 let env: Awaited<ReturnType<typeof stackEnv>>;
 const services: ServiceProcess[] = [];
@@ -93,7 +93,8 @@ async function builtImage(type: string): Promise<{ job: ApiJob; file: string; lo
   const log = await (await fetch(`${env.IMG_PUBLIC_URL}/job/${j.id}/log`, { headers: owner(j.id) })).text();
   assert.equal(j.status, 'done', `the ${type} job ended ${j.status}: ${j.error_code}: ${j.error}\n${log.split('\n').slice(-40).join('\n')}`);
   assert.ok(j.imagefile);
-  return { job: j, file: join(env.IMG_DATA_DIR, 'images', j.id, j.imagefile), log };
+  // A raw, loop or ISO image is stored as a .zst: the tools below read the image itself.
+  return { job: j, file: decompressedImage(join(env.IMG_DATA_DIR, 'images', j.id, j.imagefile)), log };
 }
 
 function img(...args: string[]): { code: number | null; stdout: string; stderr: string; seconds: number } {
