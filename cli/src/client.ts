@@ -1,6 +1,7 @@
 // A small client of the IMG REST API (/api/v1) for the `img` subcommands. The server comes from
 // --server, else IMG_SERVER, else http://localhost:8080. A job's routes need its token (or the
 // operator's): the client sends it as `Authorization: Bearer`, never in a URL.
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
@@ -24,6 +25,9 @@ export interface ApiJob {
   duration_s?: number;
   size?: number;
   sha256?: string;
+  compression?: 'zstd' | 'qcow2';
+  disk_size?: number;
+  disk_sha256?: string;
   imagefile?: string;
   error?: string;
   error_code?: string;
@@ -126,14 +130,19 @@ export class ImgClient {
 
   /**
    * Streams the image to `dest` (through a temporary name) and checks its SHA-256 against the
-   * server's; a mismatch removes the file and throws.
+   * server's; a mismatch removes the file and throws. A .zst image (raw, loop, ISO) is decompressed
+   * by the `zstd` command as it arrives, and both sums are checked (the download's and the
+   * decompressed image's), unless `keepCompressed`.
    */
-  async download(id: string, dest: (serverName: string) => string, onProgress?: (bytes: number, total: number) => void): Promise<{ path: string; size: number; sha256: string }> {
+  async download(id: string, dest: (serverName: string) => string, onProgress?: (bytes: number, total: number) => void,
+    opts: { keepCompressed?: boolean } = {}): Promise<{ path: string; size: number; sha256: string; decompressed?: { size: number; sha256: string } }> {
+    const job = await this.job(id);
     const res = await this.request(`/images/${encodeURIComponent(id)}`, { headers: { accept: 'application/octet-stream, application/json;q=0.9' } });
     const total = Number(res.headers.get('content-length') ?? 0);
-    const expected = res.headers.get('x-checksum-sha256') ?? undefined;
-    const name = /filename="?([^";]+)"?/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? `${id}.img`;
-    const path = dest(name);
+    const expected = res.headers.get('x-checksum-sha256') ?? job.sha256;
+    const name = /filename="?([^";]+)"?/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? job.imagefile ?? `${id}.img`;
+    const unzst = job.compression === 'zstd' && name.endsWith('.zst') && !opts.keepCompressed;
+    const path = dest(unzst ? name.slice(0, -4) : name);
     const partial = `${path}.part`;
     const hash = createHash('sha256');
     let bytes = 0;
@@ -145,8 +154,11 @@ export class ImgClient {
         cb(null, chunk);
       },
     });
+    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    let decompressed: { size: number; sha256: string } | undefined;
     try {
-      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), meter, createWriteStream(partial));
+      if (unzst) decompressed = await unzstdTo(body, meter, partial);
+      else await pipeline(body, meter, createWriteStream(partial));
     } catch (err) {
       await rm(partial, { force: true });
       throw err;
@@ -156,9 +168,43 @@ export class ImgClient {
       await rm(partial, { force: true });
       throw new ApiError(0, 'checksum', `the download is damaged: got ${bytes} bytes with SHA-256 ${sha256}, expected ${total} bytes with ${expected ?? '(no checksum)'}`);
     }
+    if (decompressed && ((job.disk_sha256 && decompressed.sha256 !== job.disk_sha256) || (job.disk_size !== undefined && decompressed.size !== job.disk_size))) {
+      await rm(partial, { force: true });
+      throw new ApiError(0, 'checksum', `the decompressed image is not the one built: ${decompressed.size} bytes with SHA-256 ${decompressed.sha256}, expected ${job.disk_size} bytes with ${job.disk_sha256}`);
+    }
     await rename(partial, path);
-    return { path, size: bytes, sha256 };
+    return { path, size: bytes, sha256, ...(decompressed ? { decompressed } : {}) };
   }
+}
+
+/** Pipes `input` through `zstd -d` into the new file `out`; the decompressed bytes are counted and hashed. */
+async function unzstdTo(input: Readable, meter: Transform, out: string): Promise<{ size: number; sha256: string }> {
+  const zstd = spawn('zstd', ['-q', '-d', '-c'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  zstd.stderr.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < 4000) stderr += d; });
+  const exited = new Promise<number | null>((resolve, reject) => {
+    zstd.on('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT'
+      ? new ApiError(0, 'no_zstd', 'the image is zstd-compressed and the zstd command is not installed: install it (Debian: apt install zstd), or download with --keep-compressed')
+      : err));
+    zstd.on('close', resolve);
+  });
+  const hash = createHash('sha256');
+  let size = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const [inp, outp, done] = await Promise.allSettled([pipeline(input, meter, zstd.stdin), pipeline(zstd.stdout, count, createWriteStream(out)), exited]);
+  // zstd's own failure (not installed, say) explains a broken pipe better than the pipe does.
+  if (done.status === 'rejected') throw done.reason;
+  if (inp.status === 'rejected') throw inp.reason;
+  if (outp.status === 'rejected') throw outp.reason;
+  const code = done.value;
+  if (code !== 0) throw new ApiError(0, 'checksum', `zstd could not decompress the download (exit ${code}): ${stderr.trim()}`);
+  return { size, sha256: hash.digest('hex') };
 }
 
 /** One line per problem, as the CLI prints an API error. */

@@ -213,7 +213,11 @@ assemble_disk_type() {
     qcow2|vmdk|vdi)
       make_disk /work/disk.raw
       echo "IMG: converting the disk to $1"
-      qemu-img convert -f raw -O "$1" /work/disk.raw "/out/image.$1" || fail assembly_failed
+      # A qcow2 is delivered compressed by its own format (-c: zlib clusters qemu reads as they are),
+      # so it downloads small and stays a qcow2; vmdk and vdi as their tools write them.
+      compress=()
+      [ "$1" = qcow2 ] && compress=(-c)
+      qemu-img convert -f raw -O "$1" "${compress[@]}" /work/disk.raw "/out/image.$1" || fail assembly_failed
       rm -f /work/disk.raw
       qemu-img info "/out/image.$1"
       ;;

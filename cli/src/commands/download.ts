@@ -4,10 +4,13 @@ import { basename } from 'node:path';
 import { commonOptions, ImgClient, serverUrl } from '../client.ts';
 import { credentialFor, describeJobError, TOKEN_USAGE, tokenOption } from '../job-auth.ts';
 
-const USAGE = `usage: img download ID [-o FILE] [--token TOKEN] [--server URL]\n${TOKEN_USAGE}`;
+const USAGE = `usage: img download ID [-o FILE] [--keep-compressed] [--token TOKEN] [--server URL]
+  A raw, loop or ISO image is kept zstd-compressed by the server: it is decompressed as it downloads
+  (with the zstd command) and both SHA-256 sums are checked; --keep-compressed saves the .zst as it is.
+${TOKEN_USAGE}`;
 
 export async function run(args: string[]): Promise<number> {
-  const parsed = commandArgs('download', USAGE, args, { ...commonOptions(), ...tokenOption(), output: { type: 'string', short: 'o' } }, { min: 1, max: 1 });
+  const parsed = commandArgs('download', USAGE, args, { ...commonOptions(), ...tokenOption(), output: { type: 'string', short: 'o' }, 'keep-compressed': { type: 'boolean' } }, { min: 1, max: 1 });
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
   const id = positionals[0]!;
@@ -21,9 +24,10 @@ export async function run(args: string[]): Promise<number> {
       const pct = total ? Math.floor((bytes / total) * 100) : -1;
       if (tty && pct !== shown) process.stderr.write(`\r${pct}% of ${total} bytes`);
       shown = pct;
-    });
+    }, { keepCompressed: values['keep-compressed'] === true });
     if (tty) process.stderr.write('\n');
-    process.stdout.write(`${got.path}\nsha256 ${got.sha256}  ${got.size} bytes, checksum verified\n`);
+    if (got.decompressed) process.stdout.write(`${got.path}\nsha256 ${got.decompressed.sha256}  ${got.decompressed.size} bytes, decompressed from ${got.size} bytes (zstd, sha256 ${got.sha256}), both checksums verified\n`);
+    else process.stdout.write(`${got.path}\nsha256 ${got.sha256}  ${got.size} bytes, checksum verified\n`);
     return 0;
   } catch (err) {
     process.stderr.write(`${tty ? '\n' : ''}img download: ${describeJobError(err, id, cred)}\n`);

@@ -66,6 +66,8 @@ export async function renderMail(opts: { publicUrl: string; retentionDays: numbe
     retentionDays: opts.retentionDays,
     jobUrl: withJobToken(new JobUrls(opts.publicUrl).page(msg.id), token),
     size: 'size' in msg ? humanSize(msg.size) : '',
+    // A .zst download: the image's own size and sha256 once decompressed, beside the file's.
+    disk: 'disk_size' in msg && msg.disk_size !== undefined ? { size: humanSize(msg.disk_size), sha256: msg.disk_sha256 ?? '', name: msg.filename.replace(/\.zst$/, '') } : undefined,
     title: 'code' in msg ? errorCodes[msg.code].title : '',
     provenance: provenanceLinks(opts.publicUrl, msg, token),
   };

@@ -40,6 +40,10 @@ export interface BuiltImage {
   sha256: string;
   duration_s: number;
   verified?: { ok: boolean; detail: string; seconds: number };
+  /** How the file is compressed, and the image's own size and sha256 (see the link message's deliveryFields). */
+  compression?: 'zstd' | 'qcow2';
+  disk_size?: number;
+  disk_sha256?: string;
 }
 
 interface BuildDoc {
@@ -158,4 +162,4 @@ export class BuildRegistry {
   }
 }
 
-export { imageExists, imageKeyOf, reuseImage } from './reuse.ts';
+export { delivery, imageExists, imageKeyOf, reuseImage } from './reuse.ts';

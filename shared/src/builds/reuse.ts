@@ -3,7 +3,7 @@
 // it, and it stays valid when the first job's copy is deleted), with a result and a log of its own.
 // The log does not name the earlier job: a job id is all it takes to cancel or follow it.
 import { imageKey, jobKeys, JobUrls } from '../layout/index.ts';
-import { linkMessage, type ImageType, type LinkMessage } from '../contracts/index.ts';
+import { linkMessage, type Delivery, type ImageType, type LinkMessage } from '../contracts/index.ts';
 import type { Storage } from '../storage/index.ts';
 import type { BuiltImage } from './index.ts';
 import { MANIFEST_FILE, manifestSchema } from '../provenance/index.ts';
@@ -22,6 +22,15 @@ async function copyManifest(storage: Storage, from: string, to: string): Promise
   if (!parsed.success) return undefined;
   await storage.put(imageKey(to, MANIFEST_FILE)!, `${JSON.stringify({ ...parsed.data, job: to })}\n`, { contentType: 'application/json' });
   return parsed.data.packages.length;
+}
+
+/** The built image's compression and decompressed size and sum, as the link message carries them. */
+export function delivery(image: Pick<BuiltImage, 'compression' | 'disk_size' | 'disk_sha256'>): Delivery {
+  return {
+    ...(image.compression ? { compression: image.compression } : {}),
+    ...(image.disk_size !== undefined ? { disk_size: image.disk_size } : {}),
+    ...(image.disk_sha256 ? { disk_sha256: image.disk_sha256 } : {}),
+  };
 }
 
 export function imageKeyOf(image: Pick<BuiltImage, 'job' | 'filename'>): string {
@@ -59,6 +68,7 @@ export async function reuseImage(opts: {
     filename, size: image.size, sha256: image.sha256, duration_s: 0,
     ...(image.verified ? { verified: image.verified } : {}),
     ...(packages !== undefined ? { packages } : {}),
+    ...delivery(image),
   });
   await storage.put(keys.result, JSON.stringify(msg));
   return msg;

@@ -135,6 +135,19 @@ export const imageMessage = z.object({
 });
 export type ImageMessage = z.infer<typeof imageMessage>;
 
+/**
+ * How the image is delivered: `size` and `sha256` are always the file as downloaded. A disk or ISO
+ * kept as a .zst (compression 'zstd') also says the image's own size and sha256 once decompressed,
+ * the size it takes on disk or stick; a qcow2 ('qcow2') is compressed inside (qemu-img -c) and has
+ * no other form. Absent: an image built before compression, delivered as built.
+ */
+export const deliveryFields = {
+  compression: z.enum(['zstd', 'qcow2']).optional(),
+  disk_size: z.number().int().nonnegative().optional(),
+  disk_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+};
+export type Delivery = { compression?: 'zstd' | 'qcow2'; disk_size?: number; disk_sha256?: string };
+
 export const linkMessage = z.object({
   id: jobIdSchema,
   url: z.string().url(),
@@ -159,6 +172,7 @@ export const linkMessage = z.object({
   warnings: jobWarningsSchema.optional(),
   /** How many packages the image's manifest lists; absent: the job has no manifest (an older builder). */
   packages: z.number().int().nonnegative().optional(),
+  ...deliveryFields,
   version,
 });
 export type LinkMessage = z.infer<typeof linkMessage>;

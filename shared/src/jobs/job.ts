@@ -58,8 +58,13 @@ export interface Job {
   imagefile?: string;
   url?: string;
   logurl?: string;
+  /** The file as downloaded: its size and sha256 (a .zst for raw, loop and the ISOs). */
   size?: number;
   sha256?: string;
+  /** How the download is compressed; with 'zstd', the image's own size (on disk) and sha256 once decompressed. */
+  compression?: 'zstd' | 'qcow2';
+  disk_size?: number;
+  disk_sha256?: string;
   /** Hash of the normalised request (kickstart, image type, builder version): identical requests share one build. */
   request_hash?: string;
   /** The submitter's client address (an IPv6 one by its /64), for the per-client pending cap; never shown. */

@@ -1,7 +1,7 @@
 // Support for tests that talk to the real infrastructure. A service that cannot be reached fails
 // the test with a message saying how to start it; nothing is skipped.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,6 +110,17 @@ export async function connectTestDatabase() {
 
 export async function tempDir(prefix = 'img-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
+}
+
+/**
+ * A stored image as a file a tool can read: a .zst (raw, loop and ISO images are kept compressed)
+ * is decompressed beside itself once (the test's data directory goes at its end); others as they are.
+ */
+export function decompressedImage(file: string): string {
+  if (!file.endsWith('.zst') || file.endsWith('.tar.zst')) return file;
+  const out = file.slice(0, -4);
+  if (!existsSync(out)) execFileSync('zstd', ['-q', '-d', file, '-o', out]);
+  return out;
 }
 
 /** A unique address per test, so counting a test's mails is not disturbed by any other's. */

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Job } from '@img/shared/jobs';
 import { imageKey } from '@img/shared/layout';
-import { MANIFEST_FILE, manifestSchema, SBOM_FILE, sbomText, sha256sums, type Manifest } from '@img/shared/provenance';
+import { decompressedName, MANIFEST_FILE, manifestSchema, SBOM_FILE, sbomText, sha256sums, type Manifest } from '@img/shared/provenance';
 import type { Storage } from '@img/shared/storage';
 
 /** Largest manifest read from the store (a few thousand packages take a few hundred KiB). */
@@ -40,6 +40,6 @@ export async function jobProvenance(storage: Storage, publicUrl: string, job: Jo
     { name: job.imagefile, sha256: job.sha256 },
     { name: MANIFEST_FILE, sha256: sha256(manifestText) },
     { name: SBOM_FILE, sha256: sha256(sbom) },
-  ]);
+  ], job.compression === 'zstd' && job.disk_sha256 ? { name: decompressedName(job.imagefile), sha256: job.disk_sha256 } : undefined);
   return { ok: true, value: { manifest, manifestText, sbom, sums } };
 }

@@ -8,6 +8,7 @@ import { Router } from 'express';
 import { sendError } from '../http/respond.ts';
 import { imageObject } from '../jobs/job-files.ts';
 import type { Job } from '@img/shared/jobs';
+import { decompressedLines, decompressedName } from '@img/shared/provenance';
 import type { RouteDeps } from './deps.ts';
 
 /** How long a presigned download URL works: long enough to start a download, short enough not to be passed around. */
@@ -89,7 +90,8 @@ export function downloadRoutes(deps: RouteDeps): Router {
       sendError(req, res, 404, 'not_found', `this job has no image: it is ${job.status}`);
       return;
     }
-    res.type('text/plain; charset=utf-8').send(`${job.sha256}  ${job.imagefile}\n`);
+    const decompressed = job.compression === 'zstd' && job.disk_sha256 ? decompressedLines({ name: decompressedName(job.imagefile), sha256: job.disk_sha256 }, `${job.imagefile}.sha256`) : '';
+    res.type('text/plain; charset=utf-8').send(`${job.sha256}  ${job.imagefile}\n${decompressed}`);
   });
 
   return r;

@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { launch } from '../support/browser.ts';
-import { mailsTo, purgeAllQueues, repoRoot, stackEnv, startService, tempDir, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
+import { decompressedImage, mailsTo, purgeAllQueues, repoRoot, stackEnv, startService, tempDir, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
 
 const spdxTools = process.env.IMG_TEST_SPDX_TOOLS ?? join(process.env.IMG_CACHE_DIR ?? '/var/cache/img', 'spdx-tools', 'bin', 'pyspdxtools');
 let env: Awaited<ReturnType<typeof stackEnv>>;
@@ -176,8 +176,8 @@ test('raw: the manifest lists exactly what `dpkg -l` shows installed in the disk
   const done = await finished(job);
   assert.equal(done.status, 'done', `the build failed: ${done.error}`);
   const manifest = JSON.parse((await download(`/api/v1/jobs/${job.id}/manifest`, job, 'raw-manifest.json')).toString()) as Json;
-  // The disk as the store keeps it (the same bytes the download serves; a 1 GiB download is spared).
-  const disk = join(env.IMG_DATA_DIR, 'images', job.id, done.imagefile);
+  // The disk as the store keeps it (the same bytes the download serves; a 1 GiB download is spared), decompressed.
+  const disk = decompressedImage(join(env.IMG_DATA_DIR, 'images', job.id, done.imagefile));
   const table = JSON.parse(execFileSync('sfdisk', ['--json', disk], { encoding: 'utf8' })) as { partitiontable: { sectorsize?: number; partitions: Array<{ start: number; type: string }> } };
   const root = table.partitiontable.partitions.find((p) => p.type === '83');
   assert.ok(root, 'the disk has a Linux partition');

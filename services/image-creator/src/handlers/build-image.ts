@@ -6,14 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import {
-  CONTRACT_VERSION, errorMessage, linkMessage, resultMessage, type ErrorMessage, type ImageMessage, type JobWarning, type LinkMessage, type PackageCheck, type Phase,
+  CONTRACT_VERSION, errorMessage, linkMessage, resultMessage, type Delivery, type ErrorMessage, type ImageMessage, type JobWarning, type LinkMessage, type PackageCheck, type Phase,
 } from '@img/shared/contracts';
 import { DeadLetter, routes, type Broker, type DeliveryInfo } from '@img/shared/broker';
 import { isSealedJob } from '@img/shared/jobs';
 import type { Logger } from '@img/shared/logging';
 import { ImgError, TransientError } from '@img/shared/errors';
 import { DEFAULT_ARCH, type GroupTable } from '@img/shared/kickstart';
-import { reuseImage, type BuildRegistry } from '@img/shared/builds';
+import { delivery, reuseImage, type BuildRegistry } from '@img/shared/builds';
 import type { Config } from '../config.ts';
 import type { DockerRunner } from '../docker-runner.ts';
 import { DataLayout, JobUrls, jobKeys } from '@img/shared/layout';
@@ -28,6 +28,8 @@ import { checkBuildPackages, type PackageStepDeps } from '../build/package-step.
 import { runSandbox } from '../build/sandbox-run.ts';
 import { noBuildMetrics, type BuildMetrics } from '../metrics.ts';
 import { bootCheck } from '../build/boot-check.ts';
+import { ZSTD_TYPES, zstdCompress } from '../build/compress.ts';
+import type { TakenFile } from '../sandbox-output.ts';
 
 export interface BuildDeps {
   config: Config;
@@ -191,7 +193,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
         log.info('built by another delivery of this job; publishing its link');
         await deps.broker.publish(routes.link, linkMessage, {
           id: msg.id, url: urls.image, email: msg.email, imagetype: msg.imagetype, filename, size, sha256, duration_s, logurl: urls.log,
-          version: CONTRACT_VERSION, request_hash: planned.hash, suite, ...(verified ? { verified } : {}),
+          version: CONTRACT_VERSION, request_hash: planned.hash, suite, ...(verified ? { verified } : {}), ...delivery(claim.image),
         });
         return;
       }
@@ -263,23 +265,28 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
       await rm(paths.output, { recursive: true, force: true });
       throw new BuildFailure('build_output_invalid', 'the build finished but left no package manifest (/out/packages.tsv): the package list could not be read from dpkg\'s database in the image (the log says why)', { phase: 'assembling' });
     }
-    const { size, sha256 } = built.image;
+    // Compressed only now, after the boot check booted the image itself.
+    const delivered = await deliverable(msg, built.image, filename, jobLog, log).catch(async (err: unknown) => {
+      await rm(paths.output, { recursive: true, force: true });
+      throw err;
+    });
+    const { size, sha256 } = delivered.file;
     const duration_s = Math.round((Date.now() - started) / 100) / 10;
-    jobLog.write(`\nIMG built ${filename}: ${size} bytes, sha256 ${sha256}, ${duration_s} s\n`);
+    jobLog.write(`\nIMG built ${delivered.file.name}: ${size} bytes, sha256 ${sha256}, ${duration_s} s\n`);
     const link: LinkMessage = {
-      id: msg.id, url: urls.image, email: msg.email, imagetype: msg.imagetype, filename, size, sha256, duration_s, logurl: urls.log,
-      version: CONTRACT_VERSION, request_hash: claimedHash, suite, arch, ...(verified ? { verified } : {}), ...(checkReport ?? {}),
+      id: msg.id, url: urls.image, email: msg.email, imagetype: msg.imagetype, filename: delivered.file.name, size, sha256, duration_s, logurl: urls.log,
+      version: CONTRACT_VERSION, request_hash: claimedHash, suite, arch, ...(verified ? { verified } : {}), ...(checkReport ?? {}), ...delivered.delivery,
     };
     // The image, then the log, then the result that answers a redelivery: each whole before the next.
     const storing = Date.now();
     const manifest = await output.storeManifest(built.packagesTsv.path, { ...(suite ? { suite } : {}), arch });
     jobLog.write(`IMG: package manifest: ${manifest.packages.length} installed packages\n`);
     link.packages = manifest.packages.length;
-    await output.storeImage(built.image.path, filename);
+    await output.storeImage(delivered.file.path, delivered.file.name);
     await output.storeLog();
     await output.writeResult(link);
     const storeS = (Date.now() - storing) / 1000;
-    await deps.builds.complete(claimedHash, { job: msg.id, filename, size, sha256, duration_s, ...(verified ? { verified } : {}) });
+    await deps.builds.complete(claimedHash, { job: msg.id, filename: delivered.file.name, size, sha256, duration_s, ...(verified ? { verified } : {}), ...delivered.delivery });
     completed = true;
     log.info({ size, duration_s, sandbox_s: built.sandboxS, store_s: storeS }, 'image built');
     endPhase();
@@ -300,6 +307,23 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     await output.close(ended);
     if (claimedHash && !completed) await deps.builds.release(claimedHash, msg.id).catch((err: Error) => log.warn({ err: err.message }, 'could not release the build claim'));
   }
+}
+
+/**
+ * The file the job delivers: raw, loop and the ISOs as a .zst beside the image (which then goes, to
+ * free its space), with the image's own size and sha256 kept; a qcow2 was compressed by qemu-img in
+ * the sandbox; the other types as built.
+ */
+async function deliverable(msg: ImageMessage, image: TakenFile, filename: string, jobLog: { write(t: string): void }, log: Logger): Promise<{ file: { path: string; name: string; size: number; sha256: string }; delivery: Delivery }> {
+  const built = { path: image.path, name: filename, size: image.size, sha256: image.sha256 };
+  if (msg.imagetype === 'qcow2') return { file: built, delivery: { compression: 'qcow2' } };
+  if (!ZSTD_TYPES.includes(msg.imagetype)) return { file: built, delivery: {} };
+  jobLog.write(`IMG: compressing the image (${image.size} bytes, sha256 ${image.sha256}) with zstd\n`);
+  const z = await zstdCompress(image.path, `${image.path}.zst`);
+  await rm(image.path, { force: true });
+  jobLog.write(`IMG: compressed to ${z.size} bytes (${(100 * z.size / Math.max(1, image.size)).toFixed(1)} %) in ${z.seconds.toFixed(1)} s\n`);
+  log.info({ disk_size: image.size, size: z.size, compress_s: z.seconds }, 'image compressed');
+  return { file: { path: z.path, name: `${filename}.zst`, size: z.size, sha256: z.sha256 }, delivery: { compression: 'zstd', disk_size: image.size, disk_sha256: image.sha256 } };
 }
 
 /** Waits while another delivery of this job builds it; says whether it waited. */
@@ -325,7 +349,7 @@ async function replay(deps: BuildDeps, log: Logger, id: string): Promise<boolean
     const parsed = earlier.link;
     if (parsed.request_hash) {
       const { filename, size, sha256, duration_s, verified } = parsed;
-      await deps.builds.complete(parsed.request_hash, { job: parsed.id, filename, size, sha256, duration_s, ...(verified ? { verified } : {}) });
+      await deps.builds.complete(parsed.request_hash, { job: parsed.id, filename, size, sha256, duration_s, ...(verified ? { verified } : {}), ...delivery(parsed) });
     }
     await deps.broker.publish(routes.link, linkMessage, parsed);
     return true;

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { mailsTo, purgeAllQueues, repoRoot, stackEnv, startService, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
+import { decompressedImage, mailsTo, purgeAllQueues, repoRoot, stackEnv, startService, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
 
 let env: Awaited<ReturnType<typeof stackEnv>>;
 const services: ServiceProcess[] = [];
@@ -107,7 +107,8 @@ async function built(key: string): Promise<{ job: ApiJob; file: string; log: str
   const log = await logOf(j.id);
   assert.equal(j.status, 'done', `the ${key} job ended ${j.status}: ${j.error_code}: ${j.error}\n${log.split('\n').slice(-50).join('\n')}`);
   assert.equal(j.arch, 'arm64');
-  return { job: j, file: join(env.IMG_DATA_DIR, 'images', j.id, j.imagefile!), log };
+  // A disk or ISO is stored as a .zst: the tools below read the image itself.
+  return { job: j, file: decompressedImage(join(env.IMG_DATA_DIR, 'images', j.id, j.imagefile!)), log };
 }
 
 function img(...args: string[]): { code: number | null; stdout: string; stderr: string; seconds: number } {

@@ -72,6 +72,9 @@ export function webhookHandler(deps: WebhookDeps) {
           data: {
             ...publicJobFields(deps.publicUrl, { ...job, status: statusOf[outcome] }),
             ...('sha256' in report ? { size: report.size, sha256: report.sha256 } : {}),
+            // A .zst download: the image's own size and sha256 once decompressed.
+            ...('sha256' in report && report.compression ? { compression: report.compression } : {}),
+            ...('sha256' in report && report.disk_size !== undefined ? { disk_size: report.disk_size, disk_sha256: report.disk_sha256 } : {}),
             ...('code' in report ? { error_code: report.code } : {}),
           },
         });
