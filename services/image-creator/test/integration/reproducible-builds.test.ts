@@ -118,7 +118,9 @@ test('tar: rebuild=true (API) and img submit --rebuild build the same request ag
 
 /** Builds the kickstart, then again with rebuild=true; both built (not answered), both done. */
 async function builtTwice(imagetype: string, ks: string): Promise<[ApiJob, ApiJob]> {
-  const first = await submit({ imagetype, kickstart: ks });
+  // Both fresh: a first build without rebuild may start from an earlier build's cached root, whose
+  // files were installed at another time.
+  const first = await submit({ imagetype, kickstart: ks, rebuild: true });
   assert.equal(first.status, 201, JSON.stringify(first.body));
   const a = await finished(first.body.id);
   assert.equal(a.status, 'done', a.error);
