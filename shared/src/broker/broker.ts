@@ -38,6 +38,8 @@ export interface BrokerOptions {
  * connection lost before the broker confirmed it.
  */
 const PUBLISH_ATTEMPTS = 5;
+/** Pause before publishing a nacked message again, times the attempt. */
+const NACK_PAUSE_MS = 500;
 
 export interface DeliveryInfo {
   /** 1 on the first delivery; counted by the quorum queue, so it survives consumer crashes. */
@@ -237,8 +239,11 @@ export class Broker {
    * connection goes before the confirm (its node died, say), the message may or may not be queued:
    * it is published again, with the same message id, once connected again (to another node of a
    * cluster, if there is one). So a message is delivered at least once, and may be delivered twice;
-   * every consumer takes a duplicate as it takes a redelivery. A message the broker refuses on a
-   * live connection (a nack, an unknown exchange) is not retried: the caller hears of it.
+   * every consumer takes a duplicate as it takes a redelivery. A nack (RabbitMQ could not take the
+   * message: a queue's process failed, or a quorum queue lost its leader with the node going away)
+   * is published again too, after a short pause, on whichever connection is live then. What the
+   * broker refuses otherwise (an unknown exchange closes the channel) is not retried: the caller
+   * hears of it, as it does after PUBLISH_ATTEMPTS tries.
    */
   async publish<S extends z.ZodTypeAny>(route: Route, schema: S, message: z.input<S>): Promise<void> {
     const body = schema.parse(message) as unknown;
@@ -268,8 +273,14 @@ export class Broker {
         // amqplib fails the channel's confirms just before it reports the connection closed.
         await new Promise((r) => setImmediate(r));
         const connectionLost = this.conn !== conn;
-        if (!connectionLost || this.closing || attempt >= PUBLISH_ATTEMPTS) throw err;
-        this.log.warn({ messageId, route: `${route.exchange}/${route.key}`, attempt }, 'connection lost before RabbitMQ confirmed the message; publishing it again');
+        const nacked = !connectionLost && /message nacked/.test((err as Error).message) && this.pubChannel === ch;
+        if ((!connectionLost && !nacked) || this.closing || attempt >= PUBLISH_ATTEMPTS) throw err;
+        if (connectionLost) {
+          this.log.warn({ messageId, route: `${route.exchange}/${route.key}`, attempt }, 'connection lost before RabbitMQ confirmed the message; publishing it again');
+        } else {
+          this.log.warn({ messageId, route: `${route.exchange}/${route.key}`, attempt }, 'RabbitMQ refused the message (nack); publishing it again');
+          await new Promise((r) => setTimeout(r, NACK_PAUSE_MS * attempt));
+        }
       }
     }
   }

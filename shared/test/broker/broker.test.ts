@@ -6,6 +6,7 @@ import amqp from 'amqplib';
 import { Broker, queues, routes, exchanges } from '../../src/broker/index.ts';
 import { imageMessage, type ImageMessage } from '../../src/contracts/index.ts';
 import { newJobId } from '../../src/jobs/index.ts';
+import { createLogger } from '../../src/logging/index.ts';
 import { connectTestBroker, purgeAllQueues, repoRoot, testEnv, testLogger, waitFor } from '../../src/testing/index.ts';
 import { startRabbitNode } from './fixtures/rabbit-node.ts';
 
@@ -175,4 +176,46 @@ test('a publish the broker refuses closes only its channel: the next publish goe
   const msg = buildMessage();
   await broker.publish(routes.build, imageMessage, msg);
   assert.deepEqual((await getRaw(queues.image))?.body, msg);
+});
+
+test('a message RabbitMQ nacks is published again, and arrives once the queue takes it', async () => {
+  // A (classic) queue that refuses what it has no room for: RabbitMQ nacks a publish to it while it
+  // is full, at once (a quorum queue applies its length limit a little later).
+  const setup = await amqp.connect(testEnv.amqpUrl);
+  const ch = await setup.createConfirmChannel();
+  const exchange = 'img_test_nack_x';
+  const queue = 'img_test_nack_q';
+  try {
+    await ch.assertExchange(exchange, 'direct', { durable: false, autoDelete: false });
+    await ch.deleteQueue(queue);
+    await ch.assertQueue(queue, { durable: true, arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' } });
+    await ch.bindQueue(queue, exchange, 'k');
+    ch.publish(exchange, 'k', Buffer.from('"filler"'), { persistent: true });
+    await ch.waitForConfirms();
+
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger('nack-test', { level: 'debug', destination: { write: (l: string) => { lines.push(JSON.parse(l) as Record<string, unknown>); } } } as never);
+    const own = await Broker.connect({ url: testEnv.amqpUrl, logger, name: 'nack-test', maxConnectAttempts: 3 });
+    try {
+      const msg = buildMessage();
+      let settled: 'confirmed' | Error | undefined;
+      const publishing = own.publish({ exchange, key: 'k' } as never, imageMessage, msg).then(() => { settled = 'confirmed'; }, (err: Error) => { settled = err; });
+      await waitFor('the first nack', async () => lines.some((l) => l.msg === 'RabbitMQ refused the message (nack); publishing it again'), { timeoutMs: 30_000, intervalMs: 20 });
+      assert.equal(settled, undefined, 'the caller is not told of a nack it can still get past');
+      // Room in the queue: the next attempt is taken.
+      assert.equal((await ch.get(queue, { noAck: true }) as amqp.GetMessage).content.toString(), '"filler"');
+      await publishing;
+      assert.equal(settled, 'confirmed');
+      const got = await ch.get(queue, { noAck: true });
+      assert.ok(got, 'the message is in the queue');
+      assert.deepEqual(JSON.parse(got.content.toString()), msg);
+      assert.equal(await ch.get(queue, { noAck: true }), false, 'once');
+    } finally {
+      await own.close();
+    }
+  } finally {
+    await ch.deleteQueue(queue).catch(() => {});
+    await ch.deleteExchange(exchange).catch(() => {});
+    await setup.close();
+  }
 });

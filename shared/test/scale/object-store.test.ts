@@ -112,7 +112,7 @@ test('form to email through the object store, each service with a data directory
   // Everything of the job is in the store, nothing in any service's own folder.
   const keys: string[] = [];
   for await (const o of store.storage.list(`images/${job.id}/`)) keys.push(o.key);
-  assert.deepEqual(keys.sort(), [`images/${job.id}/${done.imagefile}`, `images/${job.id}/result.json`].sort());
+  assert.deepEqual(keys.sort(), [`images/${job.id}/${done.imagefile}`, `images/${job.id}/manifest.json`, `images/${job.id}/result.json`].sort());
   assert.equal((await store.storage.stat(`logs/${job.id}.log`))?.size, Buffer.byteLength(whole));
   for (const [name, d] of Object.entries(dirs)) {
     const left = files(d).filter((f) => f.includes(job.id));
