@@ -101,6 +101,23 @@ write_fstab() {
   printf 'UUID=%s\t/\t%s\terrors=remount-ro\t0\t1\n' "$uuid" "$fstype" >> "$root/etc/fstab"
 }
 
+# The serial console's login prompt waits for its device as long as the boot takes. systemd gives
+# a device 90 s to appear before it drops the getty bound to it, and udev's first pass can take
+# longer than that on a slow or emulated machine (arm64 under TCG on a busy host): the system came
+# up, but without a login prompt on the console the boot check and a person read. Left alone if
+# the kickstart wrote a drop-in of its own.
+serial_console_wait() {
+  local tty
+  for tty in $CONSOLES; do
+    tty=${tty#console=}; tty=${tty%%,*}
+    case "$tty" in ttyS*|ttyAMA*) ;; *) continue ;; esac
+    local d="$root/etc/systemd/system/dev-$tty.device.d"
+    [ -e "$d/img-console-wait.conf" ] && continue
+    mkdir -p "$d"
+    printf '[Unit]\nJobRunningTimeoutSec=15min\n' > "$d/img-console-wait.conf"
+  done
+}
+
 # make_rootfs FILE UUID: the root file system image, exactly IMG_ROOT_SIZE_MIB large.
 make_rootfs() {
   local file=$1 uuid=$2 size=${IMG_ROOT_SIZE_MIB:?} fstype=${IMG_ROOT_FSTYPE:-ext4}
@@ -109,6 +126,7 @@ make_rootfs() {
     *) echo "IMG: a $fstype root file system cannot be built without mounting it; use ext4, ext3 or ext2"; fail unsupported_fstype ;;
   esac
   write_fstab "$uuid" "$fstype"
+  serial_console_wait
   rm -f "$file"
   echo "IMG: writing a ${size} MiB $fstype root file system"
   # Reproducible: the directory hash seed from the request, every time SOURCE_DATE_EPOCH (the file

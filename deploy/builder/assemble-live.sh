@@ -22,6 +22,7 @@ assemble_live_type() {
   rm -rf "$iso"
   mkdir -p "$iso/live" "$iso/isolinux"
   cp "$kernel" "$iso/live/vmlinuz" && cp "$initrd" "$iso/live/initrd.img" || fail assembly_failed
+  serial_console_wait
   echo "IMG: compressing the root file system into a squashfs"
   # Level 6 instead of the default 15: a few per cent larger, over ten times faster on two cores.
   # The kernel and initramfs stay in the squashfs too: the live system's own /boot stays complete.

@@ -229,6 +229,9 @@ test('loop: an ext4 file system of exactly part / --size that e2fsck finds clean
   const fstab = execFileSync('debugfs', ['-R', 'cat /etc/fstab', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   const uuid = /UUID:\s+(\S+)/.exec(execFileSync('dumpe2fs', ['-h', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))?.[1];
   assert.match(fstab, new RegExp(`^UUID=${uuid}\\s+/\\s+ext4`, 'm'), 'the fstab mounts this file system as /');
+  // The serial console's getty waits for its device as long as a slow (emulated) boot takes, not 90 s.
+  const wait = execFileSync('debugfs', ['-R', 'cat /etc/systemd/system/dev-ttyS0.device.d/img-console-wait.conf', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  assert.match(wait, /^JobRunningTimeoutSec=15min$/m);
 });
 
 test('loop: a root file system larger than part / --size fails with the size it needs', async () => {
