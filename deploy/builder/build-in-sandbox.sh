@@ -24,6 +24,10 @@
 #   caches, all optional and decided by image-creator:
 #   IMG_ROOTFS_CACHED  a read-only tar (uncompressed: packing and unpacking are then as fast as the disk) of the installed root file system of an earlier build with exactly
 #                      these packages and repositories: used instead of installing them again
+#   IMG_ROOTFS_BASE    a read-only tar of a prepared root file system (same suite, architecture, repositories and
+#                      install options) whose packages are a subset of this build's: unpacked, then apt installs
+#                      the difference in it (see install_from_base); a base older than the package lists is not used
+#   IMG_PREPARE_ONLY   1: install, offer the root file system to the cache, and stop (a base prepared ahead of demand)
 #   IMG_DEB_CACHE      a read-only directory of .deb files (see package-cache.sh)
 #   IMG_CACHE_EXPORT   1: offer what this build downloaded (and, with IMG_ROOTFS_EXPORT=1, its installed root file
 #                      system) in /out/.cache-export, and wait until image-creator has taken it, before any %post runs
@@ -40,6 +44,8 @@
 #   @@IMG-FAIL <phase> <code>  the build failed in <phase>; the lines before say why
 #   @@IMG-CACHE-EXPORT         /out/.cache-export is complete (printed only before the post phase); image-creator
 #                              takes it and removes it, and the script goes on when it is gone
+#   @@IMG-START <kind>         how the packages came: scratch, base or cached (printed before the post phase)
+#   @@IMG-BASE-STALE           the base of IMG_ROOTFS_BASE holds packages older than the lists: image-creator drops it
 #   @@IMG-DONE                 /out holds the image: image-creator takes it, then creates /work/.img-collected
 set -uo pipefail
 export LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive
@@ -124,6 +130,12 @@ install_packages() {
     echo "IMG: making the initramfs"
     in_root update-initramfs -c -k all || fail install_failed
   fi
+  finish_install
+}
+
+# finish_install: what follows the installation either way: the one initramfs, the build's record,
+# the kickstart's exclusions.
+finish_install() {
   keep_skipped_packages
   # What the image was built from, inside it (and so in the cached root file system, whose key holds
   # the same suite, architecture and builder: a build from the cache keeps the time its lists were read).
@@ -148,21 +160,158 @@ install_packages() {
   fi
 }
 
-in_root() { chroot "$root" "$@"; }
+# Inside the image's root, with its own /tmp: the sandbox's TMPDIR (/work/tmp) is not there, and a
+# maintainer script that makes a temporary file (ca-certificates' postinst) would fail.
+in_root() { TMPDIR=/tmp chroot "$root" "$@"; }
+
+# root_is_current: apt in the unpacked root reads the package lists this build installs from (the same
+# sources and options mmdebstrap uses), and says whether any package in it is older than they offer:
+# then the root is not used (nor kept: image-creator drops it when told), so an image never holds an
+# older package than a build from scratch would install. Sets $opts for the apt calls that follow.
+opts=()
+added_resolv=
+root_is_current() {
+  # mmdebstrap took the resolver's address out of the root it made: apt in it needs the sandbox's.
+  if [ ! -e "$root/etc/resolv.conf" ] && [ ! -L "$root/etc/resolv.conf" ]; then
+    cp /etc/resolv.conf "$root/etc/resolv.conf" && added_resolv=1
+  fi
+  mkdir -p "$root/tmp/img-apt/parts"
+  printf '%s\n' "${sources[@]}" > "$root/tmp/img-apt/sources.list"
+  opts=(-o Dir::Etc::SourceList=/tmp/img-apt/sources.list -o Dir::Etc::SourceParts=/tmp/img-apt/parts
+        -o APT::Install-Recommends=false -o Acquire::Languages=none -o Dpkg::Use-Pty=false)
+  [ "${IMG_APT_CHECK_VALID_UNTIL:-true}" = false ] && opts+=(-o Acquire::Check-Valid-Until=false)
+  lists_read=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  in_root apt-get "${opts[@]}" -q update || { echo "IMG: apt could not read the package lists"; return 1; }
+  local sim
+  if ! sim=$(in_root apt-get "${opts[@]}" -s dist-upgrade 2>&1); then
+    echo "IMG: apt could not compare the root file system with the package lists:"
+    tail -n 3 <<<"$sim"
+    return 1
+  fi
+  if grep -q '^Inst ' <<<"$sim"; then
+    echo "IMG: the root file system holds packages older than the package lists now: it is not used"
+    echo "@@IMG-BASE-STALE"
+    return 1
+  fi
+  echo "IMG: every package in the root file system is the one the package lists read $lists_read offer"
+}
+
+# clean_like_mmdebstrap: what mmdebstrap leaves out of a root file system, left out here too: the
+# lists, downloaded packages, this installation's logs, the machine id, /run and /tmp (the equivalence
+# test lists what remains different from a build from scratch).
+clean_like_mmdebstrap() {
+  local f
+  in_root apt-get -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts=/dev/null -q update >/dev/null 2>&1
+  in_root apt-get clean
+  [ -n "$added_resolv" ] && rm -f "$root/etc/resolv.conf"
+  rm -rf "$root/var/lib/apt/lists/auxfiles" /work/apt-install.log /work/initrd-aside
+  # debconf's scratch directory, which a second apt run leaves behind (empty) and mmdebstrap's does not.
+  rmdir "$root/var/cache/debconf/tmp.ci" 2>/dev/null
+  for f in /var/log/dpkg.log /var/log/apt/history.log /var/log/apt/term.log /var/log/alternatives.log \
+           /var/cache/ldconfig/aux-cache /var/log/apt/eipp.log.xz /var/lib/dbus/machine-id; do rm -f "$root$f"; done
+  [ -e "$root/etc/machine-id" ] && : > "$root/etc/machine-id"
+  find "$root/run" -mindepth 1 -maxdepth 1 ! -name lock -exec rm -rf {} + 2>/dev/null
+  find "$root/tmp" -mindepth 1 -maxdepth 1 -exec rm -rf {} + 2>/dev/null
+  return 0
+}
+
+# empty_root: the root made empty again for an installation from scratch; the bind-mounted device
+# nodes stay (they are not the build's to remove).
+empty_root() {
+  find "$root" -mindepth 1 -maxdepth 1 ! -name dev -exec rm -rf {} +
+  find "$root/dev" -mindepth 1 -maxdepth 1 \( -type d -o -type l \) -exec rm -rf {} + 2>/dev/null
+  return 0
+}
+
+# install_from_base: the prepared root file system IMG_ROOTFS_BASE, then apt installs the packages this
+# build wants that it lacks, inside it: the same options mmdebstrap installs with (no recommends, no
+# translations, the kickstart's dpkg options, which mmdebstrap left in /etc/dpkg/dpkg.cfg.d), under the
+# sandbox's limits like every other step. Returns non-zero, with the root removed, when the base
+# cannot be used: the caller installs from scratch instead.
+install_from_base() {
+  local want=() aside=/work/initrd-aside k v regen= rc
+  mkdir -p "$root"
+  if ! tar --numeric-owner --xattrs --xattrs-include='*' "${dev_excludes[@]}" -xpf "$IMG_ROOTFS_BASE" -C "$root"; then
+    echo "IMG: the prepared root file system could not be unpacked"
+    return 1
+  fi
+  root_is_current || return 1
+  [ -n "${IMG_INCLUDE:-}" ] && IFS=, read -r -a want <<<"$IMG_INCLUDE"
+  # Services a package would start have nothing to run on here (mmdebstrap says the same while it installs).
+  printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d" && chmod 0755 "$root/usr/sbin/policy-rc.d"
+  # The base's initramfs stays aside while apt installs: a trigger then finds none to rebuild, and it
+  # is made once below if anything it holds changed.
+  mkdir -p "$aside"
+  for k in "$root"/boot/initrd.img-*; do [ -e "$k" ] && mv "$k" "$aside/"; done
+  if [ ${#want[@]} -gt 0 ]; then
+    echo "IMG: installing the packages the prepared root file system lacks"
+    INITRD=No in_root apt-get "${opts[@]}" -y install "${want[@]}" 2>&1 | tee /work/apt-install.log
+    rc=${PIPESTATUS[0]}
+    rm -f "$root/usr/sbin/policy-rc.d"
+    [ "$rc" = 0 ] || fail install_failed
+    grep -q '^Processing triggers for initramfs-tools' /work/apt-install.log && regen=1
+    [ -n "${IMG_CACHE_EXPORT:-}" ] && /opt/img/package-cache.sh out "$root"
+  fi
+  rm -f "$root/usr/sbin/policy-rc.d"
+  for k in "$root"/boot/vmlinuz-*; do
+    [ -e "$k" ] || continue
+    v=${k##*/vmlinuz-}
+    [ -e "$aside/initrd.img-$v" ] || regen=1
+  done
+  if [ -n "$regen" ] && [ -x "$root/usr/sbin/update-initramfs" ]; then
+    rm -f "$aside"/initrd.img-*
+    echo "IMG: making the initramfs"
+    in_root update-initramfs -c -k all || fail install_failed
+  else
+    for k in "$aside"/initrd.img-*; do [ -e "$k" ] && mv "$k" "$root/boot/"; done
+  fi
+  clean_like_mmdebstrap
+  current=installing
+  finish_install
+}
 
 phase fetching
+start=scratch
 if [ -n "${IMG_ROOTFS_CACHED:-}" ]; then
   echo "IMG: an earlier build installed exactly these packages from these repositories: its root file system is taken from the cache"
   phase installing
   mkdir -p "$root"
+  start=cached
   if ! tar --numeric-owner --xattrs --xattrs-include='*' "${dev_excludes[@]}" -xpf "$IMG_ROOTFS_CACHED" -C "$root"; then
     echo "IMG: the cached root file system could not be unpacked; installing the packages instead"
-    rm -rf "$root"
+    start=scratch
+  elif ! root_is_current; then
+    added_resolv=
+    echo "IMG: installing the packages from scratch instead"
+    start=scratch
+  else
+    # The packages are the ones the lists offer now; build-info keeps the date of the lists they were
+    # installed from, which is the build's SOURCE_DATE_EPOCH (reproducible.sh).
+    clean_like_mmdebstrap
+  fi
+  echo "@@IMG-START $start"
+  if [ "$start" = scratch ]; then
+    empty_root
     install_packages
   fi
   announce_skipped_packages
   SOURCE_DATE_EPOCH=$(repro_epoch "$root") && export SOURCE_DATE_EPOCH
+elif [ -n "${IMG_ROOTFS_BASE:-}" ]; then
+  echo "IMG: starting from a prepared root file system whose packages are a subset of this build's"
+  phase installing
+  echo "@@IMG-START base"
+  start=base
+  if ! install_from_base; then
+    added_resolv=
+    empty_root
+    echo "IMG: installing every package from scratch instead"
+    start=scratch
+    echo "@@IMG-START $start"
+    install_packages
+  fi
+  SOURCE_DATE_EPOCH=$(repro_epoch "$root") && export SOURCE_DATE_EPOCH
 else
+  echo "@@IMG-START scratch"
   install_packages
 fi
 current=installing
@@ -181,9 +330,11 @@ fi
 # build runs the user's scripts, and nothing they could touch is ever put into the shared cache.
 if [ -n "${IMG_CACHE_EXPORT:-}" ]; then
   mkdir -p /out/.cache-export
-  if [ -n "${IMG_ROOTFS_EXPORT:-}" ] && [ -z "${IMG_ROOTFS_CACHED:-}" ]; then
-    tar --numeric-owner --xattrs "${dev_excludes[@]}" -C "$root" -cf /out/.cache-export/rootfs.tar . \
-      || { echo "IMG: the root file system could not be packed for the cache"; rm -f /out/.cache-export/rootfs.tar; }
+  if [ -n "${IMG_ROOTFS_EXPORT:-}" ] && [ "$start" != cached ]; then
+    # The installed packages go with it: a request excluding one of them never starts from this root.
+    in_root dpkg-query -W -f '${Package}\n' > /out/.cache-export/packages \
+      && tar --numeric-owner --xattrs "${dev_excludes[@]}" -C "$root" -cf /out/.cache-export/rootfs.tar . \
+      || { echo "IMG: the root file system could not be packed for the cache"; rm -f /out/.cache-export/rootfs.tar /out/.cache-export/packages; }
   fi
   echo "@@IMG-CACHE-EXPORT"
   # Never go on to the %post while image-creator may still be reading the offer: the %post could then
@@ -195,6 +346,10 @@ if [ -n "${IMG_CACHE_EXPORT:-}" ]; then
   fi
 fi
 
+if [ "${IMG_PREPARE_ONLY:-}" = 1 ]; then
+  echo "IMG: the root file system is prepared"
+  exit 0
+fi
 forget_skipped_packages
 phase post
 # Without `network --hostname` the image would keep the sandbox container's random name: Debian's default instead.

@@ -2,6 +2,11 @@
 // data directory): the .deb files builds downloaded, and the installed root file system of each
 // package selection. Both live on the host; builds see them read-only.
 //
+// A root file system is also a base for other builds: one whose packages are a subset of a request's
+// (same suite, architecture, repositories and install options) is unpacked and apt installs the rest
+// (build-in-sandbox.sh, install_from_base). Each root has a small JSON record beside it, written by
+// the host from its own plan and the offer's list of installed packages.
+//
 // Trust: a build offers what it downloaded and installed in /out/.cache-export before any of the
 // kickstart's own code runs (the sandbox script waits until it is taken), and only when every
 // package comes from the default Debian mirror, whose packages are signed. image-creator reads the
@@ -10,8 +15,9 @@
 // used only when its SHA256 is the one in the signed index (package-cache.sh), so a damaged or
 // planted file is never installed.
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, opendir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { lstat, mkdir, opendir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { aptSources, type BuildPlan } from '@img/shared/kickstart';
 
 export interface BuildCacheOptions {
@@ -35,7 +41,28 @@ export interface CachePlan {
   debDir?: string;
   /** Export the root file system too (shareable, no hit, reuse enabled). */
   exportRootfs: boolean;
+  /** With no exact hit: the cached root whose packages are the largest subset of this build's. */
+  base?: { file: string; key: string; include: string[] };
+  /** What is recorded beside this build's root file system when it is kept. */
+  record: RootRecord;
 }
+
+/** Beside each cached root file system: what it may be a base for. */
+const rootRecord = z.object({
+  /** The suite, architecture, mirrors, repositories, builder and install options (see family()). */
+  family: z.string().regex(/^[0-9a-f]{32}$/),
+  include: z.array(z.string()).max(10_000),
+  /** Installed without exclusions or --ignoremissing: other requests may start from it. */
+  base: z.boolean(),
+  /** Every package installed in it (dpkg-query), from the build's offer. */
+  installed: z.array(z.string()).max(20_000).default([]),
+  /** Prepared ahead of demand by image-creator rather than left by a build. */
+  prepared: z.boolean().optional(),
+});
+export type RootRecord = z.infer<typeof rootRecord>;
+const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]{0,199}$/;
+/** Largest list of installed packages an offer may carry. */
+export const MAX_PACKAGES_BYTES = 1 << 20;
 
 export interface Admitted {
   debs: number;
@@ -79,23 +106,91 @@ export class BuildCache {
     return createHash('sha256').update(JSON.stringify(doc)).digest('hex').slice(0, 32);
   }
 
-  async plan(plan: BuildPlan, include: string[], builderVersion: string, mirror: string): Promise<CachePlan> {
+  /** What a root file system shares with every other that may be a base for it: all of the key but the packages. */
+  static family(plan: BuildPlan, builderVersion: string, mirror: string): string {
+    const { ignoremissing: _ignored, ...packages } = plan.packages;
+    return BuildCache.rootfsKey({ ...plan, packages: { ...packages, include: [], exclude: [] } }, [], builderVersion, mirror);
+  }
+
+  async plan(plan: BuildPlan, include: string[], builderVersion: string, mirror: string, o: { prepared?: boolean } = {}): Promise<CachePlan> {
     const shareable = plan.repos.every((r) => !r.baseurl);
     const rootfsKey = BuildCache.rootfsKey(plan, include, builderVersion, mirror);
-    const out: CachePlan = { shareable, rootfsKey, exportRootfs: false };
+    const family = BuildCache.family(plan, builderVersion, mirror);
+    const wanted = [...new Set(include)].sort();
+    const record: RootRecord = {
+      family, include: wanted, base: plan.packages.exclude.length === 0 && !plan.packages.ignoremissing, installed: [], ...(o.prepared ? { prepared: true } : {}),
+    };
+    const out: CachePlan = { shareable, rootfsKey, exportRootfs: false, record };
     // An empty cache has nothing to give: the build need not ask apt what it could take.
     if (this.o.packages && await hasEntries(this.debDir)) out.debDir = this.debDir;
     if (!shareable || this.o.rootfsHours <= 0) return out;
     const file = join(this.rootfsDir, `${rootfsKey}.tar`);
     const st = await stat(file).catch(() => undefined);
+    // Offered whenever the build installs (a hit older than the lists makes it install from scratch).
+    out.exportRootfs = true;
     if (st && Date.now() - st.mtimeMs < this.o.rootfsHours * 3_600_000) {
       out.rootfsHit = file;
       // Used now: the size limit removes the least recently used first (mtime stays: it is the age).
       await utimes(file, new Date(), st.mtime).catch(() => {});
     } else {
-      out.exportRootfs = true;
+      // --ignoremissing leaves packages out by what apt knows at the time: only an exact hit is the same.
+      if (!plan.packages.ignoremissing) {
+        const base = await this.nearest(family, new Set(wanted), new Set(plan.packages.exclude));
+        if (base) out.base = base;
+      }
     }
     return out;
+  }
+
+  /**
+   * The young root of the family whose packages are the largest subset of `wanted` and that holds
+   * none of the `excluded` packages (starting from it would mean removing them: a smaller one, or
+   * scratch, instead). A root installed with exclusions is never a base (it lacks what they removed).
+   */
+  async nearest(family: string, wanted: Set<string>, excluded: Set<string>): Promise<CachePlan['base']> {
+    let best: { file: string; key: string; include: string[]; used: number } | undefined;
+    for (const { key, record, tar } of await this.roots()) {
+      if (record.family !== family || !record.base || !tar) continue;
+      if (Date.now() - tar.mtimeMs >= this.o.rootfsHours * 3_600_000) continue;
+      if (!record.include.every((p) => wanted.has(p)) || record.installed.some((p) => excluded.has(p))) continue;
+      if (best && (record.include.length < best.include.length || (record.include.length === best.include.length && tar.mtimeMs <= best.used))) continue;
+      best = { file: join(this.rootfsDir, `${key}.tar`), key, include: record.include, used: tar.mtimeMs };
+    }
+    if (!best) return undefined;
+    await utimes(best.file, new Date(), new Date(best.used)).catch(() => {});
+    return { file: best.file, key: best.key, include: best.include };
+  }
+
+  /** Every cached root with its record (a root without a readable record is no base, and is listed without one). */
+  async roots(): Promise<Array<{ key: string; record: RootRecord; tar?: { mtimeMs: number; size: number } }>> {
+    const out: Array<{ key: string; record: RootRecord; tar?: { mtimeMs: number; size: number } }> = [];
+    for (const name of await readdir(this.rootfsDir).catch(() => [] as string[])) {
+      const m = /^([0-9a-f]{32})\.json$/.exec(name);
+      if (!m) continue;
+      const record = rootRecord.safeParse(await readFile(join(this.rootfsDir, name), 'utf8').then(JSON.parse).catch(() => undefined));
+      if (!record.success) continue;
+      const st = await stat(join(this.rootfsDir, `${m[1]}.tar`)).catch(() => undefined);
+      out.push({ key: m[1]!, record: record.data, ...(st?.isFile() ? { tar: { mtimeMs: st.mtimeMs, size: st.size } } : {}) });
+    }
+    return out;
+  }
+
+  /** A root a build found older than the package lists: no build starts from it again. */
+  async drop(key: string): Promise<void> {
+    if (!/^[0-9a-f]{32}$/.test(key)) return;
+    await rm(join(this.rootfsDir, `${key}.tar`), { force: true });
+    await rm(join(this.rootfsDir, `${key}.json`), { force: true });
+  }
+
+  /** Drops every root of a family (its package lists changed); returns how many. */
+  async dropFamily(family: string, keep?: string): Promise<number> {
+    let n = 0;
+    for (const { key, record } of await this.roots()) {
+      if (record.family !== family || key === keep) continue;
+      await this.drop(key);
+      n++;
+    }
+    return n;
   }
 
   /** A new, empty directory of the host's for a build's offer to be written into, beside the cache. */
@@ -112,7 +207,7 @@ export class BuildCache {
    * script writes is moved into the cache (a rename: atomic, so a build reading the
    * cache sees a file whole or not at all).
    */
-  async admit(offerDir: string, key: string, jobId: string): Promise<Admitted> {
+  async admit(offerDir: string, key: string, jobId: string, record?: RootRecord): Promise<Admitted> {
     const taken = join(this.incoming, jobId);
     await rm(taken, { recursive: true, force: true });
     await rename(offerDir, taken);
@@ -132,6 +227,12 @@ export class BuildCache {
       const rootfs = join(taken, 'rootfs.tar');
       const st = await lstat(rootfs).catch(() => undefined);
       if (this.o.rootfsHours > 0 && st?.isFile() && st.size > 0) {
+        // The record first: a root without one is used only for an exact hit, never as a base.
+        if (record) {
+          const installed = await readInstalled(join(taken, 'packages'));
+          await writeFile(join(this.rootfsDir, `${key}.json.tmp`), JSON.stringify({ ...record, installed }));
+          await rename(join(this.rootfsDir, `${key}.json.tmp`), join(this.rootfsDir, `${key}.json`));
+        }
         await rename(rootfs, join(this.rootfsDir, `${key}.tar`));
         result.rootfs = true;
       }
@@ -142,17 +243,23 @@ export class BuildCache {
   }
 
   /** Removes expired root file systems, then the least recently used files until the caches fit. */
-  async prune(): Promise<{ removed: number; bytes: number }> {
+  async prune(): Promise<{ removed: number; bytes: number; rootfsBytes: number }> {
     const files: Array<{ path: string; size: number; used: number }> = [];
     let removed = 0;
     for (const dir of [this.debDir, this.rootfsDir]) {
       for (const name of await readdir(dir).catch(() => [] as string[])) {
         const path = join(dir, name);
+        // A record goes with its root file system (below); one left without it goes now.
+        if (dir === this.rootfsDir && name.endsWith('.json')) {
+          if (!(await stat(path.replace(/\.json$/, '.tar')).catch(() => undefined))) await rm(path, { force: true });
+          continue;
+        }
         const st = await stat(path).catch(() => undefined);
         if (!st?.isFile()) continue;
         const expired = dir === this.rootfsDir && Date.now() - st.mtimeMs >= this.o.rootfsHours * 3_600_000;
         if (expired) {
           await rm(path, { force: true });
+          await rm(path.replace(/\.tar$/, '.json'), { force: true });
           removed++;
           continue;
         }
@@ -160,14 +267,19 @@ export class BuildCache {
       }
     }
     let bytes = files.reduce((n, f) => n + f.size, 0);
+    const kept = new Set(files);
     for (const f of files.sort((a, b) => a.used - b.used)) {
       if (bytes <= this.o.maxBytes) break;
+      kept.delete(f);
       // A build that has the file open or mounted keeps reading it: removing only unlinks the name.
       await rm(f.path, { force: true });
+      if (f.path.endsWith('.tar')) await rm(f.path.replace(/\.tar$/, '.json'), { force: true });
       bytes -= f.size;
       removed++;
     }
-    return { removed, bytes };
+    // What the prepared and recent roots take, for the log and the note in the README.
+    const rootfsBytes = [...kept].filter((f) => f.path.startsWith(this.rootfsDir)).reduce((n, f) => n + f.size, 0);
+    return { removed, bytes, rootfsBytes };
   }
 }
 
@@ -179,4 +291,12 @@ async function hasEntries(dir: string): Promise<boolean> {
   } finally {
     await d.close().catch(() => {});
   }
+}
+
+/** The offer's list of installed packages: names only, bounded; anything else in it is dropped. */
+async function readInstalled(file: string): Promise<string[]> {
+  const st = await lstat(file).catch(() => undefined);
+  if (!st?.isFile() || st.size > MAX_PACKAGES_BYTES) return [];
+  const names = (await readFile(file, 'utf8')).split('\n').filter((l) => PACKAGE_NAME.test(l));
+  return [...new Set(names)].sort().slice(0, 20_000);
 }

@@ -35,6 +35,12 @@ const schema = z.object({
   IMG_PACKAGE_CACHE: env.bool(true),
   /** Reuse an installed root file system of the same packages and repositories for this many hours; 0: never. */
   IMG_ROOTFS_CACHE_HOURS: env.int(24, 0),
+  /**
+   * Bases prepared ahead of demand, at start and whenever the package lists are read again: "SUITE:ARCH"
+   * items, comma-separated ("none": none); empty: the default suite for amd64. Each is the root file
+   * system a minimal bootable disk installs; a build whose packages include its packages starts from it.
+   */
+  IMG_PREPARED_BASES: env.str(''),
   /** The caches together are kept under this size (least recently used files go first). */
   IMG_CACHE_MAX_MB: env.int(10240, 64),
   /** Largest build log kept, in MiB; past it the build's output is dropped with a note. */

@@ -84,6 +84,9 @@ export function prepareBuild(plan: BuildPlan, type: ImageType, requested: string
     const kernel = (findArchitecture(plan.architecture) ?? findArchitecture(DEFAULT_ARCH)!).kernel;
     if (!include.some((p) => p.startsWith('linux-image-'))) add(kernel, `a ${type} image boots, and the kickstart installs no kernel`);
     if (!include.some((p) => INITS.includes(p))) add(INIT, `a ${type} image boots, and the kickstart installs no init system`);
+    // initramfs-tools compresses with zstd by default in every suite IMG builds, and falls back to
+    // gzip (a larger, slower initramfs) when the image lacks the zstd program.
+    add('zstd', `a ${type} image boots from an initramfs, which initramfs-tools compresses with zstd when the image has it`);
   }
   if (kind.live) add('live-boot', `a ${type} image boots into a live system, which live-boot mounts from the initramfs`);
   if (plan.ntp && 'servers' in plan.ntp) add('systemd-timesyncd', 'the kickstart names NTP servers, and systemd-timesyncd is what keeps the clock by them');

@@ -1,6 +1,6 @@
 // Reads the build's output as it streams: complete lines, the marker lines the sandbox script
 // prints, and the tail of the log for error excerpts.
-import type { Phase } from '@img/shared/contracts';
+import { buildStarts, type BuildStart, type Phase } from '@img/shared/contracts';
 
 export interface Markers {
   onPhase(phase: Phase): void;
@@ -8,6 +8,10 @@ export interface Markers {
   onCacheExport?(): void;
   /** The script says its output is complete and waits for it to be taken. Called once. */
   onDone?(): void;
+  /** How the packages came (the script may fall back to scratch): before the post phase only. */
+  onStart?(start: BuildStart): void;
+  /** The prepared root file system given to the build is older than the package lists: before the post phase only, once. */
+  onBaseStale?(): void;
 }
 
 const MAX_LINE = 2000;
@@ -33,6 +37,9 @@ export class LogScanner {
   /** Index in `lines` where the current %post script's output begins. */
   postStart = 0;
   done = false;
+  /** How the packages came, as the script said before the post phase. */
+  start?: BuildStart;
+  baseStale = false;
   /** Lines where a fork was refused: the build ran into its process limit (a fork bomb, or a runaway script). */
   readonly processLimitLines: string[] = [];
   /** Lines where a write failed because the work area is full. */
@@ -59,7 +66,7 @@ export class LogScanner {
   private line(raw: string): void {
     // One line can be anything a %post prints (a fork bomb prints megabytes without a newline).
     const line = raw.length > MAX_LINE ? `${raw.slice(0, MAX_LINE - 40)} …[${raw.length - MAX_LINE + 40} characters cut]` : raw;
-    const m = /^@@IMG-(PHASE|POST|FAIL|DONE|CACHE-EXPORT|LINE|SKIPPED)(?: (.*))?$/.exec(line);
+    const m = /^@@IMG-(PHASE|POST|FAIL|DONE|CACHE-EXPORT|LINE|SKIPPED|START|BASE-STALE)(?: (.*))?$/.exec(line);
     if (m) {
       const [, kind, rest = ''] = m;
       if (kind === 'PHASE' && PHASES.has(rest.trim())) {
@@ -74,6 +81,14 @@ export class LogScanner {
       if (kind === 'LINE' && !this.userCode) this.settingLine = Number(rest) || undefined;
       if (kind === 'SKIPPED' && !this.userCode && /^[a-z0-9][a-z0-9+.-]{1,199}$/.test(rest) && this.skippedPackages.length < 5000 && !this.skippedPackages.includes(rest)) {
         this.skippedPackages.push(rest);
+      }
+      if (kind === 'START' && !this.userCode && (buildStarts as readonly string[]).includes(rest) && rest !== 'identical') {
+        this.start = rest as BuildStart;
+        this.markers.onStart?.(this.start);
+      }
+      if (kind === 'BASE-STALE' && !this.userCode && !this.baseStale) {
+        this.baseStale = true;
+        this.markers.onBaseStale?.();
       }
       if (kind === 'POST') {
         this.postLine = Number(rest) || undefined;

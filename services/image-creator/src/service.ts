@@ -25,6 +25,8 @@ import { sweepExpiredImages } from '@img/shared/retention';
 import { brokerMetrics, createRegistry, serveMetrics, TimeSeries } from '@img/shared/metrics';
 import { buildMetrics } from './metrics.ts';
 import { emulationStates } from './emulation.ts';
+import { BasePreparer, parseBaseTargets } from './build/prepare-base.ts';
+import { findArchitecture, findSuite } from '@img/shared/kickstart';
 
 /** How often a builder renews the claim of the request it builds. */
 const BUILD_HEARTBEAT_MS = 15_000;
@@ -92,6 +94,11 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     maxBytes: config.IMG_CACHE_MAX_MB * 1024 * 1024,
   });
   await cache.init();
+  const baseTargets = config.IMG_ROOTFS_CACHE_HOURS > 0
+    ? parseBaseTargets(config.IMG_PREPARED_BASES, config.IMG_DEFAULT_SUITE, { suite: (s) => Boolean(findSuite(s)), arch: (a) => Boolean(findArchitecture(a)) })
+    : [];
+  if (typeof baseTargets === 'string') throw new Error(`IMG_PREPARED_BASES: ${baseTargets}`);
+  let preparer: BasePreparer | undefined;
   // The package index: read here (Docker and the builder image are here), kept in the database.
   const indexStore = new PackageIndexStore(db);
   await indexStore.init();
@@ -111,6 +118,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     maxAgeMs: config.IMG_PACKAGE_INDEX_REFRESH_H * 3_600_000,
     pollMs: config.IMG_PACKAGE_INDEX_POLL_S * 1000,
     preload,
+    onRead: (units) => preparer?.listsRead(units),
   });
   await refresher.start();
   const indexCache = new PackageIndexCache(indexStore, { recheckMs: 30_000 });
@@ -131,6 +139,13 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   // image_queue is then the number of builds that can run at once, which the frontend's estimates use.
   for (let slot = 0; slot < config.IMG_BUILD_CONCURRENCY; slot++) await broker.consume(queues.image, imageMessage, build, { prefetch: 1 });
 
+  // After the consumer: preparing a base never holds up a build (a build finding none starts from scratch).
+  const layout = new DataLayout(config.IMG_DATA_DIR);
+  preparer = new BasePreparer({
+    config, runner, builderImage, builderVersion: builderVersion(), cancellations, cache, log, sandboxRoot, targets: baseTargets, workDir: layout.root('work'),
+  });
+  preparer.start();
+
   // Images are kept for the retention the success email announces.
   const sweep = () => void sweepExpiredImages({ storage, days: config.IMG_IMAGE_RETENTION_DAYS, log })
     .catch((err: Error) => log.warn({ err: err.message }, 'retention sweep failed'));
@@ -145,6 +160,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     // after a restart) builds them again.
     { name: 'hand back builds', run: () => broker.close({ handBack: true }) },
     { name: 'stop reading package indexes', run: () => refresher.stop() },
+    { name: 'stop preparing bases', run: async () => preparer?.stop() },
     { name: 'remove build containers', run: async () => { await runner.removeOrphans(); } },
     { name: 'write the time series', run: () => series.stop() },
     { name: 'close database', run: () => db.close() },

@@ -325,6 +325,8 @@ export async function stackEnv(extra: Record<string, string> = {}): Promise<Reco
     IMG_MAX_PENDING_PER_SUBMITTER: '1000',
     // Several copies of a service run at once in tests: each takes a free port for /metrics.
     IMG_METRICS_PORT: '0',
+    // Preparing a base takes a cold build's time: only the tests of the warm start ask for it.
+    IMG_PREPARED_BASES: 'none',
     ...extra,
   };
 }

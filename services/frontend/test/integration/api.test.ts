@@ -8,7 +8,7 @@ import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import amqp from 'amqplib';
 import { exchanges, queues, routes, type Broker } from '@img/shared/broker';
-import { errorMessage, imageTypes, linkMessage, resultMessage } from '@img/shared/contracts';
+import { errorMessage, imageTypes, linkMessage, resultMessage, type LinkMessage } from '@img/shared/contracts';
 import { isSealedNotify } from '@img/shared/jobs';
 import { LiveLogWriter } from '@img/shared/live-log';
 import { purgeAllQueues, stackEnv, testEnv, testLogger, testTokenSecret, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
@@ -55,13 +55,13 @@ async function create(fields: Json = {}): Promise<Json> {
 }
 
 /** What image-creator publishes when it has built the image: the file in place, then the link. */
-async function finishBuild(job: Json, content: Buffer, filename = 'image.tar.zst'): Promise<void> {
+async function finishBuild(job: Json, content: Buffer, filename = 'image.tar.zst', extra: Partial<LinkMessage> = {}): Promise<void> {
   const dir = join(env.IMG_DATA_DIR, 'images', job.id);
   await mkdir(dir, { recursive: true });
   if (!filename.includes('/')) await writeFile(join(dir, filename), content);
   await broker.publish(routes.link, linkMessage, {
     id: job.id, url: `${base}/images/${job.id}`, email: job.email, imagetype: 'tar', filename, size: content.length,
-    sha256: createHash('sha256').update(content).digest('hex'), duration_s: 12, logurl: `${base}/job/${job.id}/log`,
+    sha256: createHash('sha256').update(content).digest('hex'), duration_s: 12, logurl: `${base}/job/${job.id}/log`, ...extra,
   });
   await waitFor('the job to be done', async () => (await api(`/api/v1/jobs/${job.id}`)).body.status === 'done', { timeoutMs: 10_000 });
 }
@@ -222,6 +222,18 @@ async function buildLog(job: Json) {
     },
   };
 }
+
+test('the job records how its build started, from the progress message on, and shows it to its owner', async () => {
+  const job = await create();
+  const owner = async () => (await api(`/api/v1/jobs/${job.id}?token=${job.token}`)).body;
+  await broker.publish(routes.result, resultMessage, { id: job.id, logfile: `logs/${job.id}.log`, phase: 'installing', start: 'base' });
+  await waitFor('the start to be recorded', async () => (await owner()).start === 'base', { timeoutMs: 10_000 });
+  // The build fell back (its base was older than the package lists): the link says so, and wins.
+  await finishBuild(job, Buffer.from('an image'), 'image.tar.zst', { start: 'scratch' });
+  const done = await owner();
+  assert.equal(done.status, 'done');
+  assert.equal(done.start, 'scratch');
+});
 
 test('GET /api/v1/jobs/:id/log reads from an offset, so a client can follow it: live from the build\'s stream, then from the store', async () => {
   const job = await create();

@@ -6,13 +6,13 @@
 import type { BuildMetrics } from '../metrics.ts';
 import { lchown, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ImageMessage, Phase } from '@img/shared/contracts';
+import type { BuildStart, ImageMessage, Phase } from '@img/shared/contracts';
 import type { Logger } from '@img/shared/logging';
 import { ImgError } from '@img/shared/errors';
 import type { Config } from '../config.ts';
 import type { DockerRunner, RunningSandbox, SandboxResult } from '../docker-runner.ts';
 import type { Cancellations } from '../cancellations.ts';
-import { DEB_NAME, MAX_DEB_BYTES, type BuildCache, type CachePlan } from '../build-cache.ts';
+import { DEB_NAME, MAX_DEB_BYTES, MAX_PACKAGES_BYTES, type BuildCache, type CachePlan } from '../build-cache.ts';
 import { LogScanner } from '../log-scanner.ts';
 import { classifyFailure } from '../classify-failure.ts';
 import { takeFiles, type OutputRule, type TakenFile } from '../sandbox-output.ts';
@@ -46,7 +46,19 @@ export interface JobDirs {
 
 export type SandboxOutcome =
   | { cancelled: true }
-  | { cancelled: false; image: TakenFile; sandboxS: number; skipped: string[]; packagesTsv: TakenFile | undefined };
+  | { cancelled: false; image: TakenFile; sandboxS: number; skipped: string[]; start: BuildStart; packagesTsv: TakenFile | undefined };
+
+/** A root file system prepared ahead of demand: no image, only the offer the cache took. */
+export interface PreparedOutcome { cancelled: false; prepared: true; sandboxS: number; start: BuildStart }
+
+export interface SandboxOptions {
+  /** Install, offer the root file system to the cache, and stop: a base prepared ahead of demand (no image). */
+  prepareOnly?: boolean;
+  /** How the packages come, once the sandbox says (it may fall back to scratch). */
+  onStart?: (start: BuildStart) => void;
+  /** The cache plan's record says this root was prepared by image-creator. */
+  prepared?: boolean;
+}
 
 /** Where the host keeps the build's package list, beside the image in the job's output directory. */
 export const PACKAGES_TSV = 'packages.tsv';
@@ -54,8 +66,22 @@ export const PACKAGES_TSV = 'packages.tsv';
 /** The image as the script writes it: /out/image.<extension>. */
 const IMAGE_NAME = /^image\.[a-z0-9][a-z0-9.]{0,15}$/;
 
-export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, planned: PlannedBuild, dirs: JobDirs, filename: string,
-  jobLog: JobLog, onPhase: (phase: Phase) => void): Promise<SandboxOutcome> {
+export async function runSandbox(deps: SandboxStepDeps, msg: Pick<ImageMessage, 'id' | 'imagetype' | 'rebuild'>, planned: PlannedBuild, dirs: JobDirs, filename: string,
+  jobLog: JobLog, onPhase: (phase: Phase) => void, opts: Omit<SandboxOptions, 'prepareOnly'> = {}): Promise<SandboxOutcome> {
+  const out = await sandbox(deps, msg, planned, dirs, filename, jobLog, onPhase, opts);
+  if ('prepared' in out) throw new Error('the build stopped after installing, with no image');
+  return out;
+}
+
+/** Installs `planned`'s packages and offers the root file system to the cache; no %post, no image. */
+export async function prepareRoot(deps: SandboxStepDeps, id: string, planned: PlannedBuild, dirs: JobDirs, jobLog: JobLog): Promise<PreparedOutcome | { cancelled: true }> {
+  const out = await sandbox(deps, { id, imagetype: 'tar' }, planned, dirs, 'prepared.tar.zst', jobLog, () => {}, { prepareOnly: true, prepared: true });
+  if (!out.cancelled && !('prepared' in out)) throw new Error('the preparation made an image');
+  return out;
+}
+
+async function sandbox(deps: SandboxStepDeps, msg: Pick<ImageMessage, 'id' | 'imagetype' | 'rebuild'>, planned: PlannedBuild, dirs: JobDirs, filename: string,
+  jobLog: JobLog, onPhase: (phase: Phase) => void, opts: SandboxOptions): Promise<SandboxOutcome | PreparedOutcome> {
   const { config } = deps;
   const log = deps.log.child({ jobId: msg.id });
   // Another architecture's programs run only where the host emulates it: said plainly, before anything starts.
@@ -72,13 +98,17 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
 
   // Both mirrors decide what a cached root file system holds: a build from other mirrors gets its own.
   const mirrors = `${config.IMG_DEBIAN_MIRROR ?? ''} ${config.IMG_DEBIAN_SECURITY_MIRROR ?? ''}`;
-  const cached = deps.cache ? await deps.cache.plan(planned.plan, planned.include, deps.builderVersion, mirrors) : undefined;
-  // A rebuild installs its packages again (from the package cache): an installed root taken from an
-  // earlier build would only show that a tar of it unpacks the same.
-  const cachePlan = cached && msg.rebuild && cached.rootfsHit ? { ...cached, rootfsHit: undefined } : cached;
+  const cached = deps.cache ? await deps.cache.plan(planned.plan, planned.include, deps.builderVersion, mirrors, { prepared: opts.prepared ?? false }) : undefined;
+  // A rebuild installs its packages again from scratch (from the package cache): an installed root
+  // or a base taken from an earlier build would only show that a tar of it unpacks the same.
+  const cachePlan = cached && msg.rebuild ? { ...cached, rootfsHit: undefined, base: undefined } : cached;
   if (cachePlan && !cachePlan.shareable) jobLog.write('IMG: cache: this kickstart adds its own repositories, so nothing this build downloads or installs is kept for other builds\n');
   if (cachePlan?.shareable) deps.metrics?.cache('rootfs', Boolean(cachePlan.rootfsHit));
   if (cachePlan?.rootfsHit) jobLog.write(`IMG: cache: installed root file system ${cachePlan.rootfsKey.slice(0, 12)} of an earlier build with the same packages and repositories is used\n`);
+  else if (cachePlan?.base) {
+    const { key, include } = cachePlan.base;
+    jobLog.write(`IMG: cache: starting from the prepared root file system ${key.slice(0, 12)}, which holds ${include.length} of this build's ${new Set(planned.include).size} packages (${include.join(' ') || 'the essential ones only'}): apt installs the rest\n`);
+  }
 
   const diskBytes = config.IMG_BUILD_DISK_MB * 1048576;
   // The image is read with a byte limit of the size it was declared to be: a disk is its root
@@ -97,11 +127,12 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
       const rules: OutputRule[] = [
         { match: (n) => n.startsWith('debs/') && DEB_NAME.test(n.slice(5)), maxBytes: MAX_DEB_BYTES },
         { match: (n) => n === 'rootfs.tar', maxBytes: diskBytes },
+        { match: (n) => n === 'packages', maxBytes: MAX_PACKAGES_BYTES },
       ];
       // Offered files land in the offer's own folders: debs/NAME and rootfs.tar.
       await readTar(s, ['tar', '-C', '/work/out/.cache-export', '--numeric-owner', '-cf', '-', '.'],
         { destDir: dir, rules, dirs: ['debs'], others: 'skip', where: '/out/.cache-export' });
-      const got = await cache.admit(dir, plan.rootfsKey, msg.id);
+      const got = await cache.admit(dir, plan.rootfsKey, msg.id, plan.record);
       jobLog.write(`IMG: cache: kept ${got.debs} new packages (${Math.round(got.debBytes / 1048576)} MiB)${got.rootfs ? ` and the installed root file system ${plan.rootfsKey.slice(0, 12)}` : ''}\n`);
       log.info({ debs: got.debs, debBytes: got.debBytes, rootfs: got.rootfs }, 'build cache: offer taken');
     } catch (err) {
@@ -146,6 +177,13 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
       if (!sandbox || !deps.cache || !cachePlan?.shareable) return;
       offer = takeOffer(sandbox, cachePlan, deps.cache);
     },
+    onStart: (start) => opts.onStart?.(start),
+    onBaseStale: () => {
+      const base = cachePlan?.base ?? (cachePlan?.rootfsHit ? { key: cachePlan.rootfsKey } : undefined);
+      if (!base || !deps.cache) return;
+      jobLog.write(`IMG: cache: the root file system ${base.key.slice(0, 12)} is older than the package lists: it is dropped\n`);
+      void deps.cache.drop(base.key).catch((err: Error) => log.warn({ err: err.message }, 'build cache: could not drop a stale root file system'));
+    },
     onDone: () => {
       if (!sandbox) return;
       collected = collect(sandbox);
@@ -181,11 +219,13 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
         ...planned.env,
         ...kickstartEnv(planned.plan, filename.replace(/\.[^.]*(\.zst)?$/, '')),
         ...cacheEnv(cachePlan),
+        ...(opts.prepareOnly ? { IMG_PREPARE_ONLY: '1' } : {}),
       },
       mounts: [
         { host: inDir, container: '/in', readOnly: true },
         ...(cachePlan?.debDir ? [{ host: cachePlan.debDir, container: '/cache/debs', readOnly: true }] : []),
         ...(cachePlan?.rootfsHit ? [{ host: cachePlan.rootfsHit, container: '/cache/rootfs.tar', readOnly: true }] : []),
+        ...(cachePlan?.base && !cachePlan.rootfsHit ? [{ host: cachePlan.base.file, container: '/cache/base.tar', readOnly: true }] : []),
       ],
       workAreaMb: config.IMG_BUILD_DISK_MB,
       workAreaInodes: config.IMG_BUILD_INODES,
@@ -234,11 +274,14 @@ export async function runSandbox(deps: SandboxStepDeps, msg: ImageMessage, plann
     if (err instanceof ImgError && !err.transient) throw new BuildFailure(err.code, err.message, { phase: 'assembling', excerpt: scan.tail(10) });
     throw err;
   }
+  const start = scan.start ?? 'scratch';
+  // A prepared root: the script stopped after its offer, which was taken (or refused) above.
+  if (opts.prepareOnly && result.exitCode === 0 && !image && !result.timedOut) return { cancelled: false, prepared: true, sandboxS, start };
   if (result.exitCode !== 0 || !scan.done || scan.processLimitLines.length > 0 || result.processMemoryExceeded !== undefined) {
     throw await failedBuild();
   }
   if (!image) throw new BuildFailure('build_output_invalid', 'the build finished but left no image in /out', { phase: 'assembling' });
-  return { cancelled: false, image: image.f.image, packagesTsv: image.f.packagesTsv, sandboxS, skipped: scan.skippedPackages };
+  return { cancelled: false, image: image.f.image, packagesTsv: image.f.packagesTsv, sandboxS, skipped: scan.skippedPackages, start };
 }
 
 /** Hands a tree the host just wrote (no link in it) to another owner, by lchown: nothing is followed. */
@@ -285,6 +328,7 @@ function cacheEnv(plan: CachePlan | undefined): Record<string, string> {
   return {
     ...(plan.debDir ? { IMG_DEB_CACHE: '/cache/debs' } : {}),
     ...(plan.rootfsHit ? { IMG_ROOTFS_CACHED: '/cache/rootfs.tar' } : {}),
+    ...(plan.base && !plan.rootfsHit ? { IMG_ROOTFS_BASE: '/cache/base.tar' } : {}),
     ...(plan.shareable ? { IMG_CACHE_EXPORT: '1' } : {}),
     ...(plan.exportRootfs ? { IMG_ROOTFS_EXPORT: '1' } : {}),
   };

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import {
-  CONTRACT_VERSION, errorMessage, linkMessage, resultMessage, type Delivery, type ErrorMessage, type ImageMessage, type JobWarning, type LinkMessage, type PackageCheck, type Phase,
+  CONTRACT_VERSION, errorMessage, linkMessage, resultMessage, type BuildStart, type Delivery, type ErrorMessage, type ImageMessage, type JobWarning, type LinkMessage, type PackageCheck, type Phase,
 } from '@img/shared/contracts';
 import { DeadLetter, routes, type Broker, type DeliveryInfo } from '@img/shared/broker';
 import { isSealedJob } from '@img/shared/jobs';
@@ -212,7 +212,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
         log.info('answered from an identical build');
         metrics.cache('image', true);
         metrics.finished(labels, 'reused');
-        await deps.broker.publish(routes.link, linkMessage, { ...reused, request_hash: planned.hash, suite, arch, ...checkReport });
+        await deps.broker.publish(routes.link, linkMessage, { ...reused, request_hash: planned.hash, suite, arch, start: 'identical', ...checkReport });
         ended = true;
         return;
       }
@@ -231,7 +231,13 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     const started = Date.now();
     // The sandbox's first step: a failure to start it is a failure to fetch.
     phase = 'fetching';
-    const built = await runSandbox(deps, msg, planned, { imageDir: paths.output, work: paths.work }, filename, jobLog, onPhase);
+    // How the packages come, on a progress message of its own as soon as the sandbox says.
+    const onStart = (start: BuildStart) => {
+      progress.push(deps.broker.publish(routes.result, resultMessage, { id: msg.id, logfile: jobKeys(msg.id).log, phase, start }).catch((err: Error) => {
+        log.warn({ err: err.message }, 'could not publish progress');
+      }));
+    };
+    const built = await runSandbox(deps, msg, planned, { imageDir: paths.output, work: paths.work }, filename, jobLog, onPhase, { onStart });
     await Promise.all(progress);
     if (built.cancelled) {
       // The frontend has already marked the job cancelled and told the person.
@@ -242,7 +248,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
       metrics.finished(labels, 'cancelled');
       return;
     }
-    log.info({ sandbox_s: built.sandboxS }, 'sandbox done');
+    log.info({ sandbox_s: built.sandboxS, start: built.start }, 'sandbox done');
     if (checkReport && built.skipped.length > 0) checkReport.warnings = skippedWarnings(checkReport.warnings, built.skipped, planned);
     if (planned.kind.boot && config.IMG_VERIFY_BOOT) {
       onPhase('verifying');
@@ -275,7 +281,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
     jobLog.write(`\nIMG built ${delivered.file.name}: ${size} bytes, sha256 ${sha256}, ${duration_s} s\n`);
     const link: LinkMessage = {
       id: msg.id, url: urls.image, email: msg.email, imagetype: msg.imagetype, filename: delivered.file.name, size, sha256, duration_s, logurl: urls.log,
-      version: CONTRACT_VERSION, request_hash: claimedHash, suite, arch, ...(verified ? { verified } : {}), ...(checkReport ?? {}), ...delivered.delivery,
+      version: CONTRACT_VERSION, request_hash: claimedHash, suite, arch, start: built.start, ...(verified ? { verified } : {}), ...(checkReport ?? {}), ...delivered.delivery,
     };
     // The image, then the log, then the result that answers a redelivery: each whole before the next.
     const storing = Date.now();

@@ -18,6 +18,8 @@ export interface RefresherOptions {
   maxAgeMs: number;
   pollMs: number;
   preload: readonly IndexUnit[];
+  /** Told of every reading saved (the prepared bases of those suites are made again). */
+  onRead?: (units: readonly IndexUnit[]) => void;
 }
 
 export class IndexRefresher {
@@ -93,6 +95,7 @@ export class IndexRefresher {
     try {
       const reading = await this.o.read(units);
       for (const u of reading.units) await this.o.store.save(u.unit, u.packages, reading.readAt);
+      this.o.onRead?.(reading.units.map((u) => u.unit));
     } catch (err) {
       const message = (err as Error).message;
       this.o.log.warn({ units: units.map(unitKey), err: message }, 'package index: the package lists could not be read');

@@ -35,6 +35,9 @@ function kickstart(tag: string, opts: { marker?: boolean } = {}): string {
     'linux-image-arm64',
     'systemd-sysv',
     'live-boot',
+    // What the builder adds to a bootable image (for the initramfs): named here too, so the tar's
+    // package set is the raw's, and the tar starts from the raw's installed root.
+    'zstd',
     '%end',
     '%post',
     `echo ${tag} > /etc/img-test-tag`,

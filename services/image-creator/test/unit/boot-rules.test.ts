@@ -20,8 +20,9 @@ test('a disk type gets a kernel and an init when the kickstart has none, and say
   const p = plan('part / --size=900 --fstype=ext4\nbootloader --timeout=3 --append="quiet"\n%packages\nvim\n%end\n');
   const r = prepareBuild(p, 'raw', p.packages.include);
   assert.equal(r.error, undefined);
-  assert.deepEqual(r.include, ['vim', 'linux-image-amd64', 'systemd-sysv']);
-  assert.equal(r.notes.length, 2);
+  assert.deepEqual(r.include, ['vim', 'linux-image-amd64', 'systemd-sysv', 'zstd']);
+  assert.equal(r.notes.length, 3);
+  assert.match(r.notes[2]!, /zstd/, 'the initramfs is compressed with zstd, which needs the program in the image');
   assert.match(r.notes[0]!, /linux-image-amd64/);
   assert.deepEqual(r.env, { IMG_BOOT_APPEND: 'quiet', IMG_BOOT_APPEND_GRUB: "'quiet'", IMG_BOOT_TIMEOUT: '3', IMG_ROOT_SIZE_MIB: '900', IMG_ROOT_FSTYPE: 'ext4' });
 });
@@ -29,15 +30,17 @@ test('a disk type gets a kernel and an init when the kickstart has none, and say
 test('a kernel or init the kickstart chose is kept, and an excluded one is not forced back', () => {
   const p = plan('part / --size=900\n%packages\nlinux-image-cloud-amd64\n-systemd-sysv\nsysvinit-core\n%end\n');
   const r = prepareBuild(p, 'qcow2', p.packages.include);
-  assert.deepEqual(r.include, ['linux-image-cloud-amd64', 'sysvinit-core']);
-  assert.deepEqual(r.notes, []);
+  assert.deepEqual(r.include, ['linux-image-cloud-amd64', 'sysvinit-core', 'zstd']);
+  assert.equal(r.notes.length, 1);
+  const noZstd = plan('part / --size=900\n%packages\nlinux-image-cloud-amd64\n-zstd\n%end\n');
+  assert.ok(!prepareBuild(noZstd, 'raw', noZstd.packages.include).include.includes('zstd'), 'an excluded zstd is not forced back');
 });
 
 test('live types add live-boot and need no partition; file system and archive types add nothing', () => {
   const p = plan('%packages\nvim\n%end\n');
   const live = prepareBuild(p, 'livecd', p.packages.include);
   assert.equal(live.error, undefined);
-  assert.deepEqual(live.include, ['vim', 'linux-image-amd64', 'systemd-sysv', 'live-boot']);
+  assert.deepEqual(live.include, ['vim', 'linux-image-amd64', 'systemd-sysv', 'zstd', 'live-boot']);
   assert.deepEqual(prepareBuild(p, 'tar', p.packages.include).include, ['vim']);
   const withRoot = plan('part / --size=700\n%packages\nvim\n%end\n');
   assert.deepEqual(prepareBuild(withRoot, 'loop', withRoot.packages.include).include, ['vim']);
@@ -106,7 +109,7 @@ test('the image format is told from the first bytes, a qcow2 backing file is not
 test('an arm64 disk gets the arm64 kernel, and boots on QEMU\'s virt machine with arm64 UEFI firmware, its CD on virtio SCSI', () => {
   const p = parseKickstart('part / --size=900\n%packages\nvim\n%end\n', { arch: 'arm64' }).plan!;
   assert.equal(p.architecture, 'arm64');
-  assert.deepEqual(prepareBuild(p, 'raw', p.packages.include).include, ['vim', 'linux-image-arm64', 'systemd-sysv']);
+  assert.deepEqual(prepareBuild(p, 'raw', p.packages.include).include, ['vim', 'linux-image-arm64', 'systemd-sysv', 'zstd']);
   assert.equal(qemuBinary('arm64'), 'qemu-system-aarch64');
   assert.equal(qemuBinary('amd64'), 'qemu-system-x86_64');
   const disk = qemuArgs({ format: 'qcow2', media: 'disk', arch: 'arm64' }, '/i.qcow2');

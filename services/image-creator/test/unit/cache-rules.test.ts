@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseKickstart } from '@img/shared/kickstart';
@@ -99,6 +99,80 @@ test('a cached root file system is used while young, and not after IMG_ROOTFS_CA
   await cache.prune();
   assert.equal(existsSync(file), false, 'the prune removes it');
 }));
+
+/** Keeps a root file system as a build's offer would: its tar, the installed packages, the host's record. */
+async function keep(cache: BuildCache, dir: string, ks: string, installed: string[] = []): Promise<string> {
+  const p = plan(ks);
+  const cp = await cache.plan(p, p.packages.include, 'b', '');
+  const offer = join(dir, `offer-${cp.rootfsKey}`);
+  mkdirSync(join(offer, 'debs'), { recursive: true });
+  writeFileSync(join(offer, 'rootfs.tar'), 'tar');
+  writeFileSync(join(offer, 'packages'), [...installed, ...p.packages.include, '../evil', ''].join('\n'));
+  await cache.admit(offer, cp.rootfsKey, `job-${cp.rootfsKey}`, cp.record);
+  return cp.rootfsKey;
+}
+
+test('a build starts from the cached root whose packages are the largest subset of its own, of its suite and options only', withCache(async (cache, dir) => {
+  const small = await keep(cache, dir, '%packages\nvim\n%end\n', ['apt', 'bash']);
+  const large = await keep(cache, dir, '%packages\nvim\ncurl\n%end\n', ['apt', 'bash']);
+  await keep(cache, dir, '%packages\nvim\ncurl\nless\ngit\n%end\n');
+  await keep(cache, dir, '%packages --excludedocs\nvim\ncurl\nless\n%end\n');
+  await keep(cache, dir, 'repo --name=debian --suite=bookworm --components=main\n%packages\nvim\ncurl\nless\n%end\n');
+  const want = plan('%packages\nvim\ncurl\nless\n%end\n');
+  const got = await cache.plan(want, want.packages.include, 'b', '');
+  assert.equal(got.rootfsHit, undefined);
+  assert.equal(got.base?.key, large, 'vim and curl: the largest subset (not the one with git, not another suite, not without docs)');
+  assert.deepEqual(got.base?.include, ['curl', 'vim']);
+  const vimOnly = plan('%packages\nvim\nless\n%end\n');
+  assert.equal((await cache.plan(vimOnly, vimOnly.packages.include, 'b', '')).base?.key, small);
+  assert.equal((await cache.plan(want, want.packages.include, 'other-builder', '')).base, undefined, 'another builder: nothing');
+  const record = JSON.parse(readFileSync(join(cache.rootfsDir, `${large}.json`), 'utf8')) as { installed: string[] };
+  assert.deepEqual(record.installed, ['apt', 'bash', 'curl', 'vim'], 'the offer\'s package list, names only');
+}));
+
+test('an exclusion never starts from a root holding the excluded package, a root installed with exclusions is no base, and --ignoremissing gets only exact hits', withCache(async (cache, dir) => {
+  const withNano = await keep(cache, dir, '%packages\nvim\ncurl\n%end\n', ['nano']);
+  const plain = await keep(cache, dir, '%packages\nvim\n%end\n', ['bash']);
+  await keep(cache, dir, '%packages\nvim\ncurl\nless\n-nano\n%end\n');
+  const excl = plan('%packages\nvim\ncurl\nless\n-nano\n%end\n');
+  // Its exact root exists (an exclusion's root is used for the same request only).
+  const exact = await cache.plan(excl, excl.packages.include, 'b', '');
+  assert.ok(exact.rootfsHit);
+  const other = plan('%packages\nvim\ncurl\nless\ngit\n-nano\n%end\n');
+  const p = await cache.plan(other, other.packages.include, 'b', '');
+  assert.equal(p.base?.key, plain, 'the root with nano in it is passed over for a smaller one');
+  assert.notEqual(p.base?.key, withNano);
+  const noExcl = plan('%packages\nvim\ncurl\nless\ngit\n%end\n');
+  assert.equal((await cache.plan(noExcl, noExcl.packages.include, 'b', '')).base?.key, withNano, 'the root installed with -nano is not a base; the largest other is');
+  const ignore = plan('%packages --ignoremissing\nvim\ncurl\nless\n%end\n');
+  assert.equal((await cache.plan(ignore, ignore.packages.include, 'b', '')).base, undefined);
+}));
+
+test('a base past IMG_ROOTFS_CACHE_HOURS is not used and goes with its record; a dropped one is gone', withCache(async (cache, dir) => {
+  const key = await keep(cache, dir, '%packages\nvim\n%end\n');
+  const want = plan('%packages\nvim\nless\n%end\n');
+  assert.equal((await cache.plan(want, want.packages.include, 'b', '')).base?.key, key);
+  const old = new Date(Date.now() - 25 * 3_600_000);
+  utimesSync(join(cache.rootfsDir, `${key}.tar`), old, old);
+  assert.equal((await cache.plan(want, want.packages.include, 'b', '')).base, undefined);
+  const pruned = await cache.prune();
+  assert.deepEqual(readdirSync(cache.rootfsDir), [], 'the tar and its record');
+  assert.equal(pruned.rootfsBytes, 0);
+  const again = await keep(cache, dir, '%packages\nvim\n%end\n');
+  assert.equal((await cache.prune()).rootfsBytes, 3, 'the disk the roots take is reported');
+  await cache.drop(again);
+  assert.equal((await cache.plan(want, want.packages.include, 'b', '')).base, undefined);
+}));
+
+test('the sandbox\'s word on how it started, and on a stale base, is heard only before the kickstart\'s code runs', () => {
+  const starts: string[] = [];
+  let stale = 0;
+  const s = new LogScanner({ onPhase: () => {}, onStart: (k) => starts.push(k), onBaseStale: () => stale++ });
+  s.push(Buffer.from('@@IMG-START base\n@@IMG-BASE-STALE\n@@IMG-START scratch\n@@IMG-START identical\n@@IMG-START bogus\n@@IMG-PHASE post\n@@IMG-START cached\n@@IMG-BASE-STALE\n'));
+  assert.deepEqual(starts, ['base', 'scratch']);
+  assert.equal(s.start, 'scratch');
+  assert.equal(stale, 1);
+});
 
 test('the caches are kept under their size, least recently used first', withCache(async (cache) => {
   const now = Date.now() / 1000;
