@@ -202,7 +202,7 @@ test('arm64: a package built for amd64 only fails before anything is installed, 
 });
 
 test('arm64 tar: the programs in the archive are aarch64 ELF files, and its build-info says arm64', async () => {
-  const { file, log } = await built('tar');
+  const { job: j, file, log } = await built('tar');
   assert.match(log, /IMG: cache: installed root file system \w+ of an earlier build with the same packages and repositories is used/);
   const elf = execFileSync('bash', ['-c', 'zstd -dc "$1" | tar -xOf - ./usr/bin/dpkg | head -c 64 | od -An -tx1 -v', 'elf', file], { encoding: 'utf8' })
     .trim().split(/\s+/).map((h) => parseInt(h, 16));
@@ -212,6 +212,14 @@ test('arm64 tar: the programs in the archive are aarch64 ELF files, and its buil
   const info = execFileSync('bash', ['-c', 'zstd -dc "$1" | tar -xOf - ./etc/img/build-info', 'info', file], { encoding: 'utf8' });
   assert.match(info, /^ARCHITECTURE=arm64$/m);
   assert.match(info, /^SUITE=trixie$/m);
+  // Its manifest and SBOM say arm64 too: every package is arm64 or all, with arm64 purls.
+  const manifest = (await (await fetch(`${env.IMG_PUBLIC_URL}/api/v1/jobs/${j.id}/manifest`, { headers: owner(j.id) })).json()) as { arch: string; packages: Array<{ name: string; architecture: string }> };
+  assert.equal(manifest.arch, 'arm64');
+  assert.ok(manifest.packages.length > 50);
+  assert.deepEqual([...new Set(manifest.packages.map((p) => p.architecture))].sort(), ['all', 'arm64']);
+  assert.ok(manifest.packages.some((p) => p.name === 'linux-image-arm64'), 'the kickstart\'s kernel is listed');
+  const sbom = await (await fetch(`${env.IMG_PUBLIC_URL}/images/${j.id}/sbom.spdx.json`, { headers: owner(j.id) })).text();
+  assert.match(sbom, /pkg:deb\/debian\/dpkg@[^"]+\?arch=arm64/);
 });
 
 test('arm64 qcow2, vmdk and vdi: converted disks that qemu-img reads, each booted in the service', async () => {
