@@ -50,16 +50,23 @@ grub_cmdline() {
 # removable-media path every firmware tries (EFI/BOOT/BOOTX64.EFI or BOOTAA64.EFI). GRUB's own
 # modules come from the builder (the arm64 ones are a multi-architecture package of data there).
 # On arm64 GRUB writes to the firmware's console, which is the serial port: no serial module.
+# What grub-mkstandalone makes (a memdisk holding grub.cfg and every module, some of them built in),
+# but written deterministically: grub-mkstandalone dates the memdisk's entries with the time it runs,
+# so two runs on one input differ; here the memdisk is a tar in name order with every entry dated
+# SOURCE_DATE_EPOCH, given to grub-mkimage.
 grub_efi() {
-  local cfg=$1 out=$2
+  local cfg=$1 out=$2 target mods md=/work/grub-memdisk
   case "$ARCH" in
-    arm64) grub-mkstandalone -O arm64-efi -d /usr/lib/grub/arm64-efi -o "$out" \
-             --modules="part_gpt part_msdos fat iso9660 linux normal search search_fs_uuid search_fs_file echo" \
-             --locales= --fonts= --themes= "boot/grub/grub.cfg=$cfg" ;;
-    *) grub-mkstandalone -O x86_64-efi -o "$out" \
-         --modules="part_msdos part_gpt fat iso9660 linux normal search search_fs_uuid search_fs_file serial terminal echo" \
-         --locales= --fonts= --themes= "boot/grub/grub.cfg=$cfg" ;;
+    arm64) target=arm64-efi; mods="part_gpt part_msdos fat iso9660 linux normal search search_fs_uuid search_fs_file echo" ;;
+    *) target=x86_64-efi; mods="part_msdos part_gpt fat iso9660 linux normal search search_fs_uuid search_fs_file serial terminal echo" ;;
   esac
+  rm -rf "$md" && mkdir -p "$md/boot/grub/$target" || return 1
+  cp /usr/lib/grub/$target/*.mod /usr/lib/grub/$target/*.lst "$md/boot/grub/$target/" && cp "$cfg" "$md/boot/grub/grub.cfg" || return 1
+  tar --sort=name --mtime="@${SOURCE_DATE_EPOCH:-0}" --owner=0 --group=0 --numeric-owner --format=ustar \
+    -C "$md" -cf "$md.tar" boot || return 1
+  # shellcheck disable=SC2086
+  grub-mkimage -O "$target" -d "/usr/lib/grub/$target" -p '(memdisk)/boot/grub' -m "$md.tar" -o "$out" memdisk tar $mods || return 1
+  rm -rf "$md" "$md.tar"
 }
 
 # GRUB's console lines: on amd64 both the serial port and the screen; on arm64 the firmware console.

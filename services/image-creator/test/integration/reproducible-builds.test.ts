@@ -3,11 +3,11 @@
 // reproducible image type gives the same bytes. Through the four real services and the real CLI.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot, stackEnv, startService, purgeAllQueues, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
+import { decompressedImage, repoRoot, stackEnv, startService, purgeAllQueues, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
 
 let env: Awaited<ReturnType<typeof stackEnv>>;
 const services: ServiceProcess[] = [];
@@ -31,7 +31,7 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-interface ApiJob { id: string; status: string; sha256?: string; size?: number; disk_sha256?: string; error?: string }
+interface ApiJob { id: string; status: string; imagefile?: string; sha256?: string; size?: number; disk_sha256?: string; error?: string }
 const tokens = new Map<string, string>();
 const owner = (id: string) => ({ authorization: `Bearer ${tokens.get(id) ?? ''}` });
 
@@ -141,3 +141,17 @@ test('loop: an ext4 file system built twice with rebuild=true, from the same pac
   assert.equal(b.sha256, a.sha256, 'and the same download');
 });
 
+
+test('raw: a bootable disk (MBR, FAT boot partition with syslinux and GRUB\'s EFI program, the kernel and initramfs, ext4 root) built twice with rebuild=true has the same sha256', async () => {
+  const ks = `part / --size=1024 --fstype=ext4\n%packages\nhostname\n%end\n%post\necho raw-${Date.now()} > /etc/marker\n%end\n`;
+  const [a, b] = await builtTwice('raw', ks);
+  assert.ok(a.disk_sha256, 'a raw image records the sum of the disk it holds');
+  if (b.disk_sha256 !== a.disk_sha256) {
+    // Where they differ, for whoever reads the failure: offsets of the first differing bytes.
+    const disks = [a, b].map((j) => decompressedImage(join(env.IMG_DATA_DIR, 'images', j.id, j.imagefile!)));
+    const cmp = spawnSync('cmp', ['-l', ...disks], { encoding: 'utf8', maxBuffer: 256 << 20 });
+    const lines = cmp.stdout.trim().split('\n');
+    assert.fail(`the rebuild differs in ${lines.length} bytes, first at (1-based offsets, octal values): ${lines.slice(0, 8).join('; ')}`);
+  }
+  assert.equal(b.sha256, a.sha256, 'and the same download');
+});
