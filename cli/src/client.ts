@@ -2,11 +2,11 @@
 // --server, else IMG_SERVER, else http://localhost:8080. A job's routes need its token (or the
 // operator's): the client sends it as `Authorization: Bearer`, never in a URL.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
-import { Readable, Transform } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { meter } from '@img/shared/streams';
 
 export const DEFAULT_SERVER = 'http://localhost:8080';
 
@@ -144,26 +144,18 @@ export class ImgClient {
     const unzst = job.compression === 'zstd' && name.endsWith('.zst') && !opts.keepCompressed;
     const path = dest(unzst ? name.slice(0, -4) : name);
     const partial = `${path}.part`;
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        bytes += chunk.length;
-        onProgress?.(bytes, total);
-        cb(null, chunk);
-      },
-    });
+    const metered = meter((bytes) => onProgress?.(bytes, total));
     const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
     let decompressed: { size: number; sha256: string } | undefined;
     try {
-      if (unzst) decompressed = await unzstdTo(body, meter, partial);
-      else await pipeline(body, meter, createWriteStream(partial));
+      if (unzst) decompressed = await unzstdTo(body, metered, partial);
+      else await pipeline(body, metered, createWriteStream(partial));
     } catch (err) {
       await rm(partial, { force: true });
       throw err;
     }
-    const sha256 = hash.digest('hex');
+    const sha256 = metered.sha256();
+    const bytes = metered.bytes;
     if ((expected && sha256 !== expected) || (total && bytes !== total)) {
       await rm(partial, { force: true });
       throw new ApiError(0, 'checksum', `the download is damaged: got ${bytes} bytes with SHA-256 ${sha256}, expected ${total} bytes with ${expected ?? '(no checksum)'}`);
@@ -178,7 +170,7 @@ export class ImgClient {
 }
 
 /** Pipes `input` through `zstd -d` into the new file `out`; the decompressed bytes are counted and hashed. */
-async function unzstdTo(input: Readable, meter: Transform, out: string): Promise<{ size: number; sha256: string }> {
+async function unzstdTo(input: Readable, metered: Transform, out: string): Promise<{ size: number; sha256: string }> {
   const zstd = spawn('zstd', ['-q', '-d', '-c'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   zstd.stderr.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < 4000) stderr += d; });
@@ -188,23 +180,15 @@ async function unzstdTo(input: Readable, meter: Transform, out: string): Promise
       : err));
     zstd.on('close', resolve);
   });
-  const hash = createHash('sha256');
-  let size = 0;
-  const count = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  const [inp, outp, done] = await Promise.allSettled([pipeline(input, meter, zstd.stdin), pipeline(zstd.stdout, count, createWriteStream(out)), exited]);
+  const count = meter();
+  const [inp, outp, done] = await Promise.allSettled([pipeline(input, metered, zstd.stdin), pipeline(zstd.stdout, count, createWriteStream(out)), exited]);
   // zstd's own failure (not installed, say) explains a broken pipe better than the pipe does.
   if (done.status === 'rejected') throw done.reason;
   if (inp.status === 'rejected') throw inp.reason;
   if (outp.status === 'rejected') throw outp.reason;
   const code = done.value;
   if (code !== 0) throw new ApiError(0, 'checksum', `zstd could not decompress the download (exit ${code}): ${stderr.trim()}`);
-  return { size, sha256: hash.digest('hex') };
+  return { size: count.bytes, sha256: count.sha256() };
 }
 
 /** One line per problem, as the CLI prints an API error. */

@@ -6,10 +6,9 @@
 import { constants } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
 import type { ImageType } from '@img/shared/contracts';
+import { meter } from '@img/shared/streams';
 
 /** The image types delivered as a .zst file. */
 export const ZSTD_TYPES: readonly ImageType[] = ['raw', 'loop', 'livecd', 'liveusb'];
@@ -45,18 +44,10 @@ export async function zstdCompress(src: string, dest: string): Promise<Compresse
       zstd.on('error', reject);
       zstd.on('close', (code) => resolve(code));
     });
-    const hash = createHash('sha256');
-    let size = 0;
-    const count = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        size += chunk.length;
-        cb(null, chunk);
-      },
-    });
+    const count = meter();
     const [, code] = await Promise.all([pipeline(zstd.stdout!, count, output.createWriteStream()), exited]);
     if (code !== 0) throw new Error(`zstd exited with ${code}: ${stderr.trim()}`);
-    return { path: dest, size, sha256: hash.digest('hex'), seconds: (Date.now() - started) / 1000 };
+    return { path: dest, size: count.bytes, sha256: count.sha256(), seconds: (Date.now() - started) / 1000 };
   } catch (err) {
     await rm(dest, { force: true });
     throw err;
