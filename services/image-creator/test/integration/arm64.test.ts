@@ -16,6 +16,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decompressedImage, mailsTo, purgeAllQueues, repoRoot, stackEnv, startService, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
+import { BOOT_MARKER, bootMarkerPost } from '../support/boot-marker.ts';
 
 let env: Awaited<ReturnType<typeof stackEnv>>;
 const services: ServiceProcess[] = [];
@@ -23,7 +24,7 @@ const services: ServiceProcess[] = [];
 const jobs = new Map<string, string>();
 const tokens = new Map<string, string>();
 const emails = new Map<string, string>();
-const MARKER = 'IMG-BOOT-OK';
+const MARKER = BOOT_MARKER;
 
 /** One package set for every job; with `marker`, a unit prints the marker on the PL011 serial console. */
 function kickstart(tag: string, opts: { marker?: boolean } = {}): string {
@@ -43,21 +44,7 @@ function kickstart(tag: string, opts: { marker?: boolean } = {}): string {
     `echo ${tag} > /etc/img-test-tag`,
   ];
   if (opts.marker) {
-    lines.push(
-      'cat > /etc/systemd/system/img-boot-marker.service <<UNIT',
-      '[Unit]',
-      'Description=Boot marker for the IMG boot check',
-      '[Service]',
-      'Type=oneshot',
-      `ExecStart=/bin/echo ${MARKER}`,
-      'StandardOutput=tty',
-      'TTYPath=/dev/ttyAMA0',
-      '[Install]',
-      'WantedBy=multi-user.target',
-      'UNIT',
-      'mkdir -p /etc/systemd/system/multi-user.target.wants',
-      'ln -s ../img-boot-marker.service /etc/systemd/system/multi-user.target.wants/img-boot-marker.service',
-    );
+    lines.push(...bootMarkerPost('ttyAMA0'));
   }
   lines.push('%end', '');
   return lines.join('\n');

@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decompressedImage, purgeAllQueues, repoRoot, stackEnv, startService, tempDir, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
+import { BOOT_MARKER, bootMarkerPost } from '../support/boot-marker.ts';
 
 let env: Awaited<ReturnType<typeof stackEnv>>;
 const services: ServiceProcess[] = [];
@@ -15,7 +16,7 @@ let scratch: string;
 /** Jobs submitted in `before`, so the builds run while earlier tests look at earlier images. */
 const jobs = new Map<string, string>();
 
-const MARKER = 'IMG-BOOT-OK';
+const MARKER = BOOT_MARKER;
 
 /**
  * Nothing but the root partition and a %post: the builder adds the kernel and the init itself.
@@ -31,21 +32,7 @@ function kickstart(tag: string, opts: { marker?: boolean } = {}): string {
     '%post',
     `echo ${tag} > /etc/img-test-tag`,
     // A unit that prints the marker on the serial console once the system is up.
-    'cat > /etc/systemd/system/img-boot-marker.service <<UNIT',
-    '[Unit]',
-    'Description=Boot marker for the IMG boot check',
-    'Before=serial-getty@ttyS0.service',
-    '[Service]',
-    'Type=oneshot',
-    `ExecStart=/bin/echo ${MARKER}`,
-    'StandardOutput=tty',
-    'TTYPath=/dev/ttyS0',
-    '[Install]',
-    'WantedBy=multi-user.target',
-    'UNIT',
-    // What `systemctl enable` does, spelled out: the loop image has no systemd to run it.
-    'mkdir -p /etc/systemd/system/multi-user.target.wants',
-    'ln -s ../img-boot-marker.service /etc/systemd/system/multi-user.target.wants/img-boot-marker.service',
+    ...bootMarkerPost('ttyS0'),
     '%end',
     '',
   ].join('\n');

@@ -12,6 +12,7 @@ import { createReadStream } from 'node:fs';
 import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mailsTo, purgeAllQueues, repoRoot, stackEnv, startService, tempDir, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
+import { BOOT_MARKER, bootMarkerPost } from '../support/boot-marker.ts';
 
 let env: Awaited<ReturnType<typeof stackEnv>>;
 const services: ServiceProcess[] = [];
@@ -21,28 +22,9 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 const submitted = new Map<string, Json & { email: string }>();
 const auth = (job: Json) => ({ authorization: `Bearer ${job.token}` });
 
-const MARKER = 'IMG-BOOT-OK';
+const MARKER = BOOT_MARKER;
 // The smallest bootable request: the builder adds the kernel and init; a unit prints the marker.
-const KS = [
-  'part / --size=1024 --fstype=ext4',
-  'bootloader --timeout=1',
-  '%post',
-  'cat > /etc/systemd/system/img-boot-marker.service <<UNIT',
-  '[Unit]',
-  'Before=serial-getty@ttyS0.service',
-  '[Service]',
-  'Type=oneshot',
-  `ExecStart=/bin/echo ${MARKER}`,
-  'StandardOutput=tty',
-  'TTYPath=/dev/ttyS0',
-  '[Install]',
-  'WantedBy=multi-user.target',
-  'UNIT',
-  'mkdir -p /etc/systemd/system/multi-user.target.wants',
-  'ln -s ../img-boot-marker.service /etc/systemd/system/multi-user.target.wants/img-boot-marker.service',
-  '%end',
-  '',
-].join('\n');
+const KS = ['part / --size=1024 --fstype=ext4', 'bootloader --timeout=1', '%post', ...bootMarkerPost('ttyS0'), '%end', ''].join('\n');
 
 async function submit(imagetype: string): Promise<void> {
   const email = uniqueEmail(`compressed-${imagetype}`);
