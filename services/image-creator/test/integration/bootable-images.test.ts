@@ -5,10 +5,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decompressedImage, purgeAllQueues, repoRoot, stackEnv, startService, tempDir, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
 
+const spdxTools = process.env.IMG_TEST_SPDX_TOOLS ?? join(process.env.IMG_CACHE_DIR ?? '/var/cache/img', 'spdx-tools', 'bin', 'pyspdxtools');
 let env: Awaited<ReturnType<typeof stackEnv>>;
 const services: ServiceProcess[] = [];
 let scratch: string;
@@ -113,6 +116,8 @@ function assertVerifiedByService(j: ApiJob, log: string): void {
 }
 
 before(async () => {
+  const probe = spawnSync(spdxTools, ['--help'], { encoding: 'utf8' });
+  assert.equal(probe.status, 0, `the SPDX validator is not at ${spdxTools}: install it with deploy/local/up.sh (a virtualenv under IMG_CACHE_DIR), or name it in IMG_TEST_SPDX_TOOLS`);
   // Idempotent and quick when the image is there; rebuilds it when the recipe changed.
   execFileSync('bash', [join(repoRoot, 'deploy/builder/build-image.sh')], { stdio: 'ignore' });
   await purgeAllQueues();
@@ -258,4 +263,52 @@ test('liveusb: the hybrid ISO, booted by the service as a disk the way a USB sti
   const mbr = execFileSync('sfdisk', ['--dump', file], { encoding: 'utf8' });
   assert.match(mbr, /label: dos/);
   assert.match(log, /^ISOLINUX /m, 'booted through the MBR into isolinux');
+});
+
+/** The frontend's answer for a job's file, with its owner's token. */
+async function owned(path: string, id: string): Promise<Buffer> {
+  const res = await fetch(`${env.IMG_PUBLIC_URL}${path}`, { headers: owner(id) });
+  assert.equal(res.status, 200, `${path}: ${res.status}`);
+  return Buffer.from(await res.arrayBuffer());
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+test('every disk and ISO type has its package manifest (with the kernel the build added), an SBOM the SPDX validator accepts, and a SHA256SUMS of the file as downloaded that gpg verifies', async () => {
+  const key = await owned('/signing-key.asc', jobs.get('loop')!);
+  const gnupg = await tempDir('img-boot-gnupg-');
+  try {
+    await writeFile(join(gnupg, 'signing-key.asc'), key);
+    const gpg = (args: string[]) => spawnSync('gpg', ['--batch', '--no-tty', ...args], { cwd: gnupg, encoding: 'utf8', env: { ...process.env, GNUPGHOME: gnupg } });
+    assert.equal(gpg(['--import', 'signing-key.asc']).status, 0);
+    for (const type of ['loop', 'qcow2', 'vmdk', 'vdi', 'livecd', 'liveusb']) {
+      const j = await finished(type);
+      assert.equal(j.status, 'done', `${type}: ${j.error}`);
+      const manifest = JSON.parse((await owned(`/api/v1/jobs/${j.id}/manifest`, j.id)).toString()) as { job: string; packages: Array<{ name: string; architecture: string }> };
+      assert.equal(manifest.job, j.id);
+      const names = manifest.packages.map((p) => p.name);
+      // A file system image gets no kernel; every bootable type has the one the build added.
+      if (type === 'loop') assert.ok(!names.includes('linux-image-amd64'), `${type}: no kernel`);
+      else assert.ok(names.includes('linux-image-amd64'), `${type}: the manifest lists the kernel`);
+      if (type.startsWith('live')) assert.ok(names.includes('live-boot'), `${type}: the manifest lists live-boot`);
+      await writeFile(join(gnupg, `${type}.spdx.json`), await owned(`/images/${j.id}/sbom.spdx.json`, j.id));
+      const validated = spawnSync(spdxTools, ['-i', join(gnupg, `${type}.spdx.json`)], { encoding: 'utf8' });
+      assert.equal(validated.status, 0, `${type}: pyspdxtools: ${validated.stdout}${validated.stderr}`);
+      // SHA256SUMS names the file as it is downloaded (a .zst for raw, loop and ISO images) with its sum.
+      const sums = (await owned(`/images/${j.id}/SHA256SUMS`, j.id)).toString();
+      const stored = await sha256Of(join(env.IMG_DATA_DIR, 'images', j.id, j.imagefile!));
+      assert.match(sums, new RegExp(`^${stored}  ${j.imagefile!.replace(/\./g, '\\.')}$`, 'm'), `${type}: ${sums}`);
+      await writeFile(join(gnupg, 'SHA256SUMS'), sums);
+      await writeFile(join(gnupg, 'SHA256SUMS.sign'), await owned(`/images/${j.id}/SHA256SUMS.sign`, j.id));
+      const good = gpg(['--status-fd', '1', '--verify', 'SHA256SUMS.sign', 'SHA256SUMS']);
+      assert.equal(good.status, 0, `${type}: ${good.stdout}${good.stderr}`);
+      assert.match(good.stdout, /\[GNUPG:\] GOODSIG/);
+    }
+  } finally {
+    await rm(gnupg, { recursive: true, force: true });
+  }
 });
