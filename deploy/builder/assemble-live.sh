@@ -23,6 +23,9 @@ assemble_live_type() {
   mkdir -p "$iso/live" "$iso/isolinux"
   cp "$kernel" "$iso/live/vmlinuz" && cp "$initrd" "$iso/live/initrd.img" || fail assembly_failed
   serial_console_wait
+  # Reproducible: the files' times clamped to SOURCE_DATE_EPOCH (mksquashfs keeps them, and takes
+  # its own time from SOURCE_DATE_EPOCH).
+  repro_clamp_tree "$root"
   echo "IMG: compressing the root file system into a squashfs"
   # Level 6 instead of the default 15: a few per cent larger, over ten times faster on two cores.
   # The kernel and initramfs stay in the squashfs too: the live system's own /boot stays complete.
@@ -50,13 +53,19 @@ assemble_live_type() {
   : > "$iso/live/IMG-LIVE"
   grub_efi "$cfg/grub.cfg" "$cfg/$(efi_name)" || fail assembly_failed
   rm -f "$iso/boot/efi.img"
-  mkfs.fat -C "$iso/boot/efi.img" $(( $(stat -c %s "$cfg/$(efi_name)") / 1024 + 512 )) >/dev/null || fail assembly_failed
+  # The FAT's volume id from the request, no time in its boot sector; mtools dates what it writes
+  # with SOURCE_DATE_EPOCH.
+  mkfs.fat --invariant -i "$(repro_hex live-efi-volume-id 8 | tr a-f A-F)" -C "$iso/boot/efi.img" \
+    $(( $(stat -c %s "$cfg/$(efi_name)") / 1024 + 512 )) >/dev/null || fail assembly_failed
   export MTOOLS_SKIP_CHECK=1
   mmd -i "$iso/boot/efi.img" ::/EFI ::/EFI/BOOT && mcopy -i "$iso/boot/efi.img" "$cfg/$(efi_name)" "::/EFI/BOOT/$(efi_name)" || fail assembly_failed
 
+  # xorriso takes its volume times, the volume's UUID and the GPT's ids from SOURCE_DATE_EPOCH; the
+  # files' times are clamped to it just before it runs.
   if [ "$ARCH" = arm64 ]; then
     # arm64 has no BIOS: one EFI El Torito entry, and the same FAT image appended as partition 2
     # (type EF) for firmware that boots the ISO written to a stick.
+    repro_clamp_tree "$iso"
     xorriso -as mkisofs -quiet -o /out/image.iso -R -J -joliet-long -iso-level 3 -V IMG_LIVE \
       -e boot/efi.img -no-emul-boot -append_partition 2 0xef "$iso/boot/efi.img" -partition_cyl_align all \
       "$iso" || fail assembly_failed
@@ -64,6 +73,7 @@ assemble_live_type() {
     # BIOS through isolinux (from a CD, and from a stick thanks to the isohybrid MBR), UEFI through GRUB.
     cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$iso/isolinux/" || fail assembly_failed
     { syslinux_head; printf 'DEFAULT live\nLABEL live\n  KERNEL /live/vmlinuz\n  INITRD /live/initrd.img\n  APPEND %s\n' "$cmdline"; } > "$iso/isolinux/isolinux.cfg"
+    repro_clamp_tree "$iso"
     xorriso -as mkisofs -quiet -o /out/image.iso -R -J -joliet-long -iso-level 3 -V IMG_LIVE \
       -isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin -partition_offset 16 \
       -c isolinux/boot.cat -b isolinux/isolinux.bin -no-emul-boot -boot-load-size 4 -boot-info-table \

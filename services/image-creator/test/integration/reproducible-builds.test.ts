@@ -155,3 +155,16 @@ test('raw: a bootable disk (MBR, FAT boot partition with syslinux and GRUB\'s EF
   }
   assert.equal(b.sha256, a.sha256, 'and the same download');
 });
+
+test('livecd: the hybrid ISO (squashfs root, isolinux, GRUB\'s EFI image) built twice with rebuild=true has the same sha256', async () => {
+  const ks = `part / --size=1024 --fstype=ext4\n%packages\nhostname\n%end\n%post\necho live-${Date.now()} > /etc/marker\n%end\n`;
+  const [a, b] = await builtTwice('livecd', ks);
+  assert.ok(a.disk_sha256, 'a live image records the sum of the ISO it holds');
+  if (b.disk_sha256 !== a.disk_sha256) {
+    const isos = [a, b].map((j) => decompressedImage(join(env.IMG_DATA_DIR, 'images', j.id, j.imagefile!)));
+    const cmp = spawnSync('cmp', ['-l', ...isos], { encoding: 'utf8', maxBuffer: 256 << 20 });
+    const lines = cmp.stdout.trim().split('\n');
+    assert.fail(`the rebuild differs in ${lines.length} bytes, first at (1-based offsets, octal values): ${lines.slice(0, 8).join('; ')}`);
+  }
+  assert.equal(b.sha256, a.sha256, 'and the same download');
+});
