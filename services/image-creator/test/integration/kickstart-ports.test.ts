@@ -25,6 +25,15 @@ before(async () => {
   env = await stackEnv({ IMG_BUILD_TIMEOUT_S: '900', IMG_VERIFY_BOOT: 'false', IMG_PACKAGE_INDEX_POLL_S: '5' });
   services.push(await startService('image-creator', env, { readyTimeoutMs: 60_000 }));
   services.push(await startService('frontend', env));
+  // The ports' packages are checked at submission once the frontend has the package index that
+  // image-creator reads at start; before that, the build checks them. Wait for the index.
+  await waitFor('the frontend to check packages against the package index', async () => {
+    const res = await fetch(`${env.IMG_PUBLIC_URL}/api/v1/kickstart/check`, {
+      method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ kickstart: '%packages\nhostname\n%end\n' }),
+    });
+    return res.ok && ((await res.json()) as { package_check?: { state?: string } }).package_check?.state === 'checked';
+  }, { timeoutMs: 600_000, intervalMs: 1000 });
 });
 
 after(async () => {
