@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decompressedImage, purgeAllQueues, repoRoot, stackEnv, startService, tempDir, uniqueEmail, waitFor, type ServiceProcess } from '@img/shared/testing';
 import { BOOT_MARKER, bootMarkerPost } from '../support/boot-marker.ts';
@@ -265,37 +265,90 @@ async function sha256Of(file: string): Promise<string> {
   return h.digest('hex');
 }
 
-test('every disk and ISO type has its package manifest (with the kernel the build added), an SBOM the SPDX validator accepts, and a SHA256SUMS of the file as downloaded that gpg verifies', async () => {
+/**
+ * The packages dpkg lists as installed (`dpkg-query -l`, state ii) in the image file `file` of `type`,
+ * read from its dpkg database with the tools a person has: debugfs on the ext4 root (a disk converted
+ * to raw by qemu-img first, the root partition found by sfdisk), unsquashfs on a live ISO's squashfs.
+ */
+function installedByDpkg(type: string, file: string, work: string): string[] {
+  const admin = join(work, `dpkg-${type}`);
+  execFileSync('mkdir', ['-p', join(admin, 'info'), join(admin, 'updates')]);
+  const status = join(admin, 'status');
+  if (type === 'loop') {
+    execFileSync('debugfs', ['-R', `dump /var/lib/dpkg/status ${status}`, file], { stdio: 'ignore' });
+  } else if (type.startsWith('live')) {
+    const sqfs = join(work, `${type}.squashfs`);
+    execFileSync('xorriso', ['-osirrox', 'on', '-indev', file, '-extract', '/live/filesystem.squashfs', sqfs], { stdio: 'ignore' });
+    execFileSync('bash', ['-c', 'unsquashfs -cat "$1" var/lib/dpkg/status > "$2"', '_', sqfs, status]);
+    execFileSync('rm', ['-f', sqfs]);
+  } else {
+    const disk = type === 'raw' ? file : join(work, `${type}.raw`);
+    if (type !== 'raw') execFileSync('qemu-img', ['convert', '-O', 'raw', file, disk]);
+    const table = JSON.parse(execFileSync('sfdisk', ['--json', disk], { encoding: 'utf8' })) as { partitiontable: { sectorsize?: number; partitions: Array<{ start: number; type: string }> } };
+    const root = table.partitiontable.partitions.find((p) => p.type === '83');
+    assert.ok(root, `${type}: the disk has a Linux partition`);
+    execFileSync('debugfs', ['-R', `dump /var/lib/dpkg/status ${status}`, `${disk}?offset=${root.start * (table.partitiontable.sectorsize ?? 512)}`], { stdio: 'ignore' });
+    if (type !== 'raw') execFileSync('rm', ['-f', disk]);
+  }
+  const listed = execFileSync('dpkg-query', [`--admindir=${admin}`, '-l'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '300' } });
+  return listed.split('\n').filter((l) => l.startsWith('ii ')).map((l) => l.split(/\s+/)[1]!.replace(/:[a-z0-9]+$/, '')).sort();
+}
+
+test('every disk and ISO type: a manifest listing exactly what dpkg -l shows in the image, an SBOM the SPDX validator accepts, a SHA256SUMS of the file as downloaded that gpg verifies, and a modified file or list caught', async () => {
   const key = await owned('/signing-key.asc', jobs.get('loop')!);
-  const gnupg = await tempDir('img-boot-gnupg-');
+  const work = await tempDir('img-boot-provenance-');
   try {
-    await writeFile(join(gnupg, 'signing-key.asc'), key);
-    const gpg = (args: string[]) => spawnSync('gpg', ['--batch', '--no-tty', ...args], { cwd: gnupg, encoding: 'utf8', env: { ...process.env, GNUPGHOME: gnupg } });
+    await writeFile(join(work, 'signing-key.asc'), key);
+    const gpg = (args: string[]) => spawnSync('gpg', ['--batch', '--no-tty', ...args], { cwd: work, encoding: 'utf8', env: { ...process.env, GNUPGHOME: work } });
     assert.equal(gpg(['--import', 'signing-key.asc']).status, 0);
-    for (const type of ['loop', 'qcow2', 'vmdk', 'vdi', 'livecd', 'liveusb']) {
+    for (const type of ['raw', 'loop', 'qcow2', 'vmdk', 'vdi', 'livecd', 'liveusb']) {
       const j = await finished(type);
       assert.equal(j.status, 'done', `${type}: ${j.error}`);
-      const manifest = JSON.parse((await owned(`/api/v1/jobs/${j.id}/manifest`, j.id)).toString()) as { job: string; packages: Array<{ name: string; architecture: string }> };
+      const dir = join(work, type);
+      await mkdir(dir);
+      const manifestBytes = await owned(`/images/${j.id}/manifest.json`, j.id);
+      await writeFile(join(dir, 'manifest.json'), manifestBytes);
+      const manifest = JSON.parse(manifestBytes.toString()) as { job: string; packages: Array<{ name: string }> };
       assert.equal(manifest.job, j.id);
       const names = manifest.packages.map((p) => p.name);
       // A file system image gets no kernel; every bootable type has the one the build added.
       if (type === 'loop') assert.ok(!names.includes('linux-image-amd64'), `${type}: no kernel`);
       else assert.ok(names.includes('linux-image-amd64'), `${type}: the manifest lists the kernel`);
       if (type.startsWith('live')) assert.ok(names.includes('live-boot'), `${type}: the manifest lists live-boot`);
-      await writeFile(join(gnupg, `${type}.spdx.json`), await owned(`/images/${j.id}/sbom.spdx.json`, j.id));
-      const validated = spawnSync(spdxTools, ['-i', join(gnupg, `${type}.spdx.json`)], { encoding: 'utf8' });
+      const installed = installedByDpkg(type, decompressedImage(join(env.IMG_DATA_DIR, 'images', j.id, j.imagefile!)), work);
+      assert.ok(installed.length > 50, `${type}: dpkg -l lists ${installed.length} packages`);
+      assert.deepEqual([...names].sort(), installed, `${type}: the manifest lists what dpkg -l shows in the image`);
+
+      await writeFile(join(dir, 'sbom.spdx.json'), await owned(`/images/${j.id}/sbom.spdx.json`, j.id));
+      const validated = spawnSync(spdxTools, ['-i', join(dir, 'sbom.spdx.json')], { encoding: 'utf8' });
       assert.equal(validated.status, 0, `${type}: pyspdxtools: ${validated.stdout}${validated.stderr}`);
+
       // SHA256SUMS names the file as it is downloaded (a .zst for raw, loop and ISO images) with its sum.
       const sums = (await owned(`/images/${j.id}/SHA256SUMS`, j.id)).toString();
       const stored = await sha256Of(join(env.IMG_DATA_DIR, 'images', j.id, j.imagefile!));
       assert.match(sums, new RegExp(`^${stored}  ${j.imagefile!.replace(/\./g, '\\.')}$`, 'm'), `${type}: ${sums}`);
-      await writeFile(join(gnupg, 'SHA256SUMS'), sums);
-      await writeFile(join(gnupg, 'SHA256SUMS.sign'), await owned(`/images/${j.id}/SHA256SUMS.sign`, j.id));
-      const good = gpg(['--status-fd', '1', '--verify', 'SHA256SUMS.sign', 'SHA256SUMS']);
+      await writeFile(join(dir, 'SHA256SUMS'), sums);
+      await writeFile(join(dir, 'SHA256SUMS.sign'), await owned(`/images/${j.id}/SHA256SUMS.sign`, j.id));
+      const good = gpg(['--status-fd', '1', '--verify', join(dir, 'SHA256SUMS.sign'), join(dir, 'SHA256SUMS')]);
       assert.equal(good.status, 0, `${type}: ${good.stdout}${good.stderr}`);
       assert.match(good.stdout, /\[GNUPG:\] GOODSIG/);
+      // The manifest and SBOM as downloaded pass sha256sum -c; one changed byte in the manifest fails it.
+      const check = () => spawnSync('sha256sum', ['-c', '--ignore-missing', 'SHA256SUMS'], { cwd: dir, encoding: 'utf8' });
+      const ok = check();
+      assert.equal(ok.status, 0, `${type}: ${ok.stdout}${ok.stderr}`);
+      assert.match(ok.stdout, /manifest\.json: OK/);
+      assert.match(ok.stdout, /sbom\.spdx\.json: OK/);
+      await writeFile(join(dir, 'manifest.json'), (await readFile(join(dir, 'manifest.json'))).toString().replace('"linux-image-', '"linux-imagf-').replace('"base-files"', '"base-filez"'));
+      const modified = check();
+      assert.notEqual(modified.status, 0, `${type}: a modified manifest is caught`);
+      assert.match(modified.stdout, /manifest\.json: FAILED/);
+      // A SHA256SUMS with another sum for the image fails the signature check.
+      await writeFile(join(dir, 'SHA256SUMS'), sums.replace(stored, stored.replace(/^./, (c) => (c === '0' ? '1' : '0'))));
+      const bad = gpg(['--status-fd', '1', '--verify', join(dir, 'SHA256SUMS.sign'), join(dir, 'SHA256SUMS')]);
+      assert.notEqual(bad.status, 0, `${type}: a changed SHA256SUMS is caught`);
+      assert.match(bad.stdout, /\[GNUPG:\] BADSIG/);
     }
   } finally {
-    await rm(gnupg, { recursive: true, force: true });
+    await rm(work, { recursive: true, force: true });
   }
 });
