@@ -68,7 +68,7 @@ async function byHand(tag: string): Promise<number> {
     await writeFile(join(dir, 'in', 'post', '01'), `echo ${tag} > /etc/img-bench\n`);
     await writeFile(join(dir, 'in', 'post', '01.interp'), '/bin/sh');
     await writeFile(join(dir, 'in', 'post', '01.line'), '3');
-    const env = { IMG_IMAGETYPE: 'raw', IMG_SUITE: DEFAULT_SUITE, IMG_INCLUDE: 'linux-image-amd64,systemd-sysv', IMG_ROOT_SIZE_MIB: '1024', IMG_ROOT_FSTYPE: 'ext4', IMG_BOOT_TIMEOUT: '1' };
+    const env = { IMG_IMAGETYPE: 'raw', IMG_SUITE: DEFAULT_SUITE, IMG_INCLUDE: 'linux-image-amd64,systemd-sysv,zstd', IMG_ROOT_SIZE_MIB: '1024', IMG_ROOT_FSTYPE: 'ext4', IMG_BOOT_TIMEOUT: '1' };
     const args = [
       'run', '--rm', '--cap-drop', 'ALL', ...SANDBOX_CAPABILITIES.flatMap((c) => ['--cap-add', c]), '--security-opt', 'no-new-privileges',
       '--read-only', '--tmpfs', `/work:rw,exec,dev,suid,mode=0755,size=${WORK_MB}m`, '--tmpfs', '/tmp:rw,exec,nosuid,nodev,mode=1777,size=64m',
