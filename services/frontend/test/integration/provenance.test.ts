@@ -1,4 +1,4 @@
-// Provenance, the whole path with nothing mocked: a tar build in the Docker sandbox, its package
+// Provenance, the whole path with nothing mocked: tar, fs and raw builds in the Docker sandbox, its package
 // manifest checked against the archive's own dpkg status, the SBOM checked by the SPDX project's
 // validator (pyspdxtools, installed by deploy/local/up.sh), the SHA256SUMS checked by sha256sum and
 // its signature by Debian's gpg against the key the service publishes; a tampered file or list is
@@ -230,5 +230,38 @@ test('a signing key that cannot be read, or has no secret part, stops the fronte
     const other = await stackEnv({ IMG_SIGNING_KEY: key });
     await assert.rejects(startService('frontend', other), (err: Error) => /exited with 1/.test(err.message) && /IMG_SIGNING_KEY/.test(err.message) && why.test(err.message));
     await rm(other.IMG_DATA_DIR, { recursive: true, force: true });
+  }
+});
+
+test('fs: the file system archive has a manifest equal to its dpkg status, a valid SBOM, and a signed SHA256SUMS; a changed sum is caught', async () => {
+  const job = await submit(uniqueEmail('provenance-fs'), 'fs');
+  const done = await finished(job);
+  assert.equal(done.status, 'done', `the build failed: ${done.error}`);
+  const manifest = JSON.parse((await download(`/images/${job.id}/manifest.json`, job, 'fs-manifest.json')).toString()) as Json;
+  await download(`/images/${job.id}`, job, done.imagefile);
+  const status = execFileSync('bash', ['-c', `zstd -dc "${done.imagefile}" | tar -xOf - ./var/lib/dpkg/status`], { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const installed = status.split('\n\n').filter((s) => /^Status: install ok installed$/m.test(s)).map((s) => /^Package: (.+)$/m.exec(s)![1]!).sort();
+  assert.ok(installed.length > 50);
+  assert.deepEqual(manifest.packages.map((p: Json) => p.name).sort(), installed);
+  await download(`/images/${job.id}/sbom.spdx.json`, job, 'fs-sbom.spdx.json');
+  const validated = run(spdxTools, ['-i', 'fs-sbom.spdx.json']);
+  assert.equal(validated.status, 0, `pyspdxtools: ${validated.stdout}${validated.stderr}`);
+  const sums = (await download(`/images/${job.id}/SHA256SUMS`, job, 'fs-SHA256SUMS')).toString();
+  assert.match(sums, new RegExp(`^${done.sha256}  ${done.imagefile.replace(/\./g, '\\.')}$`, 'm'));
+  await download(`/images/${job.id}/SHA256SUMS.sign`, job, 'fs-SHA256SUMS.sign');
+  await download('/signing-key.asc', undefined, 'fs-signing-key.asc');
+  const gnupg = await tempDir('img-gnupg-fs-');
+  try {
+    const gpg = (args: string[]) => run('gpg', ['--batch', '--no-tty', ...args], { GNUPGHOME: gnupg });
+    assert.equal(gpg(['--import', 'fs-signing-key.asc']).status, 0);
+    const good = gpg(['--status-fd', '1', '--verify', 'fs-SHA256SUMS.sign', 'fs-SHA256SUMS']);
+    assert.equal(good.status, 0, good.stdout + good.stderr);
+    assert.match(good.stdout, /\[GNUPG:\] GOODSIG/);
+    await writeFile(join(dir, 'fs-SHA256SUMS'), sums.replace(done.sha256, done.sha256.replace(/^./, (c: string) => (c === '0' ? '1' : '0'))));
+    const bad = gpg(['--status-fd', '1', '--verify', 'fs-SHA256SUMS.sign', 'fs-SHA256SUMS']);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stdout, /\[GNUPG:\] BADSIG/);
+  } finally {
+    await rm(gnupg, { recursive: true, force: true });
   }
 });
