@@ -38,8 +38,10 @@ export interface BrokerOptions {
  * connection lost before the broker confirmed it.
  */
 const PUBLISH_ATTEMPTS = 5;
-/** Pause before publishing a nacked message again, times the attempt. */
-const NACK_PAUSE_MS = 500;
+/** Pauses before publishing a nacked message again: doubling from the first to the last. */
+const NACK_PAUSE_MS = { first: 250, max: 4000 };
+/** How long a message RabbitMQ keeps nacking is published again before the caller hears of it. */
+const NACK_RETRY_MS = 60_000;
 
 export interface DeliveryInfo {
   /** 1 on the first delivery; counted by the quorum queue, so it survives consumer crashes. */
@@ -241,14 +243,18 @@ export class Broker {
    * cluster, if there is one). So a message is delivered at least once, and may be delivered twice;
    * every consumer takes a duplicate as it takes a redelivery. A nack (RabbitMQ could not take the
    * message: a queue's process failed, or a quorum queue lost its leader with the node going away)
-   * is published again too, after a short pause, on whichever connection is live then. What the
-   * broker refuses otherwise (an unknown exchange closes the channel) is not retried: the caller
-   * hears of it, as it does after PUBLISH_ATTEMPTS tries.
+   * is published again too, after a pause, on whichever connection is live then, for up to
+   * NACK_RETRY_MS (a node under a memory alarm nacks until it recovers or dies). What the broker
+   * refuses otherwise (an unknown exchange closes the channel) is not retried: the caller hears of
+   * it, as it does after PUBLISH_ATTEMPTS lost connections.
    */
   async publish<S extends z.ZodTypeAny>(route: Route, schema: S, message: z.input<S>): Promise<void> {
     const body = schema.parse(message) as unknown;
     const content = Buffer.from(JSON.stringify(body));
     const messageId = randomUUID();
+    let lost = 0;
+    let nacks = 0;
+    let firstNack = 0;
     for (let attempt = 1; ; attempt++) {
       await this.ensureConnected();
       const conn = this.conn;
@@ -274,12 +280,17 @@ export class Broker {
         await new Promise((r) => setImmediate(r));
         const connectionLost = this.conn !== conn;
         const nacked = !connectionLost && /message nacked/.test((err as Error).message) && this.pubChannel === ch;
-        if ((!connectionLost && !nacked) || this.closing || attempt >= PUBLISH_ATTEMPTS) throw err;
+        if ((!connectionLost && !nacked) || this.closing) throw err;
         if (connectionLost) {
+          if (++lost >= PUBLISH_ATTEMPTS) throw err;
           this.log.warn({ messageId, route: `${route.exchange}/${route.key}`, attempt }, 'connection lost before RabbitMQ confirmed the message; publishing it again');
         } else {
-          this.log.warn({ messageId, route: `${route.exchange}/${route.key}`, attempt }, 'RabbitMQ refused the message (nack); publishing it again');
-          await new Promise((r) => setTimeout(r, NACK_PAUSE_MS * attempt));
+          if (nacks === 0) firstNack = Date.now();
+          if (Date.now() - firstNack >= NACK_RETRY_MS) throw err;
+          const pause = Math.min(NACK_PAUSE_MS.max, NACK_PAUSE_MS.first * 2 ** nacks++);
+          // Once per kind of trouble in the log, then at debug: a node nacking for a minute is one event.
+          this.log[nacks === 1 ? 'warn' : 'debug']({ messageId, route: `${route.exchange}/${route.key}`, attempt, nacks }, 'RabbitMQ refused the message (nack); publishing it again');
+          await new Promise((r) => setTimeout(r, pause));
         }
       }
     }

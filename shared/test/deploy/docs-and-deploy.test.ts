@@ -25,7 +25,7 @@ test('every IMG_ setting the code reads is in the README configuration table', (
   // Inputs image-creator hands to the build sandbox (documented in build-in-sandbox.sh), not settings.
   const internal = new Set(['IMG_ROOT', 'IMG_IMAGETYPE', 'IMG_SUITE', 'IMG_INCLUDE', 'IMG_EXCLUDE', 'IMG_HOSTNAME', 'IMG_TIMEZONE',
     'IMG_ROOT_SIZE_MIB', 'IMG_ROOT_FSTYPE', 'IMG_BOOT_APPEND', 'IMG_BOOT_APPEND_GRUB', 'IMG_BOOT_TIMEOUT', 'IMG_LIVE',
-    'IMG_DEB_CACHE', 'IMG_ROOTFS_CACHED', 'IMG_CACHE_EXPORT', 'IMG_ROOTFS_EXPORT', 'IMG_ARCH', 'IMG_BUILDER_VERSION',
+    'IMG_DEB_CACHE', 'IMG_ROOTFS_CACHED', 'IMG_ROOTFS_BASE', 'IMG_PREPARE_ONLY', 'IMG_CACHE_EXPORT', 'IMG_ROOTFS_EXPORT', 'IMG_ARCH', 'IMG_BUILDER_VERSION',
     // The kickstart's settings (kickstart-settings.sh) and the package index's sources (package-index.sh);
     // IMG_NAME is mic's name of the image, which a --nochroot %post may read.
     'IMG_EXCLUDEDOCS', 'IMG_IGNOREMISSING', 'IMG_IMAGE_NAME', 'IMG_NAME', 'IMG_NTP', 'IMG_ROOT_LABEL', 'IMG_XKB_LAYOUT', 'IMG_XKB_OPTIONS', 'IMG_XKB_VARIANT',
