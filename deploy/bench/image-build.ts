@@ -73,12 +73,13 @@ async function byHand(tag: string): Promise<number> {
       'run', '--rm', '--cap-drop', 'ALL', ...SANDBOX_CAPABILITIES.flatMap((c) => ['--cap-add', c]), '--security-opt', 'no-new-privileges',
       '--read-only', '--tmpfs', `/work:rw,exec,dev,suid,mode=0755,size=${WORK_MB}m`, '--tmpfs', '/tmp:rw,exec,nosuid,nodev,mode=1777,size=64m',
       '--memory', `${MEMORY_MB + WORK_MB}m`, '--cpus', String(CPUS), '--init',
-      '-v', `${join(dir, 'in')}:/in:ro`, '-v', `${join(dir, 'out')}:/out`,
+      '-v', `${join(dir, 'in')}:/in:ro`,
       ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
       builder, '/opt/img/build-in-sandbox.sh',
     ];
-    // The script says @@IMG-DONE when /out holds the image, then waits for its taker to say it has
-    // it (/work/.img-collected): here, the by-hand taker is `docker exec … touch`.
+    // The script says @@IMG-DONE when /out (the builder image's link into its work area) holds the
+    // image, then waits for its taker to say it has it (/work/.img-collected): here the taker is
+    // `docker exec … cat` and `docker exec … touch`. The time is taken at @@IMG-DONE.
     const name = `img-bench-hand-${process.pid}-${Date.now()}`;
     args.splice(1, 0, '--name', name);
     const started = performance.now();
@@ -90,7 +91,7 @@ async function byHand(tag: string): Promise<number> {
         tail = (tail + d).slice(-4096);
         if (!seconds && /^@@IMG-DONE$/m.test(tail)) {
           seconds = (performance.now() - started) / 1000;
-          spawn('docker', ['exec', name, 'touch', '/work/.img-collected'], { stdio: 'ignore' });
+          spawn('bash', ['-c', 'docker exec "$1" cat /work/out/image.raw > "$2/image.raw" && docker exec "$1" touch /work/.img-collected', '_', name, join(dir, 'out')], { stdio: 'ignore' });
         }
       });
       child.on('exit', (c) => resolve(c ?? 1));
@@ -126,7 +127,9 @@ async function status(id: string): Promise<{ status: string; error?: string }> {
 /** Seconds image-creator spent in each build phase so far, from its Prometheus histogram's sums. */
 async function phaseSums(): Promise<Record<string, number>> {
   const text = await (await fetch(creator.metricsUrl!)).text();
-  return Object.fromEntries([...text.matchAll(/^img_build_phase_duration_seconds_sum\{phase="(\w+)"[^}]*\} (\S+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+  // The labels in any order: the registry's default label (service) comes before the phase.
+  return Object.fromEntries([...text.matchAll(/^img_build_phase_duration_seconds_sum\{([^}]*)\} (\S+)$/gm)]
+    .map((m) => [/(?:^|,)phase="(\w+)"/.exec(m[1]!)?.[1] ?? '', Number(m[2])]).filter(([p]) => p));
 }
 
 /**
