@@ -142,29 +142,26 @@ test('loop: an ext4 file system built twice with rebuild=true, from the same pac
 });
 
 
-test('raw: a bootable disk (MBR, FAT boot partition with syslinux and GRUB\'s EFI program, the kernel and initramfs, ext4 root) built twice with rebuild=true has the same sha256', async () => {
-  const ks = `part / --size=1024 --fstype=ext4\n%packages\nhostname\n%end\n%post\necho raw-${Date.now()} > /etc/marker\n%end\n`;
-  const [a, b] = await builtTwice('raw', ks);
-  assert.ok(a.disk_sha256, 'a raw image records the sum of the disk it holds');
+/** Both builds' images are the same bytes; when they are not, where they differ (first offsets, from cmp -l). */
+function assertSameImage(a: ApiJob, b: ApiJob, what: string): void {
+  assert.ok(a.disk_sha256, `a ${what} records the sum of the image it holds`);
   if (b.disk_sha256 !== a.disk_sha256) {
-    // Where they differ, for whoever reads the failure: offsets of the first differing bytes.
-    const disks = [a, b].map((j) => decompressedImage(join(env.IMG_DATA_DIR, 'images', j.id, j.imagefile!)));
-    const cmp = spawnSync('cmp', ['-l', ...disks], { encoding: 'utf8', maxBuffer: 256 << 20 });
+    const files = [a, b].map((j) => decompressedImage(join(env.IMG_DATA_DIR, 'images', j.id, j.imagefile!)));
+    const cmp = spawnSync('cmp', ['-l', ...files], { encoding: 'utf8', maxBuffer: 256 << 20 });
     const lines = cmp.stdout.trim().split('\n');
     assert.fail(`the rebuild differs in ${lines.length} bytes, first at (1-based offsets, octal values): ${lines.slice(0, 8).join('; ')}`);
   }
   assert.equal(b.sha256, a.sha256, 'and the same download');
+}
+
+test('raw: a bootable disk (MBR, FAT boot partition with syslinux and GRUB\'s EFI program, the kernel and initramfs, ext4 root) built twice with rebuild=true has the same sha256', async () => {
+  const ks = `part / --size=1024 --fstype=ext4\n%packages\nhostname\n%end\n%post\necho raw-${Date.now()} > /etc/marker\n%end\n`;
+  const [a, b] = await builtTwice('raw', ks);
+  assertSameImage(a, b, 'raw image');
 });
 
 test('livecd: the hybrid ISO (squashfs root, isolinux, GRUB\'s EFI image) built twice with rebuild=true has the same sha256', async () => {
   const ks = `part / --size=1024 --fstype=ext4\n%packages\nhostname\n%end\n%post\necho live-${Date.now()} > /etc/marker\n%end\n`;
   const [a, b] = await builtTwice('livecd', ks);
-  assert.ok(a.disk_sha256, 'a live image records the sum of the ISO it holds');
-  if (b.disk_sha256 !== a.disk_sha256) {
-    const isos = [a, b].map((j) => decompressedImage(join(env.IMG_DATA_DIR, 'images', j.id, j.imagefile!)));
-    const cmp = spawnSync('cmp', ['-l', ...isos], { encoding: 'utf8', maxBuffer: 256 << 20 });
-    const lines = cmp.stdout.trim().split('\n');
-    assert.fail(`the rebuild differs in ${lines.length} bytes, first at (1-based offsets, octal values): ${lines.slice(0, 8).join('; ')}`);
-  }
-  assert.equal(b.sha256, a.sha256, 'and the same download');
+  assertSameImage(a, b, 'live image');
 });
