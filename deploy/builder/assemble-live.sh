@@ -14,10 +14,10 @@ assemble_live_type() {
   # The kernel's postinst builds the initramfs; when live-boot came later, its hooks are missing.
   # (Listed in full before grep reads it: grep -q would end the pipe early and pipefail call that a failure.)
   local listing
-  listing=$(chroot "$root" lsinitramfs "/boot/${initrd##*/}" 2>/dev/null)
+  listing=$(in_root lsinitramfs "/boot/${initrd##*/}" 2>/dev/null)
   if ! grep -qx 'scripts/live' <<<"$listing"; then
     echo "IMG: the initramfs lacks live-boot, rebuilding it"
-    chroot "$root" update-initramfs -u -k "${kernel##*/vmlinuz-}" || fail assembly_failed
+    in_root update-initramfs -u -k "${kernel##*/vmlinuz-}" || fail assembly_failed
   fi
   rm -rf "$iso"
   mkdir -p "$iso/live" "$iso/isolinux"

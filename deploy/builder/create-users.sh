@@ -14,7 +14,8 @@
 set -uo pipefail
 root=$1
 in=/in
-in_root() { chroot "$root" "$@"; }
+# With the image's own /tmp: the sandbox's TMPDIR (/work/tmp) is not inside the image.
+in_root() { TMPDIR=/tmp chroot "$root" "$@"; }
 die() { echo "IMG: $*"; exit 1; }
 value() { head -n 1 "$1"; }
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { estimateLines, stateLine, type ApiJob } from '../../src/client.ts';
 
 const now = Date.parse('2030-01-01T12:00:00Z');
-const base: ApiJob = { id: 'a'.repeat(32), email: 'a***@example.com', type: 'raw', status: 'queued', phase: 'queued', created: '2030-01-01T11:59:00Z', links: { page: 'http://x/job/a' } } as ApiJob;
+const base: ApiJob = { id: 'a'.repeat(32), email: 'a***@example.com', type: 'raw', status: 'queued', phase: 'queued', created: '2030-01-01T11:59:00Z', links: { page: 'http://img.example/job/a' } } as ApiJob;
 
 test('a waiting job: its place, when it starts and when it is done', () => {
   const job = { ...base, queue_position: 2, estimated_start: '2030-01-01T12:03:00Z', estimated_finish: '2030-01-01T12:05:00Z', estimate_basis: 'raw/amd64, 4 builds' };
