@@ -2,7 +2,7 @@
 // listens and consumes; main.ts runs it as a process, a test can run it in its own.
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { Broker, queues } from '@img/shared/broker';
 import { deliveryStatusMessage, errorMessage, linkMessage, resultMessage } from '@img/shared/contracts';
 import { configForLog } from '@img/shared/config';
@@ -127,8 +127,15 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     db,
     signing,
   });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(config.IMG_HTTP_PORT, config.IMG_HTTP_HOST, () => resolve(s));
+  // Express 5's app.listen calls back on a listen error too: a port held by another process would
+  // pass for a server listening. The error is the caller's to hear, before anything says ready.
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = createServer(app);
+    s.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`the frontend cannot listen on ${config.IMG_HTTP_HOST}:${config.IMG_HTTP_PORT} (IMG_HTTP_HOST, IMG_HTTP_PORT): ${err.code === 'EADDRINUSE' ? 'another process is listening there' : err.message}`)));
+    s.listen(config.IMG_HTTP_PORT, config.IMG_HTTP_HOST, () => {
+      s.removeAllListeners('error');
+      resolve(s);
+    });
   });
   // A slow client cannot hold a connection open for ever before sending its request.
   server.headersTimeout = 20_000;

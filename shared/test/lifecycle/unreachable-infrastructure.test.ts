@@ -58,3 +58,26 @@ test('a bad setting stops the service at once with a message naming the variable
   assert.match(err, /IMG_HTTP_PORT/);
   await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
 });
+
+test('a frontend whose port another process holds stops with a message naming the address and the settings, never saying it is ready', async () => {
+  const { createServer } = await import('node:net');
+  const holder = createServer();
+  const env = await stackEnv();
+  await new Promise<void>((r) => holder.listen(Number(env.IMG_HTTP_PORT), '127.0.0.1', () => r()));
+  try {
+    const proc = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'services/frontend/src/main.ts')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
+    proc.stderr!.on('data', (b: Buffer) => { out += b.toString(); });
+    // It exits, or says it is ready (what it must not): whichever comes first.
+    const ready = waitFor('the frontend to say it is ready', async () => /"msg":"ready"/.test(out), { timeoutMs: 120_000 }).then(() => 'ready');
+    const outcome = await Promise.race([new Promise<string>((r) => proc.once('exit', (c) => r(`exit ${c}`))), ready.catch(() => 'neither')]);
+    proc.kill('SIGKILL');
+    assert.equal(outcome, 'exit 1', out);
+    assert.match(out, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${env.IMG_HTTP_PORT} \\(IMG_HTTP_HOST, IMG_HTTP_PORT\\): another process is listening there`));
+    assert.doesNotMatch(out, /"msg":"ready"/);
+  } finally {
+    holder.close();
+    await rm(env.IMG_DATA_DIR, { recursive: true, force: true });
+  }
+});
