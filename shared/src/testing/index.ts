@@ -290,18 +290,29 @@ export async function startService(name: string, env: Record<string, string>, op
   };
 }
 
-/** A port nothing listens on right now, for a service under test. */
+/**
+ * A port nothing listens on right now, for a service under test, taken at random from below the
+ * kernel's ephemeral range. A port the kernel handed out (listen(0)) would be free again once
+ * closed, and the next process asking for any port (a service's /metrics on port 0, an outgoing
+ * connection) could be given it before the service meant to have it binds.
+ */
 export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
+  const { readFile } = await import('node:fs/promises');
+  const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '32768 60999');
+  const ephemeralLow = Number(range.trim().split(/\s+/)[0]) || 32768;
+  const low = 10_000;
+  const high = Math.max(low + 1000, ephemeralLow) - 1;
+  const tryPort = (port: number) => new Promise<boolean>((resolve) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+  for (let i = 0; i < 200; i++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (await tryPort(port)) return port;
+  }
+  throw new Error(`no free port between ${low} and ${high} after 200 tries`);
 }
 
 /** Environment for a whole stack of services under test: its own data dir and port, the test vhost and database. */
