@@ -223,6 +223,16 @@ export class Broker {
     return ch;
   }
 
+  /**
+   * Stops publishing on a channel: the next publish opens another. Whatever else was published on
+   * it is confirmed or refused first, then it is closed.
+   */
+  private retirePublishChannel(ch: ConfirmChannel): void {
+    if (this.pubChannel !== ch) return;
+    this.pubChannel = undefined;
+    ch.waitForConfirms().catch(() => {}).finally(() => { ch.close().catch(() => {}); });
+  }
+
   private onConnectionClosed(conn: ChannelModel): void {
     if (this.conn !== conn) return;
     this.conn = undefined;
@@ -258,9 +268,21 @@ export class Broker {
     for (let attempt = 1; ; attempt++) {
       await this.ensureConnected();
       const conn = this.conn;
-      if (!this.pubChannel && conn) this.pubChannel = await this.openPublishChannel(conn);
+      if (!this.pubChannel && conn) {
+        const opened = await this.openPublishChannel(conn).catch((err: Error) => {
+          if (this.conn === conn) throw err;
+          return undefined; // the connection went meanwhile: the next attempt waits for another
+        });
+        // Another publish may have opened one meanwhile: one channel is used, the other closed.
+        if (opened && (this.pubChannel || this.conn !== conn)) opened.close().catch(() => {});
+        else if (opened) this.pubChannel = opened;
+      }
       const ch = this.pubChannel;
-      if (!ch || !conn) throw new Error('no publish channel after connecting');
+      if (!ch || !conn || this.conn !== conn) {
+        if (this.closing) throw new BrokerClosedError();
+        if (++lost >= PUBLISH_ATTEMPTS) throw new Error(`no channel to publish on: the connection to RabbitMQ was lost ${lost} times`);
+        continue;
+      }
       try {
         await new Promise<void>((resolve, reject) => {
           const ok = ch.publish(route.exchange, route.key, content, {
@@ -279,7 +301,7 @@ export class Broker {
         // amqplib fails the channel's confirms just before it reports the connection closed.
         await new Promise((r) => setImmediate(r));
         const connectionLost = this.conn !== conn;
-        const nacked = !connectionLost && /message nacked/.test((err as Error).message) && this.pubChannel === ch;
+        const nacked = !connectionLost && /message nacked/.test((err as Error).message);
         if ((!connectionLost && !nacked) || this.closing) throw err;
         if (connectionLost) {
           if (++lost >= PUBLISH_ATTEMPTS) throw err;
@@ -290,6 +312,10 @@ export class Broker {
           const pause = Math.min(NACK_PAUSE_MS.max, NACK_PAUSE_MS.first * 2 ** nacks++);
           // Once per kind of trouble in the log, then at debug: a node nacking for a minute is one event.
           this.log[nacks === 1 ? 'warn' : 'debug']({ messageId, route: `${route.exchange}/${route.key}`, attempt, nacks }, 'RabbitMQ refused the message (nack); publishing it again');
+          // On a channel of its own: a quorum queue's client in the channel that nacked keeps
+          // refusing (it registered with a leader that died, and waits for word from it), while a
+          // new channel finds the queue's new leader.
+          this.retirePublishChannel(ch);
           await new Promise((r) => setTimeout(r, pause));
         }
       }

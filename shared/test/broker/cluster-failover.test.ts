@@ -183,7 +183,10 @@ test('a message its node never confirmed is published again on the next node whe
     assert.equal(confirmed, false, 'not confirmed while the node does not read');
 
     await kill(first);
-    await publishing;
+    await publishing.catch((err: Error) => {
+      // What the client saw is what tells a node that kept nacking from one that never answered.
+      throw new Error(`${err.message}\nthe client's log:\n${lines.slice(-40).map((l) => JSON.stringify(l)).join('\n')}`);
+    });
     assert.equal(connectedTo(lines), second);
     // Published again: the node's connection went before it confirmed, or (a quorum queue losing the
     // leader it had on that node) RabbitMQ nacked the message first.
