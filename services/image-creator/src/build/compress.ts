@@ -13,8 +13,12 @@ import { meter } from '@img/shared/streams';
 /** The image types delivered as a .zst file. */
 export const ZSTD_TYPES: readonly ImageType[] = ['raw', 'loop', 'livecd', 'liveusb'];
 
-/** zstd's own default level: fast on two cores, and most of what higher levels would gain on a disk. */
-const LEVEL = 3;
+/**
+ * zstd's fastest regular level. On a minimal bootable raw disk (1.2 GB) it took 0.65 of the time of
+ * zstd's default level 3 for a file 4 % larger (259 against 249 MB): the compression is paid on every
+ * build, the 4 % only on a download.
+ */
+const LEVEL = 1;
 
 export interface Compressed {
   path: string;
