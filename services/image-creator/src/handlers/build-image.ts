@@ -325,7 +325,7 @@ async function deliverable(msg: ImageMessage, image: TakenFile, filename: string
   if (msg.imagetype === 'qcow2') return { file: built, delivery: { compression: 'qcow2' } };
   if (!ZSTD_TYPES.includes(msg.imagetype)) return { file: built, delivery: {} };
   jobLog.write(`IMG: compressing the image (${image.size} bytes, sha256 ${image.sha256}) with zstd\n`);
-  const z = await zstdCompress(image.path, `${image.path}.zst`);
+  const z = await zstdCompress(image.path, `${image.path}.zst`, image.holes);
   await rm(image.path, { force: true });
   jobLog.write(`IMG: compressed to ${z.size} bytes (${(100 * z.size / Math.max(1, image.size)).toFixed(1)} %) in ${z.seconds.toFixed(1)} s\n`);
   log.info({ disk_size: image.size, size: z.size, compress_s: z.seconds }, 'image compressed');

@@ -43,3 +43,34 @@ test('a link in the image\'s place is not followed, and an existing output name 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('given where the file is sparse, the holes are compressed as zeros without being read, and the .zst is the whole image', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'img-zst-'));
+  try {
+    const mib = 1 << 20;
+    // Written ranges at 0, inside, and at the very end; holes between them, one longer than zstd's feed.
+    const data = [[0, randomBytes(3000)], [5 * mib + 17, randomBytes(mib + 5)], [9 * mib - 100, randomBytes(100)]] as const;
+    const size = 9 * mib;
+    const image = Buffer.alloc(size);
+    for (const [at, b] of data) b.copy(image, at);
+    const { open: openFile } = await import('node:fs/promises');
+    const fh = await openFile(join(dir, 'disk.raw'), 'w');
+    for (const [at, b] of data) await fh.write(b, 0, b.length, at);
+    await fh.truncate(size);
+    await fh.close();
+    const holes: Array<[number, number]> = [[3000, 5 * mib + 17], [6 * mib + 22, 9 * mib - 100]];
+    const z = await zstdCompress(join(dir, 'disk.raw'), join(dir, 'disk.raw.zst'), holes);
+    assert.equal(z.sha256, sha(await readFile(z.path)));
+    assert.equal(sha(execFileSync('zstd', ['-q', '-d', '-c', z.path], { maxBuffer: 64 << 20 })), sha(image));
+    // Nothing hole-less: the same as reading the file.
+    const plain = await zstdCompress(join(dir, 'disk.raw'), join(dir, 'plain.zst'), []);
+    assert.equal(sha(execFileSync('zstd', ['-q', '-d', '-c', plain.path], { maxBuffer: 64 << 20 })), sha(image));
+    // Holes that do not fit the file are refused, and no .zst is left.
+    await assert.rejects(zstdCompress(join(dir, 'disk.raw'), join(dir, 'bad.zst'), [[0, size + 1]]), /holes do not fit/);
+    await assert.rejects(stat(join(dir, 'bad.zst')), /ENOENT/);
+    // A file shorter than its holes say.
+    await assert.rejects(zstdCompress(join(dir, 'disk.raw'), join(dir, 'short.zst'), [[size + 10, size + 20]]), /holes do not fit/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
