@@ -95,6 +95,10 @@ install_packages() {
   # An empty --include is an error to mmdebstrap: a kickstart may list no package at all.
   local include=() hooks=()
   [ -n "${IMG_INCLUDE:-}" ] && include=(--include="$IMG_INCLUDE")
+  # bookworm's init-system-helpers depends on usrmerge | usr-is-merged, and apt takes usrmerge, which
+  # pulls in perl: the merged /usr is made as debootstrap makes it instead (the links, then Debian's
+  # usr-is-merged). trixie and later ship the links in base-files.
+  [ "$IMG_SUITE" = bookworm ] && hooks+=(--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr)
   if [ ${#foreign[@]} -gt 0 ]; then
     hooks+=(--extract-hook='chroot "$1" /bin/true || { echo "IMG: this build host cannot run '"$arch"' programs: binfmt_misc has no qemu-user-static registration for it with the F flag (on the host: apt-get install qemu-user-static binfmt-support; update-binfmts --enable qemu-aarch64)"; exit 1; }')
   fi

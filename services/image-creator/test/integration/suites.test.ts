@@ -120,6 +120,12 @@ test('repo --suite=bookworm is bookworm, with bookworm-security in a one-line so
   const tag = importImage(archive, 'bookworm');
   const osRelease = keyValues(runIn(tag, 'cat', '/etc/os-release'));
   assert.equal(osRelease.VERSION_CODENAME, 'bookworm');
+  // A merged /usr made as debootstrap makes it, without the usrmerge package and the perl it pulls in.
+  const installed = runIn(tag, 'dpkg-query', '-W', '-f', '${Package}\n').trim().split('\n');
+  assert.ok(!installed.includes('usrmerge'), 'usrmerge is not installed');
+  assert.ok(!installed.includes('perl'), 'perl is not installed (perl-base, which is Essential, is)');
+  assert.ok(installed.includes('perl-base'));
+  assert.equal(runIn(tag, 'readlink', '/bin').trim(), 'usr/bin', '/bin is a link into /usr');
   assert.equal(member(archive, '/etc/apt/sources.list.d/debian.sources'), undefined);
   const lines = (member(archive, '/etc/apt/sources.list') ?? '').trim().split('\n').map((l) => l.split(' ').filter((_, i) => i !== 1).join(' '));
   assert.deepEqual(lines, ['deb bookworm main', 'deb bookworm-updates main', 'deb bookworm-security main']);
