@@ -156,7 +156,13 @@ async function sandbox(deps: SandboxStepDeps, msg: Pick<ImageMessage, 'id' | 'im
       });
       const image = files.find((f) => f.name !== PACKAGES_TSV);
       if (!image) throw new BuildFailure('build_output_invalid', 'the build finished but left no image in /out', { phase: 'assembling' });
-      await run(s, ['touch', '/work/.img-collected']);
+      await run(s, ['touch', '/work/.img-collected']).catch((err: Error & { exitCode?: number }) => {
+        // The script exits as soon as it sees the file, and the engine then kills what still runs in
+        // the container: this touch too, between making the file and exiting (137). The script's own
+        // exit code, 0 only once it saw the file, is checked when the container has ended.
+        if (err.exitCode === 137) return;
+        throw err;
+      });
       return { image, packagesTsv: files.find((f) => f.name === PACKAGES_TSV) };
     } catch (err) {
       s.kill();
@@ -319,7 +325,7 @@ async function run(s: RunningSandbox, cmd: string[]): Promise<void> {
   const { stdout, exited } = await engineExec(s, cmd);
   stdout.resume();
   const { exitCode, stderr } = await exited;
-  if (exitCode !== 0) throw new Error(`${cmd[0]} in the sandbox exited ${exitCode}: ${stderr.slice(0, 300)}`);
+  if (exitCode !== 0) throw Object.assign(new Error(`${cmd[0]} in the sandbox exited ${exitCode}: ${stderr.slice(0, 300)}`), { exitCode });
 }
 
 /** What the sandbox script is told of the caches; the paths are where the runner mounts them. */
