@@ -131,9 +131,12 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   // pass for a server listening. The error is the caller's to hear, before anything says ready.
   const server: Server = await new Promise((resolve, reject) => {
     const s = createServer(app);
-    s.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`the frontend cannot listen on ${config.IMG_HTTP_HOST}:${config.IMG_HTTP_PORT} (IMG_HTTP_HOST, IMG_HTTP_PORT): ${err.code === 'EADDRINUSE' ? 'another process is listening there' : err.message}`)));
+    const refused = (err: NodeJS.ErrnoException) => reject(new Error(`the frontend cannot listen on ${config.IMG_HTTP_HOST}:${config.IMG_HTTP_PORT} (IMG_HTTP_HOST, IMG_HTTP_PORT): ${err.code === 'EADDRINUSE' ? 'another process is listening there' : err.message}`));
+    s.once('error', refused);
     s.listen(config.IMG_HTTP_PORT, config.IMG_HTTP_HOST, () => {
-      s.removeAllListeners('error');
+      // Listening: a later error of the server (too many open files, say) is logged, not fatal.
+      s.off('error', refused);
+      s.on('error', (err) => log.error({ err: err.message }, 'http server error'));
       resolve(s);
     });
   });

@@ -2,7 +2,8 @@
 // raw, loop and the ISOs are kept zstd-compressed (a minimal bootable raw disk of 1.5 GiB downloads
 // as a few hundred MB); qcow2 is compressed by qemu-img inside the sandbox (the file stays a qcow2).
 // This runs after the boot check, on the file the host wrote when it took the build's output: it is
-// opened here without following a link, and `zstd` reads the descriptor, never a path.
+// opened here without following a link, and read through that descriptor (by `zstd` itself, or by
+// this process when it knows the file's holes), never through a path.
 import { constants } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
