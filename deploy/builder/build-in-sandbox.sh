@@ -30,9 +30,9 @@
 #   IMG_PREPARE_ONLY   1: install, offer the root file system to the cache, and stop (a base prepared ahead of demand)
 #   IMG_DEB_CACHE      a read-only directory of .deb files (see package-cache.sh)
 #   IMG_CACHE_EXPORT   1: offer what this build downloaded (and, with IMG_ROOTFS_EXPORT=1, its installed root file
-#                      system) in /out/.cache-export, and wait until image-creator has taken it, before any %post runs
+#                      system) in /out/.cache-export, sealed by its sums before any %post runs (see below)
 # The work area /work is a size- and inode-capped tmpfs and the rest of the container is read-only.
-# Output: /out/image.<ext>, and /out/packages.tsv (the installed packages after %post). /out is the builder image's link to /work/out, inside the work area: no host
+# Output: /out/image.<ext> (raw, loop and the ISOs as /out/image.<ext>.zst), and /out/packages.tsv (the installed packages after %post). /out is the builder image's link to /work/out, inside the work area: no host
 # directory is ever mounted writable. image-creator takes the output out as a tar stream while the
 # container still runs (docker exec of this image's tar) and reads it as data; the script then waits
 # until image-creator says it has it (/work/.img-collected) before it exits and the tmpfs is gone.
@@ -42,8 +42,10 @@
 #   @@IMG-LINE <line>          the failure that follows is about kickstart line <line>
 #   @@IMG-SKIPPED <package>    %packages --ignoremissing: apt does not know this package, the build goes on without it
 #   @@IMG-FAIL <phase> <code>  the build failed in <phase>; the lines before say why
-#   @@IMG-CACHE-EXPORT         /out/.cache-export is complete (printed only before the post phase); image-creator
-#                              takes it and removes it, and the script goes on when it is gone
+#   @@IMG-CACHE-EXPORT <sum>   /out/.cache-export is complete, and <sum> is the SHA-256 of its SHA256SUMS (printed
+#                              only before the post phase); image-creator takes it and removes it while the
+#                              build goes on, then creates /work/.img-offer-taken; the script waits for that
+#                              before @@IMG-DONE
 #   @@IMG-START <kind>         how the packages came: scratch, base or cached (printed before the post phase)
 #   @@IMG-BASE-STALE           the base of IMG_ROOTFS_BASE holds packages older than the lists: image-creator drops it
 #   @@IMG-DONE                 /out holds the image: image-creator takes it, then creates /work/.img-collected
@@ -57,6 +59,7 @@ here=$(dirname "$(readlink -f "$0")")
 . "$here/dev-nodes.sh"
 . "$here/kickstart-settings.sh"
 . "$here/reproducible.sh"
+. "$here/leftovers.sh"
 mapfile -t dev_excludes < <(dev_tar_excludes)
 current=fetching
 phase() { current=$1; echo "@@IMG-PHASE $1"; }
@@ -240,6 +243,14 @@ install_from_base() {
     return 1
   fi
   root_is_current || return 1
+  # The build's SOURCE_DATE_EPOCH, taken as a build from scratch takes it: the date of the package
+  # lists apt has just read (the base's own build-info holds the date of the lists it was made from).
+  rm -f "$REPRO_EPOCH_FILE"
+  if SOURCE_DATE_EPOCH=$(repro_lists_epoch "$root"); then
+    echo "$SOURCE_DATE_EPOCH" > "$REPRO_EPOCH_FILE" && export SOURCE_DATE_EPOCH
+  else
+    unset SOURCE_DATE_EPOCH
+  fi
   [ -n "${IMG_INCLUDE:-}" ] && IFS=, read -r -a want <<<"$IMG_INCLUDE"
   # Services a package would start have nothing to run on here (mmdebstrap says the same while it installs).
   printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d" && chmod 0755 "$root/usr/sbin/policy-rc.d"
@@ -330,8 +341,12 @@ elif [ -f /in/apt/sources.list ]; then
   mirrors /in/apt/sources.list > "$root/etc/apt/sources.list"
 fi
 
-# Hand over what the cache may keep before any of the kickstart's own code runs: from here on the
-# build runs the user's scripts, and nothing they could touch is ever put into the shared cache.
+# Offer what the cache may keep, sealed before any of the kickstart's own code runs: the offer's
+# SHA256SUMS lists every file in it, and the sum of that list goes out on the marker line, before the
+# post phase. image-creator reads the offer while the %post and the assembly run, and keeps it only if
+# every file it read has the sum listed and the list has the sum printed: whatever a %post changes in
+# it, the host refuses. The script waits for the host to be done with it only before its output is taken.
+offer_sum=
 if [ -n "${IMG_CACHE_EXPORT:-}" ]; then
   mkdir -p /out/.cache-export
   if [ -n "${IMG_ROOTFS_EXPORT:-}" ] && [ "$start" != cached ]; then
@@ -340,17 +355,27 @@ if [ -n "${IMG_CACHE_EXPORT:-}" ]; then
       && tar --numeric-owner --xattrs "${dev_excludes[@]}" -C "$root" -cf /out/.cache-export/rootfs.tar . \
       || { echo "IMG: the root file system could not be packed for the cache"; rm -f /out/.cache-export/rootfs.tar /out/.cache-export/packages; }
   fi
-  echo "@@IMG-CACHE-EXPORT"
-  # Never go on to the %post while image-creator may still be reading the offer: the %post could then
-  # change what it reads. It removes the offer when it has it (taken or refused).
-  for _ in $(seq 18000); do [ -e /out/.cache-export ] || break; sleep 0.1; done
-  if [ -e /out/.cache-export ]; then
-    echo "IMG: image-creator did not take this build's packages for the cache within 30 minutes"
-    fail cache_offer_not_taken
+  if (cd /out/.cache-export && find . -type f ! -name SHA256SUMS -printf '%P\0' | LC_ALL=C sort -z | xargs -0 -r sha256sum -- > SHA256SUMS); then
+    offer_sum=$(sha256sum < /out/.cache-export/SHA256SUMS | cut -c1-64)
+  fi
+  if [ -n "$offer_sum" ]; then
+    echo "@@IMG-CACHE-EXPORT $offer_sum"
+  else
+    echo "IMG: the cache offer could not be summed: nothing of this build is offered to the cache"
+    rm -rf /out/.cache-export
   fi
 fi
+# offer_taken: waits until image-creator says it is done with the offer (taken or refused, and
+# removed): /work/.img-offer-taken, as /work/.img-collected for the output.
+offer_taken() {
+  [ -n "$offer_sum" ] || return 0
+  for _ in $(seq 18000); do [ -e /work/.img-offer-taken ] && return 0; sleep 0.1; done
+  echo "IMG: image-creator did not take this build's packages for the cache within 30 minutes"
+  fail cache_offer_not_taken
+}
 
 if [ "${IMG_PREPARE_ONLY:-}" = 1 ]; then
+  offer_taken
   echo "IMG: the root file system is prepared"
   exit 0
 fi
@@ -392,9 +417,8 @@ for script in /in/post/[0-9]*; do
   fi
 done
 # Nothing the %post started may outlive it: a process left behind could tamper with the image
-# while it is assembled, or with the commands image-creator runs here to take it.
-kill -KILL -1 2>/dev/null
-sleep 0.2
+# while it is assembled, or with the commands image-creator runs here to take it (leftovers.sh).
+kill_leftovers
 repro_normalize "$root"
 
 # The package manifest: what dpkg says is installed now, after %post (image-creator reads it as data:
@@ -429,6 +453,21 @@ case "$IMG_IMAGETYPE" in
     fail unsupported_image_type
     ;;
 esac
+# Disks and ISOs leave the sandbox compressed (zstd's fastest level, on every core the build has): a
+# minimal disk of a gigabyte is a quarter of that to take out, and the host learns the disk's own size
+# and checksum by reading the .zst back (compress.ts), never from this script.
+case "$IMG_IMAGETYPE" in
+  loop|raw|livecd|liveusb)
+    for f in /out/image.*; do
+      [ -f "$f" ] && [ "${f%.zst}" = "$f" ] || continue
+      zstart=$(date +%s.%N)
+      zstd -q -1 -T0 --rm -o "$f.zst" "$f" || { echo "IMG: the image could not be compressed"; fail assembly_failed; }
+      zsize=$(stat -c %s "$f.zst")
+      echo "IMG: compressed with zstd to $zsize bytes in $(awk -v a="$zstart" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+    done
+    ;;
+esac
+offer_taken
 ls -l /out/
 echo "@@IMG-DONE"
 # The output lives in this container's tmpfs: stay until image-creator has taken it. The build's time

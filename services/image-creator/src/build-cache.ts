@@ -8,10 +8,12 @@
 // the host from its own plan and the offer's list of installed packages.
 //
 // Trust: a build offers what it downloaded and installed in /out/.cache-export before any of the
-// kickstart's own code runs (the sandbox script waits until it is taken), and only when every
-// package comes from the default Debian mirror, whose packages are signed. image-creator reads the
-// offer out of the container as a tar stream into a directory of its own (sandbox-output.ts: only
-// regular files with the names the script writes), once, before the post phase. A cached .deb is
+// kickstart's own code runs, and only when every package comes from the default Debian mirror, whose
+// packages are signed. The script seals the offer before the post phase: a SHA256SUMS of its files,
+// whose own sum it prints on the marker line. image-creator reads the offer out of the container as a
+// tar stream into a directory of its own (sandbox-output.ts: only regular files with the names the
+// script writes), once, while the %post runs, and keeps it only if what it read is what was sealed
+// (offerUnsealed): a %post that changes a byte of it gets nothing into the cache. A cached .deb is
 // used only when its SHA256 is the one in the signed index (package-cache.sh), so a damaged or
 // planted file is never installed.
 import { createHash } from 'node:crypto';
@@ -71,6 +73,36 @@ export interface Admitted {
 }
 
 /** Names apt gives downloaded packages: name_version_arch.deb, with an epoch's colon as %3a. */
+/** The offer's list of its files and their SHA-256 sums (sha256sum's format), made before any %post. */
+export const OFFER_SUMS = 'SHA256SUMS';
+export const MAX_OFFER_SUMS_BYTES = 1 << 20;
+
+/**
+ * Whether an offer read while the build's %post ran is the one the script sealed: its SHA256SUMS has
+ * the sum the script printed before the post phase, and every other file read has the sum listed
+ * there. Returns why not, or undefined. A listed file that was not read (a %post removed it) is only
+ * not kept.
+ */
+export function offerUnsealed(files: ReadonlyArray<{ name: string; sha256: string }>, sumsText: string | undefined, printed: string | undefined): string | undefined {
+  const list = files.find((f) => f.name === OFFER_SUMS);
+  if (!printed || !/^[0-9a-f]{64}$/.test(printed)) return 'the build gave no sum for it';
+  if (!list || sumsText === undefined) return `it has no ${OFFER_SUMS}`;
+  if (list.sha256 !== printed) return `its ${OFFER_SUMS} is not the list the build sealed before its %post`;
+  const listed = new Map<string, string>();
+  for (const line of sumsText.split('\n')) {
+    if (!line) continue;
+    const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
+    if (!m) return `its ${OFFER_SUMS} has a line that is not a sum and a name`;
+    listed.set(m[2]!, m[1]!);
+  }
+  for (const f of files) {
+    if (f.name === OFFER_SUMS) continue;
+    if (!listed.has(f.name)) return `${f.name} was not in it when it was sealed`;
+    if (listed.get(f.name) !== f.sha256) return `${f.name} changed after it was sealed`;
+  }
+  return undefined;
+}
+
 export const DEB_NAME = /^[a-z0-9][a-z0-9+.-]*_[A-Za-z0-9.+~%-]+_[a-z0-9-]+\.deb$/;
 export const MAX_DEB_BYTES = 2 * 1024 ** 3;
 

@@ -122,7 +122,7 @@ export function classifyFailure(result: SandboxResult, scan: LogScanner, lastPha
     return { code: 'build_failed', phase, message: 'assembling the image from the root file system failed', excerpt: scan.tail(EXCERPT) };
   }
   if (reason === 'cache_offer_not_taken') {
-    return { code: failReasons.cache_offer_not_taken, phase, message: 'image-creator did not take the build\'s packages for the cache in time, so the build stopped before its %post', excerpt: scan.tail(5) };
+    return { code: failReasons.cache_offer_not_taken, phase, message: 'image-creator did not take the build\'s packages for the cache in time, so the build stopped before its output was taken', excerpt: scan.tail(5) };
   }
   if (reason === 'unsupported_image_type') {
     return { code: 'unsupported_image_type', phase, message: 'this image type is not built yet', excerpt: scan.tail(5) };

@@ -4,8 +4,8 @@ import { buildStarts, type BuildStart, type Phase } from '@img/shared/contracts'
 
 export interface Markers {
   onPhase(phase: Phase): void;
-  /** The build's cache offer is complete. Only ever called before the post phase, and once. */
-  onCacheExport?(): void;
+  /** The build's cache offer is complete and sealed by `sum` (its SHA256SUMS's, when the line has one). Only ever called before the post phase, and once. */
+  onCacheExport?(sum: string | undefined): void;
   /** The script says its output is complete and waits for it to be taken. Called once. */
   onDone?(): void;
   /** How the packages came (the script may fall back to scratch): before the post phase only. */
@@ -75,7 +75,7 @@ export class LogScanner {
       }
       if (kind === 'CACHE-EXPORT' && !this.userCode && !this.cacheOffered) {
         this.cacheOffered = true;
-        this.markers.onCacheExport?.();
+        this.markers.onCacheExport?.(/^[0-9a-f]{64}$/.test(rest) ? rest : undefined);
       }
       // Said by the script itself, before the post phase: a %post printing these is not believed.
       if (kind === 'LINE' && !this.userCode) this.settingLine = Number(rest) || undefined;

@@ -31,12 +31,6 @@ export interface TakenFile {
   path: string;
   size: number;
   sha256: string;
-  /**
-   * The ranges [start, end) left unwritten because they held only zeros (the file is sparse there),
-   * in order. A reader that knows them need not read the holes: the kernel makes a page of zeros for
-   * every page of a hole read, which on a disk image of a gigabyte costs seconds.
-   */
-  holes: Array<[number, number]>;
 }
 
 export interface TakeOptions {
@@ -124,18 +118,17 @@ export async function takeFiles(stream: Readable, o: TakeOptions): Promise<Taken
   return taken;
 }
 
-async function writeEntry(entry: AsyncIterable<Buffer>, path: string, size: number, maxBytes: number): Promise<{ sha256: string; holes: Array<[number, number]> }> {
+async function writeEntry(entry: AsyncIterable<Buffer>, path: string, size: number, maxBytes: number): Promise<{ sha256: string }> {
   // O_EXCL: the name is new, so no link can sit there; O_NOFOLLOW for good measure.
   const fh: FileHandle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   const hash = createHash('sha256');
-  const holes: Array<[number, number]> = [];
   let pos = 0;
   try {
     for await (const chunk of entry) {
       pos += chunk.length;
       if (pos > maxBytes || pos > size) throw refuse(`an output file grew past its declared size while it was read`);
       hash.update(chunk);
-      await writeSparse(fh, chunk, pos - chunk.length, holes);
+      await writeSparse(fh, chunk, pos - chunk.length);
     }
     if (pos !== size) throw refuse('an output file ended before its declared size');
     await fh.truncate(size);
@@ -146,21 +139,16 @@ async function writeEntry(entry: AsyncIterable<Buffer>, path: string, size: numb
     throw err;
   }
   await fh.close();
-  return { sha256: hash.digest('hex'), holes };
+  return { sha256: hash.digest('hex') };
 }
 
-/** Writes a chunk at its offset, leaving out the blocks of it that are all zeros (the file stays sparse, and `holes` says where). */
-async function writeSparse(fh: FileHandle, chunk: Buffer, offset: number, holes: Array<[number, number]>): Promise<void> {
+/** Writes a chunk at its offset, leaving out the blocks of it that are all zeros: the file stays sparse there. */
+export async function writeSparse(fh: FileHandle, chunk: Buffer, offset: number): Promise<void> {
   let start = 0;
   while (start < chunk.length) {
     const end = Math.min(chunk.length, start + ZERO.length);
     const part = chunk.subarray(start, end);
     if (!part.equals(ZERO.subarray(0, part.length))) await fh.write(part, 0, part.length, offset + start);
-    else {
-      const last = holes.at(-1);
-      if (last && last[1] === offset + start) last[1] = offset + end;
-      else holes.push([offset + start, offset + end]);
-    }
     start = end;
   }
 }

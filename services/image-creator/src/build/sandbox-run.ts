@@ -4,7 +4,7 @@
 // tar stream while the container waits for it, and reads it with sandbox-output.ts: regular files
 // with the expected names only, bounded, written by the host into a directory the build never saw.
 import type { BuildMetrics } from '../metrics.ts';
-import { lchown, mkdir, readdir, rm } from 'node:fs/promises';
+import { lchown, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildStart, ImageMessage, Phase } from '@img/shared/contracts';
 import type { Logger } from '@img/shared/logging';
@@ -12,7 +12,7 @@ import { ImgError } from '@img/shared/errors';
 import type { Config } from '../config.ts';
 import type { DockerRunner, RunningSandbox, SandboxResult } from '../docker-runner.ts';
 import type { Cancellations } from '../cancellations.ts';
-import { DEB_NAME, MAX_DEB_BYTES, MAX_PACKAGES_BYTES, type BuildCache, type CachePlan } from '../build-cache.ts';
+import { DEB_NAME, MAX_DEB_BYTES, MAX_OFFER_SUMS_BYTES, MAX_PACKAGES_BYTES, OFFER_SUMS, offerUnsealed, type BuildCache, type CachePlan } from '../build-cache.ts';
 import { LogScanner } from '../log-scanner.ts';
 import { classifyFailure } from '../classify-failure.ts';
 import { takeFiles, type OutputRule, type TakenFile } from '../sandbox-output.ts';
@@ -20,6 +20,7 @@ import { MAX_PACKAGES_TSV_BYTES } from '@img/shared/provenance';
 import { kickstartEnv, writeInputs } from './inputs.ts';
 import { emulationState } from '../emulation.ts';
 import { BuildFailure } from './failure.ts';
+import { readBackZstd, ZSTD_TYPES, type ReadBack } from './compress.ts';
 import type { JobLog } from './job-log.ts';
 import type { PlannedBuild } from './plan.ts';
 
@@ -46,7 +47,9 @@ export interface JobDirs {
 
 export type SandboxOutcome =
   | { cancelled: true }
-  | { cancelled: false; image: TakenFile; sandboxS: number; skipped: string[]; start: BuildStart; packagesTsv: TakenFile | undefined };
+  | { cancelled: false; image: TakenFile; sandboxS: number; skipped: string[]; start: BuildStart; packagesTsv: TakenFile | undefined;
+      /** For the types delivered as a .zst (the image taken out is that): what it holds, read back by the host, and the disk itself when a boot check needs it. */
+      disk?: ReadBack };
 
 /** A root file system prepared ahead of demand: no image, only the offer the cache took. */
 export interface PreparedOutcome { cancelled: false; prepared: true; sandboxS: number; start: BuildStart }
@@ -119,28 +122,42 @@ async function sandbox(deps: SandboxStepDeps, msg: Pick<ImageMessage, 'id' | 'im
   let lastPhase: Phase = 'queued';
   // What the host does inside the running container, one thing at a time.
   let offer: Promise<void> | undefined;
-  let collected: Promise<{ image: TakenFile; packagesTsv: TakenFile | undefined }> | undefined;
+  let collected: Promise<{ image: TakenFile; packagesTsv: TakenFile | undefined; disk?: ReadBack }> | undefined;
+  // Disks and ISOs come out as a .zst, compressed by the sandbox.
+  const zst = ZSTD_TYPES.includes(msg.imagetype);
 
-  const takeOffer = (s: RunningSandbox, plan: CachePlan, cache: BuildCache) => (async () => {
+  // The offer is read while the %post and the assembly run: kept only if it is what the script sealed.
+  const takeOffer = (s: RunningSandbox, plan: CachePlan, cache: BuildCache, sealedSum: string | undefined) => (async () => {
     const dir = await cache.offerDir(msg.id);
     try {
       const rules: OutputRule[] = [
         { match: (n) => n.startsWith('debs/') && DEB_NAME.test(n.slice(5)), maxBytes: MAX_DEB_BYTES },
         { match: (n) => n === 'rootfs.tar', maxBytes: diskBytes },
         { match: (n) => n === 'packages', maxBytes: MAX_PACKAGES_BYTES },
+        { match: (n) => n === OFFER_SUMS, maxBytes: MAX_OFFER_SUMS_BYTES },
       ];
       // Offered files land in the offer's own folders: debs/NAME and rootfs.tar.
-      await readTar(s, ['tar', '-C', '/work/out/.cache-export', '--numeric-owner', '-cf', '-', '.'],
+      const files = await readTar(s, ['tar', '-C', '/work/out/.cache-export', '--numeric-owner', '-cf', '-', '.'],
         { destDir: dir, rules, dirs: ['debs'], others: 'skip', where: '/out/.cache-export' });
+      const sums = join(dir, OFFER_SUMS);
+      const unsealed = offerUnsealed(files, await readFile(sums, 'utf8').catch(() => undefined), sealedSum);
+      if (unsealed) throw new Error(`it is not what was sealed before the %post: ${unsealed}`);
+      await rm(sums);
       const got = await cache.admit(dir, plan.rootfsKey, msg.id, plan.record);
       jobLog.write(`IMG: cache: kept ${got.debs} new packages (${Math.round(got.debBytes / 1048576)} MiB)${got.rootfs ? ` and the installed root file system ${plan.rootfsKey.slice(0, 12)}` : ''}\n`);
       log.info({ debs: got.debs, debBytes: got.debBytes, rootfs: got.rootfs }, 'build cache: offer taken');
     } catch (err) {
+      jobLog.write(`IMG: cache: this build's offer is not kept: ${(err as Error).message}\n`);
       log.warn({ err: (err as Error).message }, 'build cache: could not take the offer');
       await rm(dir, { recursive: true, force: true });
     } finally {
-      // The script goes on when the offer is gone, taken or not.
-      await run(s, ['rm', '-rf', '/work/out/.cache-export']).catch((err: Error) => log.warn({ err: err.message }, 'could not tell the build its offer was taken'));
+      // The script waits for this before its output is taken: the offer is gone, taken or not.
+      await run(s, ['rm', '-rf', '/work/out/.cache-export'])
+        .then(() => run(s, ['touch', '/work/.img-offer-taken']))
+        .catch((err: Error & { exitCode?: number }) => {
+          // A prepared base's script exits as soon as it sees the file (see collect).
+          if (err.exitCode !== 137) log.warn({ err: err.message }, 'could not tell the build its offer was taken');
+        });
     }
   })();
 
@@ -149,13 +166,16 @@ async function sandbox(deps: SandboxStepDeps, msg: Pick<ImageMessage, 'id' | 'im
       const files = await readTar(s, ['tar', '-C', '/work/out', '--numeric-owner', '-cf', '-', '.'], {
         destDir: dirs.imageDir,
         rules: [
-          { match: (n) => IMAGE_NAME.test(n), rename: () => filename, maxBytes: imageBytes },
+          { match: (n) => IMAGE_NAME.test(n), rename: (n) => (n.endsWith('.zst') ? `${filename}.zst` : filename), maxBytes: imageBytes },
           { match: (n) => n === PACKAGES_TSV, rename: () => PACKAGES_TSV, maxBytes: MAX_PACKAGES_TSV_BYTES },
         ],
         where: '/out',
       });
       const image = files.find((f) => f.name !== PACKAGES_TSV);
       if (!image) throw new BuildFailure('build_output_invalid', 'the build finished but left no image in /out', { phase: 'assembling' });
+      if (zst !== image.name.endsWith('.zst')) {
+        throw new BuildFailure('build_output_invalid', `the build left /out/${image.name}, where a ${msg.imagetype} image is ${zst ? 'compressed' : 'not compressed'} by the builder (/out/image.${planned.kind.extension}${zst ? '.zst' : ''})`, { phase: 'assembling' });
+      }
       await run(s, ['touch', '/work/.img-collected']).catch((err: Error & { exitCode?: number }) => {
         // The script exits as soon as it sees the file, and the engine then kills what still runs in
         // the container: this touch too, between making the file and exiting (137). The script's own
@@ -163,7 +183,14 @@ async function sandbox(deps: SandboxStepDeps, msg: Pick<ImageMessage, 'id' | 'im
         if (err.exitCode === 137) return;
         throw err;
       });
-      return { image, packagesTsv: files.find((f) => f.name === PACKAGES_TSV) };
+      const packagesTsv = files.find((f) => f.name === PACKAGES_TSV);
+      if (!zst) return { image, packagesTsv };
+      // What the .zst holds is counted and hashed by the host, bounded as the image itself is; the
+      // disk is written out only for a boot check.
+      const needDisk = Boolean(planned.kind.boot) && config.IMG_VERIFY_BOOT;
+      const disk = await readBackZstd(image.path, { maxBytes: imageBytes, where: `/out/${image.name}`, ...(needDisk ? { disk: join(dirs.imageDir, filename) } : {}) });
+      jobLog.write(`IMG: the image is ${disk.size} bytes, sha256 ${disk.sha256}: unpacked and counted by the host in ${disk.seconds.toFixed(1)} s\n`);
+      return { image, packagesTsv, disk };
     } catch (err) {
       s.kill();
       // Whatever went wrong while the host read what the build left (a stream cut short, a command of
@@ -179,9 +206,9 @@ async function sandbox(deps: SandboxStepDeps, msg: Pick<ImageMessage, 'id' | 'im
       lastPhase = phase;
       onPhase(phase);
     },
-    onCacheExport: () => {
+    onCacheExport: (sum) => {
       if (!sandbox || !deps.cache || !cachePlan?.shareable) return;
-      offer = takeOffer(sandbox, cachePlan, deps.cache);
+      offer = takeOffer(sandbox, cachePlan, deps.cache, sum);
     },
     onStart: (start) => opts.onStart?.(start),
     onBaseStale: () => {
@@ -287,7 +314,7 @@ async function sandbox(deps: SandboxStepDeps, msg: Pick<ImageMessage, 'id' | 'im
     throw await failedBuild();
   }
   if (!image) throw new BuildFailure('build_output_invalid', 'the build finished but left no image in /out', { phase: 'assembling' });
-  return { cancelled: false, image: image.f.image, packagesTsv: image.f.packagesTsv, sandboxS, skipped: scan.skippedPackages, start };
+  return { cancelled: false, image: image.f.image, packagesTsv: image.f.packagesTsv, sandboxS, skipped: scan.skippedPackages, start, ...(image.f.disk ? { disk: image.f.disk } : {}) };
 }
 
 /** Hands a tree the host just wrote (no link in it) to another owner, by lchown: nothing is followed. */

@@ -28,7 +28,8 @@ import { checkBuildPackages, type PackageStepDeps } from '../build/package-step.
 import { runSandbox } from '../build/sandbox-run.ts';
 import { noBuildMetrics, type BuildMetrics } from '../metrics.ts';
 import { bootCheck } from '../build/boot-check.ts';
-import { ZSTD_TYPES, zstdCompress } from '../build/compress.ts';
+import { ZSTD_TYPES } from '../build/compress.ts';
+import type { ReadBack } from '../build/compress.ts';
 import type { TakenFile } from '../sandbox-output.ts';
 
 export interface BuildDeps {
@@ -254,10 +255,11 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
       onPhase('verifying');
       await Promise.all(progress);
     }
-    const verified = await bootCheck(deps, msg, planned.kind, built.image.path, jobLog).catch(async (err: unknown) => {
+    // A .zst's disk, written out for the check, goes once it has booted (or not).
+    const verified = await bootCheck(deps, msg, planned.kind, built.disk?.disk ?? built.image.path, jobLog).catch(async (err: unknown) => {
       await rm(paths.output, { recursive: true, force: true });
       throw err;
-    });
+    }).finally(() => (built.disk?.disk ? rm(built.disk.disk, { force: true }) : undefined));
     if (verified === 'cancelled') {
       await rm(paths.output, { recursive: true, force: true });
       await output.storeLog();
@@ -271,11 +273,7 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
       await rm(paths.output, { recursive: true, force: true });
       throw new BuildFailure('build_output_invalid', 'the build finished but left no package manifest (/out/packages.tsv): the package list could not be read from dpkg\'s database in the image (the log says why)', { phase: 'assembling' });
     }
-    // Compressed only now, after the boot check booted the image itself.
-    const delivered = await deliverable(msg, built.image, filename, jobLog, log).catch(async (err: unknown) => {
-      await rm(paths.output, { recursive: true, force: true });
-      throw err;
-    });
+    const delivered = deliverable(msg, built.image, built.disk, filename);
     const { size, sha256 } = delivered.file;
     const duration_s = Math.round((Date.now() - started) / 100) / 10;
     jobLog.write(`\nIMG built ${delivered.file.name}: ${size} bytes, sha256 ${sha256}, ${duration_s} s\n`);
@@ -316,20 +314,14 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
 }
 
 /**
- * The file the job delivers: raw, loop and the ISOs as a .zst beside the image (which then goes, to
- * free its space), with the image's own size and sha256 kept; a qcow2 was compressed by qemu-img in
- * the sandbox; the other types as built.
+ * The file the job delivers: raw, loop and the ISOs as the .zst the sandbox made, with the size and
+ * sha256 of the image in it as the host counted them; a qcow2 was compressed by qemu-img in the
+ * sandbox; the other types as built.
  */
-async function deliverable(msg: ImageMessage, image: TakenFile, filename: string, jobLog: { write(t: string): void }, log: Logger): Promise<{ file: { path: string; name: string; size: number; sha256: string }; delivery: Delivery }> {
-  const built = { path: image.path, name: filename, size: image.size, sha256: image.sha256 };
-  if (msg.imagetype === 'qcow2') return { file: built, delivery: { compression: 'qcow2' } };
-  if (!ZSTD_TYPES.includes(msg.imagetype)) return { file: built, delivery: {} };
-  jobLog.write(`IMG: compressing the image (${image.size} bytes, sha256 ${image.sha256}) with zstd\n`);
-  const z = await zstdCompress(image.path, `${image.path}.zst`, image.holes);
-  await rm(image.path, { force: true });
-  jobLog.write(`IMG: compressed to ${z.size} bytes (${(100 * z.size / Math.max(1, image.size)).toFixed(1)} %) in ${z.seconds.toFixed(1)} s\n`);
-  log.info({ disk_size: image.size, size: z.size, compress_s: z.seconds }, 'image compressed');
-  return { file: { path: z.path, name: `${filename}.zst`, size: z.size, sha256: z.sha256 }, delivery: { compression: 'zstd', disk_size: image.size, disk_sha256: image.sha256 } };
+function deliverable(msg: ImageMessage, image: TakenFile, disk: ReadBack | undefined, filename: string): { file: { path: string; name: string; size: number; sha256: string }; delivery: Delivery } {
+  if (msg.imagetype === 'qcow2') return { file: { path: image.path, name: filename, size: image.size, sha256: image.sha256 }, delivery: { compression: 'qcow2' } };
+  if (!ZSTD_TYPES.includes(msg.imagetype) || !disk) return { file: { path: image.path, name: filename, size: image.size, sha256: image.sha256 }, delivery: {} };
+  return { file: { path: image.path, name: `${filename}.zst`, size: image.size, sha256: image.sha256 }, delivery: { compression: 'zstd', disk_size: disk.size, disk_sha256: disk.sha256 } };
 }
 
 /** Waits while another delivery of this job builds it; says whether it waited. */

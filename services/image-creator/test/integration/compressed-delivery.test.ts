@@ -1,7 +1,7 @@
 // Compressed delivery, the whole path with nothing mocked: a raw disk and a qcow2 built from one
-// small kickstart, each boot-checked by the service. The raw disk is kept as a .zst made after its
-// boot check (the job's log shows the order), and it decompresses to exactly the image the job
-// names (size and sha256); the qcow2 is compressed inside (qemu-img check counts compressed
+// small kickstart, each boot-checked by the service. The raw disk leaves the sandbox as a .zst, which
+// the host unpacks to count, hash and boot (the job's log shows the order), and it decompresses to
+// exactly the image the job names (size and sha256); the qcow2 is compressed inside (qemu-img check counts compressed
 // clusters). The .zst is served in ranges (a broken download resumes), `img download` decompresses
 // it as it downloads, SHA256SUMS checks both forms, and the job page and the email give both sizes.
 import { test, before, after } from 'node:test';
@@ -73,10 +73,12 @@ after(async () => {
 test('raw: boot-checked, then kept as a .zst a quarter of the disk or less, which decompresses to the size and sha256 the job records', async () => {
   const { done, log } = await finished('raw');
   assert.equal(done.verified?.ok, true, 'the service booted the disk');
-  // The boot check ran on the disk itself, before it was compressed.
+  // The sandbox compressed the disk; the host unpacked that .zst, counted and hashed what it holds,
+  // and booted the disk it unpacked: the one the download decompresses to.
+  const compressed = log.search(/^IMG: compressed with zstd to \d+ bytes in [\d.]+ s$/m);
+  const counted = log.indexOf(`IMG: the image is ${done.disk_size} bytes, sha256 ${done.disk_sha256}: unpacked and counted by the host`);
   const booted = log.indexOf('IMG: boot check passed');
-  const compressing = log.indexOf('IMG: compressing the image');
-  assert.ok(booted > 0 && compressing > booted, `the log shows the boot check, then the compression:\n${log.split('\n').slice(-20).join('\n')}`);
+  assert.ok(compressed > 0 && counted > compressed && booted > counted, `the log shows the compression, the host's count, then the boot check:\n${log.split('\n').slice(-30).join('\n')}`);
   assert.equal(done.compression, 'zstd');
   assert.match(done.imagefile, /\.raw\.zst$/);
   assert.match(done.disk_sha256, /^[0-9a-f]{64}$/);
@@ -89,7 +91,7 @@ test('raw: boot-checked, then kept as a .zst a quarter of the disk or less, whic
   assert.equal(await sha256File(disk), done.disk_sha256);
   assert.match(execFileSync('sfdisk', ['--dump', disk], { encoding: 'utf8' }), /type=83/, 'the decompressed file is the partitioned disk');
   assert.ok(done.size * 4 <= done.disk_size, `the download (${done.size} bytes) is at most a quarter of the disk (${done.disk_size} bytes)`);
-  console.log(`raw: download ${done.size} bytes, disk ${done.disk_size} bytes (${(100 * done.size / done.disk_size).toFixed(1)} %); ${/compressed to .*$/m.exec(log)?.[0]}`);
+  console.log(`raw: download ${done.size} bytes, disk ${done.disk_size} bytes (${(100 * done.size / done.disk_size).toFixed(1)} %); ${/compressed with zstd to .*$/m.exec(log)?.[0]}`);
 });
 
 test('raw: the .zst is served in ranges, so a broken download resumes to the same bytes', async () => {

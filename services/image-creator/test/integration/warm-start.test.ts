@@ -145,6 +145,12 @@ function sameImage(warm: LinkMessage, cold: LinkMessage): void {
   const inWarm = new Set(fa);
   const onlyCold = [...fb].filter((p) => !inWarm.has(p));
   assert.deepEqual({ onlyWarm, onlyCold }, { onlyWarm: [], onlyCold: [] }, `${warm.imagetype}: the same files`);
+  // What the image says it was built from, and the time every file is stamped with: the same
+  // package lists' date either way, never unknown.
+  const info = (dir: string) => readFileSync(join(dir, 'etc/img/build-info'), 'utf8');
+  assert.match(info(a), /^PACKAGE_LISTS_DATE=\d{4}-\d\d-\d\dT/m, `${warm.imagetype}: the warm build knows its lists' date`);
+  assert.match(info(a), /^SOURCE_DATE_EPOCH=\d+$/m);
+  assert.equal(info(a), info(b), `${warm.imagetype}: the same /etc/img/build-info`);
   // The initramfs is compressed with zstd (its magic number) either way.
   for (const dir of [a, b]) {
     const initrd = readdirSync(join(dir, 'boot')).find((f) => f.startsWith('initrd.img-'));

@@ -4,11 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseKickstart } from '@img/shared/kickstart';
-import { BuildCache } from '../../src/build-cache.ts';
+import { BuildCache, offerUnsealed } from '../../src/build-cache.ts';
 import { LogScanner } from '../../src/log-scanner.ts';
 import { grubKernelArgs } from '../../src/image-types.ts';
 
@@ -194,6 +195,36 @@ test('the cache offer is heard once, and never once the kickstart\'s %post may b
   const late = new LogScanner({ onPhase: () => {}, onCacheExport: () => offers++ });
   late.push(Buffer.from('@@IMG-PHASE post\n@@IMG-POST 4\n@@IMG-CACHE-EXPORT\n'));
   assert.equal(offers, 1, 'printed by a %post: ignored');
+});
+
+test('the offer\'s seal comes with its marker, and only a sum is taken for one', () => {
+  const sums: Array<string | undefined> = [];
+  const sum = 'ab'.repeat(32);
+  new LogScanner({ onPhase: () => {}, onCacheExport: (s) => sums.push(s) }).push(Buffer.from(`@@IMG-PHASE installing\n@@IMG-CACHE-EXPORT ${sum}\n`));
+  new LogScanner({ onPhase: () => {}, onCacheExport: (s) => sums.push(s) }).push(Buffer.from('@@IMG-CACHE-EXPORT ../etc/passwd\n'));
+  assert.deepEqual(sums, [sum, undefined]);
+});
+
+test('an offer read while the %post ran is kept only if it is what the script sealed before it', () => {
+  const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+  const files = { rootfs: 'the root', deb: 'a package', packages: 'bash\n' };
+  const list = `${sha(files.packages)}  packages\n${sha(files.rootfs)}  rootfs.tar\n${sha(files.deb)}  debs/a_1_all.deb\n`;
+  const read = (over: Partial<typeof files> = {}, text = list) => [
+    { name: 'SHA256SUMS', sha256: sha(text) },
+    { name: 'packages', sha256: sha(over.packages ?? files.packages) },
+    { name: 'rootfs.tar', sha256: sha(over.rootfs ?? files.rootfs) },
+    { name: 'debs/a_1_all.deb', sha256: sha(over.deb ?? files.deb) },
+  ];
+  assert.equal(offerUnsealed(read(), list, sha(list)), undefined, 'the offer as sealed');
+  assert.equal(offerUnsealed(read().filter((f) => f.name !== 'rootfs.tar'), list, sha(list)), undefined, 'a file the %post removed is only not kept');
+  assert.equal(offerUnsealed(read({ rootfs: 'a planted root' }), list, sha(list)), 'rootfs.tar changed after it was sealed');
+  assert.equal(offerUnsealed(read({ deb: 'planted' }), list, sha(list)), 'debs/a_1_all.deb changed after it was sealed');
+  // The list rewritten to match planted files: it is no longer the list whose sum was printed.
+  const forged = `${sha(files.packages)}  packages\n${sha('a planted root')}  rootfs.tar\n${sha(files.deb)}  debs/a_1_all.deb\n`;
+  assert.match(offerUnsealed(read({ rootfs: 'a planted root' }, forged), forged, sha(list)) ?? '', /SHA256SUMS is not the list the build sealed/);
+  assert.equal(offerUnsealed([...read(), { name: 'debs/b_1_all.deb', sha256: sha('x') }], list, sha(list)), 'debs/b_1_all.deb was not in it when it was sealed');
+  assert.equal(offerUnsealed(read(), list, undefined), 'the build gave no sum for it');
+  assert.equal(offerUnsealed(read().filter((f) => f.name !== 'SHA256SUMS'), undefined, sha(list)), 'it has no SHA256SUMS');
 });
 
 test('a full work area is noticed in the log', () => {

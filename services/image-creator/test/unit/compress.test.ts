@@ -1,5 +1,5 @@
-// The .zst a raw, loop or ISO image is delivered as: made by the zstd command from a descriptor this
-// process opened, so a link where the image should be is refused, and the file it writes is new.
+// The .zst a raw, loop or ISO image comes out of the sandbox as is the build's word only: the host
+// reads it back through a descriptor it opened, bounded, and counts and hashes what it holds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -7,70 +7,79 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { zstdCompress } from '../../src/build/compress.ts';
+import { readBackZstd } from '../../src/build/compress.ts';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const MiB = 1 << 20;
 
-test('an image compresses to a .zst whose size and sha256 are counted as written, and which decompresses to the image', async () => {
+async function withDir(fn: (dir: string) => Promise<void>) {
   const dir = await mkdtemp(join(tmpdir(), 'img-zst-'));
   try {
-    // Mostly zeros, as a disk is, with some noise.
-    const image = Buffer.concat([Buffer.alloc(8 << 20), randomBytes(1 << 16), Buffer.alloc(4 << 20)]);
-    await writeFile(join(dir, 'disk.raw'), image);
-    const z = await zstdCompress(join(dir, 'disk.raw'), join(dir, 'disk.raw.zst'));
-    const packed = await readFile(z.path);
-    assert.equal(z.size, packed.length);
-    assert.equal((await stat(z.path)).size, z.size);
-    assert.equal(z.sha256, sha(packed));
-    assert.ok(z.size < image.length / 20, `${z.size} bytes for ${image.length}`);
-    assert.equal(sha(execFileSync('zstd', ['-q', '-d', '-c', z.path], { maxBuffer: 64 << 20 })), sha(image));
+    await fn(dir);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** A disk-like image (zeros with some noise) and its .zst, made by the zstd command as the sandbox makes it. */
+async function packed(dir: string, image: Buffer): Promise<string> {
+  await writeFile(join(dir, 'disk.raw'), image);
+  execFileSync('zstd', ['-q', '-1', '-T0', '--rm', '-o', join(dir, 'disk.raw.zst'), join(dir, 'disk.raw')]);
+  return join(dir, 'disk.raw.zst');
+}
+
+test('the size and sha256 of the image inside a .zst are counted by the host, and the disk written sparse when asked', async () => {
+  await withDir(async (dir) => {
+    const image = Buffer.concat([randomBytes(64 * 1024), Buffer.alloc(16 * MiB), randomBytes(1 << 16), Buffer.alloc(4 * MiB)]);
+    const zst = await packed(dir, image);
+    const counted = await readBackZstd(zst, { maxBytes: 64 * MiB, where: '/out/image.raw.zst' });
+    assert.equal(counted.size, image.length);
+    assert.equal(counted.sha256, sha(image));
+    assert.equal(counted.disk, undefined);
+
+    const disk = join(dir, 'disk.raw');
+    const written = await readBackZstd(zst, { maxBytes: 64 * MiB, where: '/out/image.raw.zst', disk });
+    assert.equal(written.disk, disk);
+    assert.equal(written.sha256, sha(image));
+    assert.deepEqual(await readFile(disk), image);
+    const st = await stat(disk);
+    assert.equal(st.size, image.length);
+    assert.equal(st.mode & 0o7777, 0o644);
+    assert.ok(st.blocks * 512 < image.length / 4, `${st.blocks * 512} bytes allocated for ${image.length}: the zeros are holes`);
+  });
 });
 
-test('a link in the image\'s place is not followed, and an existing output name is not written through', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'img-zst-'));
-  try {
-    await writeFile(join(dir, 'secret'), 'host file');
-    await symlink(join(dir, 'secret'), join(dir, 'disk.raw'));
-    await assert.rejects(zstdCompress(join(dir, 'disk.raw'), join(dir, 'out.zst')), /ELOOP|symbolic link/);
-    await writeFile(join(dir, 'real.raw'), Buffer.alloc(4096));
-    await symlink(join(dir, 'secret'), join(dir, 'taken.zst'));
-    await assert.rejects(zstdCompress(join(dir, 'real.raw'), join(dir, 'taken.zst')), /EEXIST/);
-    assert.equal(await readFile(join(dir, 'secret'), 'utf8'), 'host file');
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+test('a .zst that unpacks past the image\'s limit is refused as the build\'s fault, and no disk is left', async () => {
+  await withDir(async (dir) => {
+    // 64 MiB of zeros pack into a few kilobytes.
+    const zst = await packed(dir, Buffer.alloc(64 * MiB));
+    assert.ok((await stat(zst)).size < 64 * 1024);
+    const disk = join(dir, 'out.raw');
+    await assert.rejects(readBackZstd(zst, { maxBytes: 8 * MiB, where: '/out/image.raw.zst', disk }),
+      (err: Error & { code?: string }) => err.code === 'build_output_invalid' && /\/out\/image\.raw\.zst unpacks to more than the limit of 8 MiB/.test(err.message));
+    await assert.rejects(stat(disk), /ENOENT/);
+  });
 });
 
-test('given where the file is sparse, the holes are compressed as zeros without being read, and the .zst is the whole image', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'img-zst-'));
-  try {
-    const mib = 1 << 20;
-    // Written ranges at 0, inside, and at the very end; holes between them, one longer than zstd's feed.
-    const data = [[0, randomBytes(3000)], [5 * mib + 17, randomBytes(mib + 5)], [9 * mib - 100, randomBytes(100)]] as const;
-    const size = 9 * mib;
-    const image = Buffer.alloc(size);
-    for (const [at, b] of data) b.copy(image, at);
-    const { open: openFile } = await import('node:fs/promises');
-    const fh = await openFile(join(dir, 'disk.raw'), 'w');
-    for (const [at, b] of data) await fh.write(b, 0, b.length, at);
-    await fh.truncate(size);
-    await fh.close();
-    const holes: Array<[number, number]> = [[3000, 5 * mib + 17], [6 * mib + 22, 9 * mib - 100]];
-    const z = await zstdCompress(join(dir, 'disk.raw'), join(dir, 'disk.raw.zst'), holes);
-    assert.equal(z.sha256, sha(await readFile(z.path)));
-    assert.equal(sha(execFileSync('zstd', ['-q', '-d', '-c', z.path], { maxBuffer: 64 << 20 })), sha(image));
-    // Nothing hole-less: the same as reading the file.
-    const plain = await zstdCompress(join(dir, 'disk.raw'), join(dir, 'plain.zst'), []);
-    assert.equal(sha(execFileSync('zstd', ['-q', '-d', '-c', plain.path], { maxBuffer: 64 << 20 })), sha(image));
-    // Holes that do not fit the file are refused, and no .zst is left.
-    await assert.rejects(zstdCompress(join(dir, 'disk.raw'), join(dir, 'bad.zst'), [[0, size + 1]]), /holes do not fit/);
-    await assert.rejects(stat(join(dir, 'bad.zst')), /ENOENT/);
-    // A file shorter than its holes say.
-    await assert.rejects(zstdCompress(join(dir, 'disk.raw'), join(dir, 'short.zst'), [[size + 10, size + 20]]), /holes do not fit/);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+test('a file that is not zstd, or a stream cut short, is refused naming the file', async () => {
+  await withDir(async (dir) => {
+    await writeFile(join(dir, 'junk.zst'), randomBytes(4096));
+    await assert.rejects(readBackZstd(join(dir, 'junk.zst'), { maxBytes: 64 * MiB, where: '/out/image.iso.zst' }),
+      (err: Error & { code?: string }) => err.code === 'build_output_invalid' && /\/out\/image\.iso\.zst is not a whole zstd stream/.test(err.message));
+    const zst = await packed(dir, randomBytes(2 * MiB));
+    const whole = await readFile(zst);
+    await writeFile(join(dir, 'cut.zst'), whole.subarray(0, whole.length >> 1));
+    await assert.rejects(readBackZstd(join(dir, 'cut.zst'), { maxBytes: 64 * MiB, where: '/out/image.raw.zst' }), /not a whole zstd stream/);
+  });
+});
+
+test('a link in place of the .zst is not followed, and an existing file is never overwritten as the disk', async () => {
+  await withDir(async (dir) => {
+    const zst = await packed(dir, randomBytes(MiB));
+    await symlink(zst, join(dir, 'link.zst'));
+    await assert.rejects(readBackZstd(join(dir, 'link.zst'), { maxBytes: 64 * MiB, where: '/out/image.raw.zst' }), /ELOOP|symbolic link/);
+    await writeFile(join(dir, 'taken.raw'), 'keep');
+    await assert.rejects(readBackZstd(zst, { maxBytes: 64 * MiB, where: '/out/image.raw.zst', disk: join(dir, 'taken.raw') }), /EEXIST/);
+    assert.equal(await readFile(join(dir, 'taken.raw'), 'utf8'), 'keep');
+  });
 });
