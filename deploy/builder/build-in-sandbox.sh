@@ -358,7 +358,11 @@ if [ -n "${IMG_CACHE_EXPORT:-}" ]; then
   if (cd /out/.cache-export && find . -type f ! -name SHA256SUMS -printf '%P\0' | LC_ALL=C sort -z | xargs -0 -r sha256sum -- > SHA256SUMS); then
     offer_sum=$(sha256sum < /out/.cache-export/SHA256SUMS | cut -c1-64)
   fi
-  if [ -n "$offer_sum" ]; then
+  if [ -n "$offer_sum" ] && [ ! -s /out/.cache-export/SHA256SUMS ]; then
+    # Nothing new to offer (a root from the cache, every package from it): no offer at all.
+    offer_sum=
+    rm -rf /out/.cache-export
+  elif [ -n "$offer_sum" ]; then
     echo "@@IMG-CACHE-EXPORT $offer_sum"
   else
     echo "IMG: the cache offer could not be summed: nothing of this build is offered to the cache"

@@ -173,8 +173,8 @@ async function sandbox(deps: SandboxStepDeps, msg: Pick<ImageMessage, 'id' | 'im
       });
       const image = files.find((f) => f.name !== PACKAGES_TSV);
       if (!image) throw new BuildFailure('build_output_invalid', 'the build finished but left no image in /out', { phase: 'assembling' });
-      if (zst !== image.name.endsWith('.zst')) {
-        throw new BuildFailure('build_output_invalid', `the build left /out/${image.name}, where a ${msg.imagetype} image is ${zst ? 'compressed' : 'not compressed'} by the builder (/out/image.${planned.kind.extension}${zst ? '.zst' : ''})`, { phase: 'assembling' });
+      if (zst && !image.name.endsWith('.zst')) {
+        throw new BuildFailure('build_output_invalid', `the build left /out/${image.name}, where the builder leaves a ${msg.imagetype} image compressed with zstd (a name ending in .zst)`, { phase: 'assembling' });
       }
       await run(s, ['touch', '/work/.img-collected']).catch((err: Error & { exitCode?: number }) => {
         // The script exits as soon as it sees the file, and the engine then kills what still runs in
