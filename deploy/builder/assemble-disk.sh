@@ -195,6 +195,11 @@ make_bootfs() {
   boot_mib=$size_mib
 }
 
+# zstd_done START FILE: says how large the compressed FILE is and how long since START (date +%s.%N) it took.
+zstd_done() {
+  echo "IMG: compressed with zstd to $(stat -c %s "$2") bytes in $(awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+}
+
 # make_disk FILE [ZST]: the boot partition first, the root file system after it; with ZST, only the
 # disk's zstd-compressed form, as ZST (FILE holds the partition table only, and goes). amd64: an MBR disk, the
 # boot partition active and of type EF (so UEFI firmware takes it for the system partition), with
@@ -231,7 +236,7 @@ make_disk() {
     zstart=$(date +%s.%N)
     { head -c "$MIB" "$disk" && cat /work/boot.fat /work/root.ext && { [ "$ARCH" != arm64 ] || tail -c "$MIB" "$disk"; }; } \
       | zstd -q -1 -T0 -o "$2" || fail assembly_failed
-    echo "IMG: compressed with zstd to $(stat -c %s "$2") bytes in $(awk -v a="$zstart" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+    zstd_done "$zstart" "$2"
     rm -f "$disk" /work/boot.fat /work/root.ext
     return
   fi

@@ -466,8 +466,7 @@ case "$IMG_IMAGETYPE" in
       [ -f "$f" ] && [ "${f%.zst}" = "$f" ] || continue
       zstart=$(date +%s.%N)
       zstd -q -1 -T0 --rm -o "$f.zst" "$f" || { echo "IMG: the image could not be compressed"; fail assembly_failed; }
-      zsize=$(stat -c %s "$f.zst")
-      echo "IMG: compressed with zstd to $zsize bytes in $(awk -v a="$zstart" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+      zstd_done "$zstart" "$f.zst"
     done
     ;;
 esac

@@ -72,7 +72,6 @@ export interface Admitted {
   rootfs: boolean;
 }
 
-/** Names apt gives downloaded packages: name_version_arch.deb, with an epoch's colon as %3a. */
 /** The offer's list of its files and their SHA-256 sums (sha256sum's format), made before any %post. */
 export const OFFER_SUMS = 'SHA256SUMS';
 export const MAX_OFFER_SUMS_BYTES = 1 << 20;
@@ -103,6 +102,7 @@ export function offerUnsealed(files: ReadonlyArray<{ name: string; sha256: strin
   return undefined;
 }
 
+/** Names apt gives downloaded packages: name_version_arch.deb, with an epoch's colon as %3a. */
 export const DEB_NAME = /^[a-z0-9][a-z0-9+.-]*_[A-Za-z0-9.+~%-]+_[a-z0-9-]+\.deb$/;
 export const MAX_DEB_BYTES = 2 * 1024 ** 3;
 

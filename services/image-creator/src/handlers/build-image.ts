@@ -28,7 +28,6 @@ import { checkBuildPackages, type PackageStepDeps } from '../build/package-step.
 import { runSandbox } from '../build/sandbox-run.ts';
 import { noBuildMetrics, type BuildMetrics } from '../metrics.ts';
 import { bootCheck } from '../build/boot-check.ts';
-import { ZSTD_TYPES } from '../build/compress.ts';
 import type { ReadBack } from '../build/compress.ts';
 import type { TakenFile } from '../sandbox-output.ts';
 
@@ -320,8 +319,9 @@ async function deliver(deps: BuildDeps, msg: ImageMessage, info: DeliveryInfo): 
  */
 function deliverable(msg: ImageMessage, image: TakenFile, disk: ReadBack | undefined, filename: string): { file: { path: string; name: string; size: number; sha256: string }; delivery: Delivery } {
   if (msg.imagetype === 'qcow2') return { file: { path: image.path, name: filename, size: image.size, sha256: image.sha256 }, delivery: { compression: 'qcow2' } };
-  if (!ZSTD_TYPES.includes(msg.imagetype) || !disk) return { file: { path: image.path, name: filename, size: image.size, sha256: image.sha256 }, delivery: {} };
-  return { file: { path: image.path, name: `${filename}.zst`, size: image.size, sha256: image.sha256 }, delivery: { compression: 'zstd', disk_size: disk.size, disk_sha256: disk.sha256 } };
+  // A .zst was read back by the host (sandbox-run.ts): the types in ZSTD_TYPES, and only those.
+  if (disk) return { file: { path: image.path, name: `${filename}.zst`, size: image.size, sha256: image.sha256 }, delivery: { compression: 'zstd', disk_size: disk.size, disk_sha256: disk.sha256 } };
+  return { file: { path: image.path, name: filename, size: image.size, sha256: image.sha256 }, delivery: {} };
 }
 
 /** Waits while another delivery of this job builds it; says whether it waited. */
