@@ -231,13 +231,18 @@ make_disk() {
   if [ -n "${2:-}" ]; then
     # The disk is never written whole: its first MiB (the partition table and boot code), the two
     # partitions and, on arm64, its last MiB (GPT's backup header) go to zstd in that order, the same
-    # bytes as the disk's, without copying a gigabyte into it first.
-    local zstart
+    # bytes as the disk's, without copying a gigabyte into it first. zstd reads them as files (a frame
+    # each, one stream): through a pipe, the same bytes took it three times as long.
+    local zstart parts=(/work/disk-head /work/boot.fat /work/root.ext)
     zstart=$(date +%s.%N)
-    { head -c "$MIB" "$disk" && cat /work/boot.fat /work/root.ext && { [ "$ARCH" != arm64 ] || tail -c "$MIB" "$disk"; }; } \
-      | zstd -q -1 -T0 -o "$2" || fail assembly_failed
+    head -c "$MIB" "$disk" > /work/disk-head || fail assembly_failed
+    if [ "$ARCH" = arm64 ]; then
+      tail -c "$MIB" "$disk" > /work/disk-tail || fail assembly_failed
+      parts+=(/work/disk-tail)
+    fi
+    zstd -q -1 -T0 -c "${parts[@]}" > "$2" || fail assembly_failed
     zstd_done "$zstart" "$2"
-    rm -f "$disk" /work/boot.fat /work/root.ext
+    rm -f "$disk" "${parts[@]}"
     return
   fi
   dd if=/work/boot.fat of="$disk" bs=1M seek=1 conv=notrunc,sparse status=none || fail assembly_failed
