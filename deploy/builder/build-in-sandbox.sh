@@ -31,6 +31,10 @@
 #   IMG_DEB_CACHE      a read-only directory of .deb files (see package-cache.sh)
 #   IMG_CACHE_EXPORT   1: offer what this build downloaded (and, with IMG_ROOTFS_EXPORT=1, its installed root file
 #                      system) in /out/.cache-export, sealed by its sums before any %post runs (see below)
+#   IMG_ROOTFS_MIN_ADDED  a build that started from a prepared root offers its own root only when apt installed at
+#                      least this many packages on top of it (default 0: always); with fewer, the next request
+#                      for them starts from the same prepared root and installs them again, in less time than
+#                      keeping a copy of the root costs
 # The work area /work is a size- and inode-capped tmpfs and the rest of the container is read-only.
 # Output: /out/image.<ext> (raw, loop and the ISOs as /out/image.<ext>.zst), and /out/packages.tsv (the installed packages after %post). /out is the builder image's link to /work/out, inside the work area: no host
 # directory is ever mounted writable. image-creator takes the output out as a tar stream while the
@@ -258,6 +262,8 @@ install_from_base() {
   # is made once below if anything it holds changed.
   mkdir -p "$aside"
   for k in "$root"/boot/initrd.img-*; do [ -e "$k" ] && mv "$k" "$aside/"; done
+  local before
+  before=$(in_root dpkg-query -W -f '.\n' | wc -l)
   if [ ${#want[@]} -gt 0 ]; then
     echo "IMG: installing the packages the prepared root file system lacks"
     INITRD=No in_root apt-get "${opts[@]}" -y install "${want[@]}" 2>&1 | tee /work/apt-install.log
@@ -268,6 +274,7 @@ install_from_base() {
     [ -n "${IMG_CACHE_EXPORT:-}" ] && /opt/img/package-cache.sh out "$root"
   fi
   rm -f "$root/usr/sbin/policy-rc.d"
+  added_packages=$(( $(in_root dpkg-query -W -f '.\n' | wc -l) - before ))
   for k in "$root"/boot/vmlinuz-*; do
     [ -e "$k" ] || continue
     v=${k##*/vmlinuz-}
@@ -287,6 +294,8 @@ install_from_base() {
 
 phase fetching
 start=scratch
+# Packages apt installed on top of a prepared root (install_from_base).
+added_packages=0
 if [ -n "${IMG_ROOTFS_CACHED:-}" ]; then
   echo "IMG: an earlier build installed exactly these packages from these repositories: its root file system is taken from the cache"
   phase installing
@@ -349,7 +358,9 @@ fi
 offer_sum=
 if [ -n "${IMG_CACHE_EXPORT:-}" ]; then
   mkdir -p /out/.cache-export
-  if [ -n "${IMG_ROOTFS_EXPORT:-}" ] && [ "$start" != cached ]; then
+  if [ -n "${IMG_ROOTFS_EXPORT:-}" ] && [ "$start" = base ] && [ "$added_packages" -lt "${IMG_ROOTFS_MIN_ADDED:-0}" ]; then
+    echo "IMG: cache: this root file system is not offered: it adds $added_packages packages to the prepared one it started from (fewer than $IMG_ROOTFS_MIN_ADDED), and a request for them starts from that one again"
+  elif [ -n "${IMG_ROOTFS_EXPORT:-}" ] && [ "$start" != cached ]; then
     # The installed packages go with it: a request excluding one of them never starts from this root.
     in_root dpkg-query -W -f '${Package}\n' > /out/.cache-export/packages \
       && tar --numeric-owner --xattrs "${dev_excludes[@]}" -C "$root" -cf /out/.cache-export/rootfs.tar . \

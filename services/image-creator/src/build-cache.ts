@@ -28,6 +28,8 @@ export interface BuildCacheOptions {
   packages: boolean;
   /** How long an installed root file system is reused; 0: never. */
   rootfsHours: number;
+  /** A build that starts from a base offers its root only when apt installs at least this many packages on top (0: always). */
+  rootfsMinAdded?: number;
   /** The caches together are kept under this size; the least recently used files go first. */
   maxBytes: number;
 }
@@ -44,7 +46,7 @@ export interface CachePlan {
   /** Export the root file system too (shareable, no hit, reuse enabled). */
   exportRootfs: boolean;
   /** With no exact hit: the cached root whose packages are the largest subset of this build's. */
-  base?: { file: string; key: string; include: string[] };
+  base?: { file: string; key: string; include: string[]; minAdded: number };
   /** What is recorded beside this build's root file system when it is kept. */
   record: RootRecord;
 }
@@ -190,7 +192,7 @@ export class BuildCache {
     }
     if (!best) return undefined;
     await utimes(best.file, new Date(), new Date(best.used)).catch(() => {});
-    return { file: best.file, key: best.key, include: best.include };
+    return { file: best.file, key: best.key, include: best.include, minAdded: this.o.rootfsMinAdded ?? 0 };
   }
 
   /** Every cached root with its record (a root without a readable record is no base, and is listed without one). */

@@ -36,6 +36,12 @@ const schema = z.object({
   /** Reuse an installed root file system of the same packages and repositories for this many hours; 0: never. */
   IMG_ROOTFS_CACHE_HOURS: env.int(24, 0),
   /**
+   * A build that started from a prepared root keeps its own root only when apt installed at least this
+   * many packages on top of it; with fewer, the next request for them starts from the same root again,
+   * in less time than reading and keeping a copy of a whole root costs. 0: every root is kept.
+   */
+  IMG_ROOTFS_MIN_ADDED: env.int(10, 0),
+  /**
    * Bases prepared ahead of demand, at start and whenever the package lists are read again: "SUITE:ARCH"
    * items, comma-separated ("none": none); empty: the default suite for amd64. Each is the root file
    * system a minimal bootable disk installs; a build whose packages include its packages starts from it.

@@ -91,6 +91,7 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
     dir: config.IMG_BUILD_CACHE_DIR ?? new DataLayout(config.IMG_DATA_DIR).root('cache'),
     packages: config.IMG_PACKAGE_CACHE,
     rootfsHours: config.IMG_ROOTFS_CACHE_HOURS,
+    rootfsMinAdded: config.IMG_ROOTFS_MIN_ADDED,
     maxBytes: config.IMG_CACHE_MAX_MB * 1024 * 1024,
   });
   await cache.init();

@@ -361,7 +361,7 @@ function cacheEnv(plan: CachePlan | undefined): Record<string, string> {
   return {
     ...(plan.debDir ? { IMG_DEB_CACHE: '/cache/debs' } : {}),
     ...(plan.rootfsHit ? { IMG_ROOTFS_CACHED: '/cache/rootfs.tar' } : {}),
-    ...(plan.base && !plan.rootfsHit ? { IMG_ROOTFS_BASE: '/cache/base.tar' } : {}),
+    ...(plan.base && !plan.rootfsHit ? { IMG_ROOTFS_BASE: '/cache/base.tar', IMG_ROOTFS_MIN_ADDED: String(plan.base.minAdded) } : {}),
     ...(plan.shareable ? { IMG_CACHE_EXPORT: '1' } : {}),
     ...(plan.exportRootfs ? { IMG_ROOTFS_EXPORT: '1' } : {}),
   };

@@ -172,7 +172,10 @@ test('a request of the prepared base plus three packages starts from the base an
     const log = logOf(l.id);
     assert.match(log, new RegExp(`starting from the prepared root file system ${base.key.slice(0, 12)}, which holds 3 of this build's 6 packages`));
     assert.doesNotMatch(log, /update-initramfs: Generating/, 'the base\'s initramfs is kept: nothing the three packages add goes into it');
+    // A few packages on top of the base (fewer than IMG_ROOTFS_MIN_ADDED): the root is not kept, the base serves again.
+    assert.match(log, /IMG: cache: this root file system is not offered: it adds [1-9] packages to the prepared one it started from \(fewer than 10\)/);
   }
+  assert.deepEqual(records().map((r) => r.key), [base.key], 'the cache holds the base and no root of a build that added a few packages to it');
   assert.equal(warmRaw.verified?.ok, true, `the raw disk from the base boots: ${warmRaw.verified?.detail}`);
 
   // Nothing to start from: the same request (another %post) installs everything.

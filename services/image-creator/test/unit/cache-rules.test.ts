@@ -19,11 +19,11 @@ function plan(ks: string) {
   return r.plan!;
 }
 
-function withCache(fn: (cache: BuildCache, dir: string) => Promise<void>, o: { rootfsHours?: number; maxBytes?: number } = {}) {
+function withCache(fn: (cache: BuildCache, dir: string) => Promise<void>, o: { rootfsHours?: number; maxBytes?: number; rootfsMinAdded?: number } = {}) {
   return async () => {
     const dir = mkdtempSync(join(tmpdir(), 'img-cache-'));
     try {
-      const cache = new BuildCache({ dir: join(dir, 'cache'), packages: true, rootfsHours: o.rootfsHours ?? 24, maxBytes: o.maxBytes ?? 1e12 });
+      const cache = new BuildCache({ dir: join(dir, 'cache'), packages: true, rootfsHours: o.rootfsHours ?? 24, maxBytes: o.maxBytes ?? 1e12, ...(o.rootfsMinAdded === undefined ? {} : { rootfsMinAdded: o.rootfsMinAdded }) });
       await cache.init();
       await fn(cache, dir);
     } finally {
@@ -124,12 +124,14 @@ test('a build starts from the cached root whose packages are the largest subset 
   assert.equal(got.rootfsHit, undefined);
   assert.equal(got.base?.key, large, 'vim and curl: the largest subset (not the one with git, not another suite, not without docs)');
   assert.deepEqual(got.base?.include, ['curl', 'vim']);
+  assert.equal(got.base?.minAdded, 7, 'the build is told how many packages it must add on top for its own root to be kept');
+  assert.equal(got.exportRootfs, true);
   const vimOnly = plan('%packages\nvim\nless\n%end\n');
   assert.equal((await cache.plan(vimOnly, vimOnly.packages.include, 'b', '')).base?.key, small);
   assert.equal((await cache.plan(want, want.packages.include, 'other-builder', '')).base, undefined, 'another builder: nothing');
   const record = JSON.parse(readFileSync(join(cache.rootfsDir, `${large}.json`), 'utf8')) as { installed: string[] };
   assert.deepEqual(record.installed, ['apt', 'bash', 'curl', 'vim'], 'the offer\'s package list, names only');
-}));
+}, { rootfsMinAdded: 7 }));
 
 test('an exclusion never starts from a root holding the excluded package, a root installed with exclusions is no base, and --ignoremissing gets only exact hits', withCache(async (cache, dir) => {
   const withNano = await keep(cache, dir, '%packages\nvim\ncurl\n%end\n', ['nano']);
