@@ -52,6 +52,7 @@ export class MailCatcher {
   private smtp?: SMTPServer;
   private http?: HttpServer;
   private seq = 0;
+  private readonly parsed = new Map<string, StoredMail>();
 
   constructor(private readonly opts: MailCatcherOptions) {}
 
@@ -99,7 +100,16 @@ export class MailCatcher {
 
   async list(to?: string): Promise<StoredMail[]> {
     const files = (await readdir(this.opts.dir)).filter((f) => f.endsWith('.eml')).sort();
-    const mails = await Promise.all(files.map(async (f) => toStored(f.slice(0, -4), await simpleParser(await readFile(join(this.opts.dir, f))))));
+    // A stored message never changes: each is parsed once (a poll of a thousand messages took most of a second).
+    const present = new Set(files);
+    for (const f of this.parsed.keys()) if (!present.has(f)) this.parsed.delete(f);
+    const mails = await Promise.all(files.map(async (f) => {
+      const known = this.parsed.get(f);
+      if (known) return known;
+      const mail = await toStored(f.slice(0, -4), await simpleParser(await readFile(join(this.opts.dir, f))));
+      this.parsed.set(f, mail);
+      return mail;
+    }));
     return to ? mails.filter((m) => m.to.some((a) => a.toLowerCase() === to.toLowerCase())) : mails;
   }
 
