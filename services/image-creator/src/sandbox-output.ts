@@ -7,7 +7,8 @@
 //   mode 0644 whatever the archive says (no set-id bit survives), and held to its rule's byte limit
 //   as it streams (the tar header's size is checked before a byte is read);
 // - runs of zeros are skipped rather than written, so a sparse disk image stays sparse on the host;
-// - its SHA-256 is computed on the way, so the host never reads it again to checksum it.
+// - its SHA-256 is computed on the way, so the host never reads it again to checksum it; a rule may
+//   hand each chunk to a sink as well (the .zst of a disk is unpacked and counted as it arrives).
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
@@ -22,6 +23,15 @@ export interface OutputRule {
   /** The host file it becomes, inside `destDir`: a name, or a name in one of `dirs`. */
   rename?: (name: string) => string;
   maxBytes: number;
+  /** Also reads the file as it is written: every chunk, then its end (a refused file: abort). */
+  sink?: (name: string) => Promise<ChunkSink | undefined>;
+}
+
+/** Reads a taken file as it streams past; `end` or `write` throws to refuse it. */
+export interface ChunkSink {
+  write(chunk: Buffer): Promise<void>;
+  end(): Promise<void>;
+  abort(): Promise<void>;
 }
 
 export interface TakenFile {
@@ -50,6 +60,7 @@ const TYPE_WORDS: Record<string, string> = {
   'block-device': 'a block device', directory: 'a directory', 'contiguous-file': 'a contiguous file',
 };
 const ZERO = Buffer.alloc(64 * 1024);
+const WRITE_BLOCK = 1024 * 1024;
 
 function refuse(message: string): ImgError {
   return new ImgError('build_output_invalid', message);
@@ -104,7 +115,7 @@ export async function takeFiles(stream: Readable, o: TakeOptions): Promise<Taken
         throw refuse(`${where(name)} is not a name the build's output may have`);
       }
       const path = join(o.destDir, file);
-      taken.push({ name, path, size, ...await writeEntry(entry as AsyncIterable<Buffer>, path, size, rule.maxBytes) });
+      taken.push({ name, path, size, ...await writeEntry(entry as AsyncIterable<Buffer>, path, size, rule.maxBytes, await rule.sink?.(name)) });
     }
   } catch (err) {
     // A refused output is refused whole: nothing taken from it stays.
@@ -118,22 +129,42 @@ export async function takeFiles(stream: Readable, o: TakeOptions): Promise<Taken
   return taken;
 }
 
-async function writeEntry(entry: AsyncIterable<Buffer>, path: string, size: number, maxBytes: number): Promise<{ sha256: string }> {
+async function writeEntry(entry: AsyncIterable<Buffer>, path: string, size: number, maxBytes: number, sink: ChunkSink | undefined): Promise<{ sha256: string }> {
   // O_EXCL: the name is new, so no link can sit there; O_NOFOLLOW for good measure.
-  const fh: FileHandle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  const fh: FileHandle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644).catch(async (err: unknown) => {
+    await sink?.abort();
+    throw err;
+  });
   const hash = createHash('sha256');
   let pos = 0;
+  // The stream comes in pieces of a few KiB (the engine's frames): they are written, and handed to
+  // the sink, a MiB at a time, not one write each.
+  let parts: Buffer[] = [];
+  let held = 0;
+  const flush = async () => {
+    if (held === 0) return;
+    const block = parts.length === 1 ? parts[0]! : Buffer.concat(parts, held);
+    const at = pos - held;
+    parts = [];
+    held = 0;
+    await Promise.all([writeSparse(fh, block, at), sink?.write(block)]);
+  };
   try {
     for await (const chunk of entry) {
       pos += chunk.length;
       if (pos > maxBytes || pos > size) throw refuse(`an output file grew past its declared size while it was read`);
       hash.update(chunk);
-      await writeSparse(fh, chunk, pos - chunk.length);
+      parts.push(chunk);
+      held += chunk.length;
+      if (held >= WRITE_BLOCK) await flush();
     }
+    await flush();
     if (pos !== size) throw refuse('an output file ended before its declared size');
     await fh.truncate(size);
     await fh.chmod(0o644);
+    await sink?.end();
   } catch (err) {
+    await sink?.abort();
     await fh.close().catch(() => {});
     await rm(path, { force: true });
     throw err;
@@ -144,11 +175,16 @@ async function writeEntry(entry: AsyncIterable<Buffer>, path: string, size: numb
 
 /** Writes a chunk at its offset, leaving out the blocks of it that are all zeros: the file stays sparse there. */
 export async function writeSparse(fh: FileHandle, chunk: Buffer, offset: number): Promise<void> {
-  let start = 0;
-  while (start < chunk.length) {
+  // Each run of blocks with data in them is one write.
+  let run = -1;
+  for (let start = 0; start < chunk.length; start += ZERO.length) {
     const end = Math.min(chunk.length, start + ZERO.length);
-    const part = chunk.subarray(start, end);
-    if (!part.equals(ZERO.subarray(0, part.length))) await fh.write(part, 0, part.length, offset + start);
-    start = end;
+    const zero = chunk.subarray(start, end).equals(ZERO.subarray(0, end - start));
+    if (!zero && run < 0) run = start;
+    if (zero && run >= 0) {
+      await fh.write(chunk, run, start - run, offset + run);
+      run = -1;
+    }
   }
+  if (run >= 0) await fh.write(chunk, run, chunk.length - run, offset + run);
 }
