@@ -151,7 +151,7 @@ async function delivery(id: string): Promise<{ size: number; diskSize: number; c
   const provenanceS = (performance.now() - started) / 1000;
   // zstd in the sandbox, then the host unpacking the .zst to count and hash the disk: both are the compression's price.
   const compressS = Number(/^IMG: compressed with zstd to \d+ bytes in ([\d.]+) s$/m.exec(log)?.[1] ?? NaN)
-    + Number(/^IMG: the image is \d+ bytes, sha256 [0-9a-f]+: unpacked and counted by the host in ([\d.]+) s$/m.exec(log)?.[1] ?? NaN);
+    + Number(/^IMG: the image is \d+ bytes, sha256 [0-9a-f]+: unpacked and counted by the host as it was taken out, in ([\d.]+) s$/m.exec(log)?.[1] ?? NaN);
   return { size: job.size, diskSize: job.disk_size ?? job.size, compressS, provenanceS };
 }
 

@@ -20,7 +20,7 @@ import { MAX_PACKAGES_TSV_BYTES } from '@img/shared/provenance';
 import { kickstartEnv, writeInputs } from './inputs.ts';
 import { emulationState } from '../emulation.ts';
 import { BuildFailure } from './failure.ts';
-import { readBackZstd, ZSTD_TYPES, type ReadBack } from './compress.ts';
+import { ZstdReadBack, ZSTD_TYPES, type ReadBack } from './compress.ts';
 import type { JobLog } from './job-log.ts';
 import type { PlannedBuild } from './plan.ts';
 
@@ -163,10 +163,23 @@ async function sandbox(deps: SandboxStepDeps, msg: Pick<ImageMessage, 'id' | 'im
 
   const collect = (s: RunningSandbox) => (async () => {
     try {
+      // What a .zst holds is counted and hashed by the host as it is taken out, bounded as the image
+      // itself is; the disk is written out only for a boot check.
+      const needDisk = Boolean(planned.kind.boot) && config.IMG_VERIFY_BOOT;
+      let readBack: ZstdReadBack | undefined;
       const files = await readTar(s, ['tar', '-C', '/work/out', '--numeric-owner', '-cf', '-', '.'], {
         destDir: dirs.imageDir,
         rules: [
-          { match: (n) => IMAGE_NAME.test(n), rename: (n) => (n.endsWith('.zst') ? `${filename}.zst` : filename), maxBytes: imageBytes },
+          {
+            match: (n) => IMAGE_NAME.test(n),
+            rename: (n) => (n.endsWith('.zst') ? `${filename}.zst` : filename),
+            maxBytes: imageBytes,
+            sink: async (n) => {
+              if (!zst || !n.endsWith('.zst')) return undefined;
+              readBack = await ZstdReadBack.start({ maxBytes: imageBytes, where: `/out/${n}`, ...(needDisk ? { disk: join(dirs.imageDir, filename) } : {}) });
+              return readBack;
+            },
+          },
           { match: (n) => n === PACKAGES_TSV, rename: () => PACKAGES_TSV, maxBytes: MAX_PACKAGES_TSV_BYTES },
         ],
         where: '/out',
@@ -184,12 +197,9 @@ async function sandbox(deps: SandboxStepDeps, msg: Pick<ImageMessage, 'id' | 'im
         throw err;
       });
       const packagesTsv = files.find((f) => f.name === PACKAGES_TSV);
-      if (!zst) return { image, packagesTsv };
-      // What the .zst holds is counted and hashed by the host, bounded as the image itself is; the
-      // disk is written out only for a boot check.
-      const needDisk = Boolean(planned.kind.boot) && config.IMG_VERIFY_BOOT;
-      const disk = await readBackZstd(image.path, { maxBytes: imageBytes, where: `/out/${image.name}`, ...(needDisk ? { disk: join(dirs.imageDir, filename) } : {}) });
-      jobLog.write(`IMG: the image is ${disk.size} bytes, sha256 ${disk.sha256}: unpacked and counted by the host in ${disk.seconds.toFixed(1)} s\n`);
+      if (!readBack) return { image, packagesTsv };
+      const disk = readBack.result();
+      jobLog.write(`IMG: the image is ${disk.size} bytes, sha256 ${disk.sha256}: unpacked and counted by the host as it was taken out, in ${disk.seconds.toFixed(1)} s\n`);
       return { image, packagesTsv, disk };
     } catch (err) {
       s.kill();
