@@ -27,12 +27,6 @@ export interface ReadBack {
   seconds: number;
 }
 
-/**
- * Reads a .zst as it streams past: each chunk written to it goes to `zstd -d`, and what comes out is
- * counted and hashed (and, with `disk`, written there: a new file, sparse where it is zeros). A stream
- * that is not zstd, is cut short, or unpacks to more than `maxBytes` is refused with
- * `build_output_invalid` naming `where`; a refused read-back leaves no disk.
- */
 // The services run their TypeScript through tsx: so does the worker, whose first module registers it
 // (a worker does not inherit the loader its parent was started with).
 const WORKER_BOOT = new URL(`data:text/javascript,${encodeURIComponent(`import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))};
